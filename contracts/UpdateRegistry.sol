@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.37;
+
+/// @title UpdateRegistry: fbh's audit trail for federated rounds.
+/// @notice The admin (the KGC, who deploys) registers the server, hospitals and
+/// auditors and publishes the ElGamal public key. Per round the server opens
+/// the round, every hospital commits once to SHA-256 of its exact ciphertext
+/// bytes, the server may exclude parties with a reason code, then records the
+/// aggregate's commitment and the new global model's hash (closing the round),
+/// and an auditor approves or rejects it with the validation accuracy.
+/// @dev Storage is packed so a commitment writes exactly two fresh slots
+/// (digest; samples + block + rejection) and touches no array: the round view
+/// enumerates the registered hospitals instead of a per-round list.
+contract UpdateRegistry {
+    enum Role { None, Server, Hospital, Auditor }
+    enum Status { None, Open, Aggregated, Approved, Rejected }
+
+    struct Participant {
+        Role role;
+        uint32 index; // position in `_accounts`
+        address signer; // key that signs the hospital's ciphertext blobs
+    }
+
+    struct Entry {
+        bytes32 digest; // SHA-256 of the committed ciphertext bytes; 0 = none
+        uint64 numSamples;
+        uint64 blockNumber;
+        uint16 rejectReason; // 0 = accepted
+    }
+
+    struct Round {
+        Status status;
+        uint16 accuracyBps;
+        uint64 openedBlock;
+        uint64 aggregatedBlock;
+        uint64 auditedBlock;
+        address auditor;
+        bytes32 aggregateDigest;
+        bytes32 modelHash;
+    }
+
+    struct Rejection {
+        address party;
+        uint16 reason;
+    }
+
+    struct ParticipantView {
+        address account;
+        Role role;
+        address signer;
+    }
+
+    struct UpdateView {
+        address hospital;
+        bytes32 digest;
+        uint64 numSamples;
+        uint64 blockNumber;
+        uint16 rejectReason;
+    }
+
+    struct RoundView {
+        uint256 round;
+        Status status;
+        uint16 accuracyBps;
+        uint64 openedBlock;
+        uint64 aggregatedBlock;
+        uint64 auditedBlock;
+        address auditor;
+        bytes32 aggregateDigest;
+        bytes32 modelHash;
+        UpdateView[] updates;
+        Rejection[] rejections;
+    }
+
+    error NotAdmin(address caller);
+    error NotServer(address caller);
+    error NotHospital(address caller);
+    error NotAuditor(address caller);
+    error ZeroAddress();
+    error InvalidRole();
+    error AlreadyRegistered(address account);
+    error KeyAlreadyPublished();
+    error InvalidPublicKey();
+    error KeyNotPublished();
+    error RoundAlreadyOpen(uint256 openRound);
+    error RoundNotIncreasing(uint256 round, uint256 lastRound);
+    error RoundNotOpen(uint256 round);
+    error RoundNotAggregated(uint256 round);
+    error UnknownRound(uint256 round);
+    error AlreadySubmitted(uint256 round, address hospital);
+    error AlreadyRejected(uint256 round, address party);
+    error ZeroDigest();
+    error ZeroSamples();
+    error InvalidReason();
+    error InvalidAccuracy(uint16 accuracyBps);
+
+    event ParticipantRegistered(address indexed account, Role role, address signer);
+    event PublicKeyPublished(bytes publicKey);
+    event RoundOpened(uint256 indexed round);
+    event UpdateCommitted(uint256 indexed round, address indexed hospital, bytes32 digest, uint64 numSamples);
+    event PartyRejected(uint256 indexed round, address indexed party, uint16 reason);
+    event AggregateRecorded(uint256 indexed round, bytes32 aggregateDigest, bytes32 modelHash);
+    event RoundAudited(uint256 indexed round, address indexed auditor, bool approved, uint16 accuracyBps);
+
+    uint16 private constant MAX_BPS = 10_000;
+
+    address public admin; // the KGC; plain storage so deployed code equals the artifact
+    uint256 public lastRound;
+    uint256 public currentRound; // the open round, 0 when none is open
+    bytes private _publicKey;
+
+    mapping(address => Participant) private _participants;
+    address[] private _accounts;
+    address[] private _hospitals;
+    uint256[] private _roundIds;
+    mapping(uint256 => Round) private _rounds;
+    mapping(uint256 => mapping(address => Entry)) private _entries;
+    mapping(uint256 => Rejection[]) private _rejections;
+    mapping(uint256 => mapping(address => bool)) private _rejected;
+
+    constructor() {
+        admin = msg.sender;
+    }
+
+    modifier onlyAdmin() {
+        if (msg.sender != admin) revert NotAdmin(msg.sender);
+        _;
+    }
+
+    modifier onlyRole(Role role) {
+        if (_participants[msg.sender].role != role) {
+            if (role == Role.Server) revert NotServer(msg.sender);
+            if (role == Role.Hospital) revert NotHospital(msg.sender);
+            revert NotAuditor(msg.sender);
+        }
+        _;
+    }
+
+    // ----------------------------------------------------------------- admin
+
+    /// @notice Registers `account` with `role`; `signer` is the address whose
+    /// signatures on ciphertext blobs count as the participant's.
+    function register(address account, Role role, address signer) external onlyAdmin {
+        if (account == address(0) || signer == address(0)) revert ZeroAddress();
+        if (role == Role.None) revert InvalidRole();
+        if (_participants[account].role != Role.None) revert AlreadyRegistered(account);
+        _participants[account] = Participant(role, uint32(_accounts.length), signer);
+        _accounts.push(account);
+        if (role == Role.Hospital) _hospitals.push(account);
+        emit ParticipantRegistered(account, role, signer);
+    }
+
+    /// @notice Publishes the ElGamal public key (33-byte compressed secp256k1).
+    function publishKey(bytes calldata publicKey_) external onlyAdmin {
+        if (_publicKey.length != 0) revert KeyAlreadyPublished();
+        if (publicKey_.length != 33 || (publicKey_[0] != 0x02 && publicKey_[0] != 0x03)) {
+            revert InvalidPublicKey();
+        }
+        _publicKey = publicKey_;
+        emit PublicKeyPublished(publicKey_);
+    }
+
+    // ---------------------------------------------------------------- server
+
+    function openRound(uint256 round) external onlyRole(Role.Server) {
+        if (_publicKey.length == 0) revert KeyNotPublished();
+        if (currentRound != 0) revert RoundAlreadyOpen(currentRound);
+        if (round <= lastRound) revert RoundNotIncreasing(round, lastRound);
+        lastRound = round;
+        currentRound = round;
+        _roundIds.push(round);
+        Round storage r = _rounds[round];
+        r.status = Status.Open;
+        r.openedBlock = uint64(block.number);
+        emit RoundOpened(round);
+    }
+
+    /// @notice Excludes `party` (a hospital or any sender) from `round`.
+    function recordRejection(uint256 round, address party, uint16 reason) external onlyRole(Role.Server) {
+        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        if (reason == 0) revert InvalidReason();
+        if (_rejected[round][party]) revert AlreadyRejected(round, party);
+        _rejected[round][party] = true;
+        _rejections[round].push(Rejection(party, reason));
+        Entry storage e = _entries[round][party];
+        if (e.digest != bytes32(0)) e.rejectReason = reason;
+        emit PartyRejected(round, party, reason);
+    }
+
+    /// @notice Closes `round` with the aggregate ciphertext's commitment and
+    /// the hash of the global model it produced.
+    function recordAggregate(uint256 round, bytes32 aggregateDigest, bytes32 modelHash)
+        external
+        onlyRole(Role.Server)
+    {
+        Round storage r = _rounds[round];
+        if (r.status != Status.Open) revert RoundNotOpen(round);
+        if (aggregateDigest == bytes32(0) || modelHash == bytes32(0)) revert ZeroDigest();
+        r.status = Status.Aggregated;
+        r.aggregatedBlock = uint64(block.number);
+        r.aggregateDigest = aggregateDigest;
+        r.modelHash = modelHash;
+        currentRound = 0;
+        emit AggregateRecorded(round, aggregateDigest, modelHash);
+    }
+
+    // -------------------------------------------------------------- hospital
+
+    /// @notice Commits the caller's update for `round`: SHA-256 of its exact
+    /// ciphertext bytes and the number of training samples behind it.
+    function commitUpdate(uint256 round, bytes32 digest, uint64 numSamples) external onlyRole(Role.Hospital) {
+        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        if (digest == bytes32(0)) revert ZeroDigest();
+        if (numSamples == 0) revert ZeroSamples();
+        Entry storage e = _entries[round][msg.sender];
+        if (e.digest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
+        e.digest = digest;
+        e.numSamples = numSamples;
+        e.blockNumber = uint64(block.number);
+        emit UpdateCommitted(round, msg.sender, digest, numSamples);
+    }
+
+    // --------------------------------------------------------------- auditor
+
+    function audit(uint256 round, bool approved, uint16 accuracyBps) external onlyRole(Role.Auditor) {
+        Round storage r = _rounds[round];
+        if (r.status != Status.Aggregated) revert RoundNotAggregated(round);
+        if (accuracyBps > MAX_BPS) revert InvalidAccuracy(accuracyBps);
+        r.status = approved ? Status.Approved : Status.Rejected;
+        r.accuracyBps = accuracyBps;
+        r.auditedBlock = uint64(block.number);
+        r.auditor = msg.sender;
+        emit RoundAudited(round, msg.sender, approved, accuracyBps);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    function publicKey() external view returns (bytes memory) {
+        return _publicKey;
+    }
+
+    function participant(address account) external view returns (ParticipantView memory) {
+        Participant storage p = _participants[account];
+        return ParticipantView(account, p.role, p.signer);
+    }
+
+    function participants() external view returns (ParticipantView[] memory out) {
+        out = new ParticipantView[](_accounts.length);
+        for (uint256 i = 0; i < out.length; ++i) {
+            address a = _accounts[i];
+            out[i] = ParticipantView(a, _participants[a].role, _participants[a].signer);
+        }
+    }
+
+    function roundIds() external view returns (uint256[] memory) {
+        return _roundIds;
+    }
+
+    /// @notice Everything about `round`; updates are in registration order.
+    function getRound(uint256 round) public view returns (RoundView memory v) {
+        Round storage r = _rounds[round];
+        if (r.status == Status.None) revert UnknownRound(round);
+        v.round = round;
+        v.status = r.status;
+        v.accuracyBps = r.accuracyBps;
+        v.openedBlock = r.openedBlock;
+        v.aggregatedBlock = r.aggregatedBlock;
+        v.auditedBlock = r.auditedBlock;
+        v.auditor = r.auditor;
+        v.aggregateDigest = r.aggregateDigest;
+        v.modelHash = r.modelHash;
+        v.updates = _updates(round);
+        v.rejections = _rejections[round];
+    }
+
+    function getRounds(uint256[] calldata rounds) external view returns (RoundView[] memory out) {
+        out = new RoundView[](rounds.length);
+        for (uint256 i = 0; i < rounds.length; ++i) {
+            out[i] = getRound(rounds[i]);
+        }
+    }
+
+    function _updates(uint256 round) private view returns (UpdateView[] memory out) {
+        mapping(address => Entry) storage entries = _entries[round];
+        uint256 n = 0;
+        for (uint256 i = 0; i < _hospitals.length; ++i) {
+            if (entries[_hospitals[i]].digest != bytes32(0)) ++n;
+        }
+        out = new UpdateView[](n);
+        uint256 k = 0;
+        for (uint256 i = 0; i < _hospitals.length; ++i) {
+            address h = _hospitals[i];
+            Entry storage e = entries[h];
+            if (e.digest == bytes32(0)) continue;
+            out[k++] = UpdateView(h, e.digest, e.numSamples, e.blockNumber, e.rejectReason);
+        }
+    }
+}

@@ -1,0 +1,101 @@
+"""The auditor: re-derives a round's aggregate from the committed blobs and validates the model.
+
+For each round the auditor (1) checks every accepted blob against its on-chain
+commitment, (2) adds them itself and compares the SHA-256 of that sum with the
+aggregate the server recorded, (3) checks the global model's hash, and
+(4) evaluates the model on its held-out validation split.  It approves on
+chain only when all hashes agree and the validation accuracy has not
+regressed by more than ``tolerance`` from the last approved model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from fbh import crypto as fc
+from fbh.protocol.messages import digest, model_digest
+
+__all__ = ["Auditor", "Verdict"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """The auditor's finding for one round."""
+
+    round: int
+    approved: bool
+    validation_accuracy: float
+    problems: tuple[str, ...] = ()
+
+
+class Auditor:
+    """Validates each round's global model and records approval on chain.
+
+    Args:
+      account: the auditor's Ethereum account.
+      evaluate: ``flat_params -> accuracy`` on the auditor's validation split.
+      ledger: chain handle acting as the auditor, or ``None``.
+      tolerance: largest accepted drop in validation accuracy from the last
+        approved model.
+      threads: threads for re-aggregating ciphertexts.
+    """
+
+    def __init__(
+        self,
+        account,
+        evaluate: Callable[[np.ndarray], float],
+        ledger=None,
+        *,
+        tolerance: float = 0.05,
+        threads: int | None = None,
+    ) -> None:
+        self.account = account
+        self.evaluate = evaluate
+        self.ledger = ledger
+        self.tolerance = tolerance
+        self.threads = threads
+        self.best_accuracy = 0.0
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def check_round(
+        self, round_: int, blobs: Mapping[str, bytes], model_flat: np.ndarray
+    ) -> list[str]:
+        """Hash checks of one round against the chain; returns the problems found."""
+        if self.ledger is None:
+            return []
+        info = self.ledger.round(round_)
+        problems = []
+        for address, blob in blobs.items():
+            committed = info.commitments.get(address)
+            if committed is None:
+                problems.append(f"round {round_}: {address} has no commitment on chain")
+            elif committed[0] != digest(blob):
+                problems.append(f"round {round_}: blob of {address} does not match its commitment")
+        if blobs:
+            aggregate = fc.aggregate(list(blobs.values()), threads=self.threads).to_bytes()
+            if digest(aggregate) != info.aggregate_digest:
+                problems.append(f"round {round_}: the aggregate of the accepted blobs is not the one recorded")
+        if model_digest(model_flat) != info.model_hash:
+            problems.append(f"round {round_}: the global model's hash is not the one recorded")
+        return problems
+
+    def audit(self, round_: int, blobs: Mapping[str, bytes], model_flat: np.ndarray) -> Verdict:
+        """Check hashes, evaluate on the validation split, record the verdict on chain."""
+        problems = self.check_round(round_, blobs, model_flat)
+        accuracy = float(self.evaluate(model_flat))
+        if accuracy < self.best_accuracy - self.tolerance:
+            problems.append(
+                f"round {round_}: validation accuracy {accuracy:.4f} regressed from {self.best_accuracy:.4f}"
+            )
+        approved = not problems
+        if approved:
+            self.best_accuracy = max(self.best_accuracy, accuracy)
+        if self.ledger is not None:
+            self.ledger.approve(self.account, round_, approved, accuracy)
+        return Verdict(round_, approved, accuracy, tuple(problems))

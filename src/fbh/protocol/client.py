@@ -1,0 +1,77 @@
+"""A hospital (client): turns its local model update into a signed, committed ciphertext.
+
+Training happens in :mod:`fbh.train` (in simulation all hospitals train at
+once, vmapped); this role covers what a hospital does with its update:
+clip, weight and quantize it, encrypt it under the KGC's public key, sign the
+ciphertext bytes and commit their SHA-256 on chain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fbh import crypto as fc
+from fbh.crypto.quantize import Quantizer
+from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_blob
+
+__all__ = ["Hospital"]
+
+
+class Hospital:
+    """One hospital's side of the protocol, one method per step.
+
+    Args:
+      account: the hospital's Ethereum account (``eth_account`` LocalAccount).
+      num_samples: size of its training set (public FedAvg metadata).
+      public_key: the encryption key the KGC published.
+      ledger: chain handle acting as this hospital, or ``None``.
+      constant_time: encrypt with constant-time code (default); ``False`` is
+        the fast mode for simulations on a trusted host.
+      threads: encryption threads (``None``: all cores).
+    """
+
+    def __init__(
+        self,
+        account,
+        num_samples: int,
+        public_key: fc.PublicKey,
+        ledger=None,
+        *,
+        constant_time: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        if num_samples <= 0:
+            msg = f"a hospital needs training data, got num_samples={num_samples}"
+            raise ValueError(msg)
+        self.account = account
+        self.num_samples = int(num_samples)
+        self.public_key = public_key
+        self.ledger = ledger
+        self.constant_time = constant_time
+        self.threads = threads
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def __reduce__(self):
+        msg = "Hospital holds a signing key and cannot be pickled"
+        raise TypeError(msg)
+
+    def quantize(self, plan: RoundPlan, update: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
+        """Step 1: weight, clip and stochastically round the update (float[P] -> int64[P])."""
+        quantizer = Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
+        return quantizer.quantize(update, plan.weights[self.address], seed)
+
+    def encrypt(self, plan: RoundPlan, q: np.ndarray) -> EncryptedUpdate:
+        """Step 2: encrypt the integers and sign the ciphertext bytes."""
+        blob = fc.encrypt(
+            self.public_key, q, threads=self.threads, constant_time=self.constant_time
+        ).to_bytes()
+        signature = sign_blob(self.account.key, plan.round, blob)
+        return EncryptedUpdate(plan.round, self.address, blob, signature, self.num_samples)
+
+    def commit(self, update: EncryptedUpdate) -> None:
+        """Step 3: record SHA-256(blob) and the sample count on chain."""
+        if self.ledger is not None:
+            self.ledger.commit_update(self.account, update.round, update.digest, update.num_samples)

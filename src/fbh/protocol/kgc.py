@@ -1,0 +1,78 @@
+"""The key generation centre (KGC): key setup, registration, and decryption of sums.
+
+The KGC creates the ElGamal key pair, registers every participant's address
+on chain under its role and publishes the encryption public key before round
+one.  Until threshold decryption lands it also holds the private key; it
+decrypts only blobs whose SHA-256 the server has recorded on chain as a
+round's aggregate, so it never decrypts an individual hospital's update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from fbh import crypto as fc
+from fbh.protocol.messages import digest
+
+__all__ = ["KeyGenerationCentre"]
+
+
+class KeyGenerationCentre:
+    """Sets up keys and participants; decrypts recorded aggregates.
+
+    Args:
+      ledger: the chain handle (``fbh.chain``), acting as the KGC's account;
+        ``None`` runs without a chain (plain simulation).
+      threads: worker threads for decryption (``None``: all cores).
+    """
+
+    def __init__(self, ledger=None, *, threads: int | None = None) -> None:
+        self._secret = fc.PrivateKey.generate()
+        self.public_key = self._secret.public_key
+        self.ledger = ledger
+        self.threads = threads
+
+    def __reduce__(self):  # the private key must never be pickled by accident
+        msg = "KeyGenerationCentre holds a private key and cannot be pickled"
+        raise TypeError(msg)
+
+    def setup(self, *, server: str, hospitals: Sequence[str], auditors: Sequence[str]) -> None:
+        """Register all participants and publish the public key (before round 1)."""
+        if self.ledger is None:
+            return
+        self.ledger.register_server(server)
+        for address in hospitals:
+            self.ledger.register_hospital(address)
+        for address in auditors:
+            self.ledger.register_auditor(address)
+        self.ledger.publish_key(self.public_key.to_bytes())
+
+    def decrypt_sum(
+        self, round_: int, blobs: Sequence[bytes], *, bound: int, min_parties: int = 2,
+        constant_time: bool = True,
+    ) -> np.ndarray:
+        """Decrypt the sum of ``blobs``, each of which must be committed on chain this round.
+
+        The KGC adds the ciphertexts itself rather than trusting a sum handed
+        to it, and refuses to decrypt fewer than ``min_parties`` distinct
+        committed updates: it can only ever reveal an aggregate.
+
+        Raises:
+          PermissionError: if a blob is not committed for ``round_``, or too
+            few parties are summed.
+        """
+        if len(set(blobs)) < min_parties:
+            msg = f"round {round_}: refusing to decrypt a sum of fewer than {min_parties} distinct updates"
+            raise PermissionError(msg)
+        if self.ledger is not None:
+            committed = {d for d, _ in self.ledger.round(round_).commitments.values()}
+            for i, blob in enumerate(blobs):
+                if digest(blob) not in committed:
+                    msg = f"round {round_}: blob {i} (sha256 {digest(blob).hex()}) is not committed on chain"
+                    raise PermissionError(msg)
+        total = fc.aggregate(list(blobs), threads=self.threads)
+        return fc.decrypt(
+            self._secret, total, bound=bound, threads=self.threads, constant_time=constant_time
+        )

@@ -1,0 +1,118 @@
+"""The run directory: everything a finished run leaves for audit and deployment.
+
+Layout::
+
+    RUN_DIR/config.json                      the run's configuration
+    RUN_DIR/metrics.json                     {"rounds": [{"round", "test_accuracy", ...}]}
+    RUN_DIR/model.npz                        final global model
+    RUN_DIR/rounds/<r>/updates/<addr>.bin    each hospital's ciphertext blob
+    RUN_DIR/rounds/<r>/updates/<addr>.sig    its signature
+    RUN_DIR/rounds/<r>/aggregate.bin         the homomorphic sum
+    RUN_DIR/rounds/<r>/model.npz             the global model after round r
+    RUN_DIR/chain/                           what it takes to bring the chain back
+    RUN_DIR/accuracy.png, loss.png           curves
+
+Every file is written to a temporary name and renamed, so an interrupted run
+never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["RunDir", "atomic_write"]
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class RunDir:
+    """Paths and atomic reads/writes of one run directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # --- paths -------------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    @property
+    def model_path(self) -> Path:
+        return self.root / "model.npz"
+
+    @property
+    def chain_dir(self) -> Path:
+        return self.root / "chain"
+
+    def round_dir(self, round_: int) -> Path:
+        return self.root / "rounds" / str(round_)
+
+    def update_path(self, round_: int, address: str, suffix: str = ".bin") -> Path:
+        return self.round_dir(round_) / "updates" / f"{address}{suffix}"
+
+    def rounds(self) -> list[int]:
+        """Round numbers present on disk, ascending."""
+        base = self.root / "rounds"
+        if not base.is_dir():
+            return []
+        return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit())
+
+    # --- json --------------------------------------------------------------------
+    def write_json(self, path: Path, obj: Any) -> None:
+        atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+    def read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError:
+            msg = f"{path} is missing: is {self.root} a finished fbh run directory?"
+            raise FileNotFoundError(msg) from None
+
+    # --- updates -----------------------------------------------------------------
+    def save_update(self, round_: int, address: str, blob: bytes, signature: bytes) -> None:
+        atomic_write(self.update_path(round_, address), blob)
+        atomic_write(self.update_path(round_, address, ".sig"), signature)
+
+    def load_updates(self, round_: int) -> dict[str, tuple[bytes, bytes]]:
+        """address -> (blob, signature) of every update kept for ``round_``."""
+        folder = self.round_dir(round_) / "updates"
+        out = {}
+        for blob_path in sorted(folder.glob("*.bin")):
+            sig_path = blob_path.with_suffix(".sig")
+            out[blob_path.stem] = (blob_path.read_bytes(), sig_path.read_bytes())
+        return out
+
+    # --- models ------------------------------------------------------------------
+    def save_model(self, path: Path, flat: np.ndarray, **meta: Any) -> None:
+        """Save a flat float32 parameter vector (and small metadata) as ``.npz``."""
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, params=np.asarray(flat, dtype=np.float32), meta=json.dumps(meta))
+        atomic_write(path, buf.getvalue())
+
+    @staticmethod
+    def load_model(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+        with np.load(path, allow_pickle=False) as z:
+            return z["params"], json.loads(str(z["meta"]))
