@@ -17,15 +17,14 @@ contract UpdateRegistry {
 
     struct Participant {
         Role role;
-        uint32 index; // position in `_accounts`
-        address signer; // key that signs the hospital's ciphertext blobs
+        address signer; // key that signs the participant's ciphertext blobs
     }
 
     struct Entry {
         bytes32 digest; // SHA-256 of the committed ciphertext bytes; 0 = none
         uint64 numSamples;
         uint64 blockNumber;
-        uint16 rejectReason; // 0 = accepted
+        uint16 rejectReason; // 0 = not excluded
     }
 
     struct Round {
@@ -59,7 +58,7 @@ contract UpdateRegistry {
     }
 
     struct RoundView {
-        uint256 round;
+        uint64 round;
         Status status;
         uint16 accuracyBps;
         uint64 openedBlock;
@@ -82,13 +81,14 @@ contract UpdateRegistry {
     error KeyAlreadyPublished();
     error InvalidPublicKey();
     error KeyNotPublished();
-    error RoundAlreadyOpen(uint256 openRound);
-    error RoundNotIncreasing(uint256 round, uint256 lastRound);
-    error RoundNotOpen(uint256 round);
-    error RoundNotAggregated(uint256 round);
-    error UnknownRound(uint256 round);
-    error AlreadySubmitted(uint256 round, address hospital);
-    error AlreadyRejected(uint256 round, address party);
+    error RoundAlreadyOpen(uint64 openRound);
+    error RoundNotIncreasing(uint64 round, uint64 lastRound);
+    error RoundNotOpen(uint64 round);
+    error RoundNotAggregated(uint64 round);
+    error UnknownRound(uint64 round);
+    error AlreadySubmitted(uint64 round, address hospital);
+    error AlreadyRejected(uint64 round, address party);
+    error Excluded(uint64 round, address hospital);
     error ZeroDigest();
     error ZeroSamples();
     error InvalidReason();
@@ -96,27 +96,26 @@ contract UpdateRegistry {
 
     event ParticipantRegistered(address indexed account, Role role, address signer);
     event PublicKeyPublished(bytes publicKey);
-    event RoundOpened(uint256 indexed round);
-    event UpdateCommitted(uint256 indexed round, address indexed hospital, bytes32 digest, uint64 numSamples);
-    event PartyRejected(uint256 indexed round, address indexed party, uint16 reason);
-    event AggregateRecorded(uint256 indexed round, bytes32 aggregateDigest, bytes32 modelHash);
-    event RoundAudited(uint256 indexed round, address indexed auditor, bool approved, uint16 accuracyBps);
+    event RoundOpened(uint64 indexed round);
+    event UpdateCommitted(uint64 indexed round, address indexed hospital, bytes32 digest, uint64 numSamples);
+    event PartyRejected(uint64 indexed round, address indexed party, uint16 reason);
+    event AggregateRecorded(uint64 indexed round, bytes32 aggregateDigest, bytes32 modelHash);
+    event RoundAudited(uint64 indexed round, address indexed auditor, bool approved, uint16 accuracyBps);
 
     uint16 private constant MAX_BPS = 10_000;
 
     address public admin; // the KGC; plain storage so deployed code equals the artifact
-    uint256 public lastRound;
-    uint256 public currentRound; // the open round, 0 when none is open
+    uint64 public lastRound; // shares a slot with currentRound: one write opens a round
+    uint64 public currentRound; // the open round, 0 when none is open
     bytes private _publicKey;
 
     mapping(address => Participant) private _participants;
     address[] private _accounts;
     address[] private _hospitals;
-    uint256[] private _roundIds;
-    mapping(uint256 => Round) private _rounds;
-    mapping(uint256 => mapping(address => Entry)) private _entries;
-    mapping(uint256 => Rejection[]) private _rejections;
-    mapping(uint256 => mapping(address => bool)) private _rejected;
+    uint64[] private _roundIds;
+    mapping(uint64 => Round) private _rounds;
+    mapping(uint64 => mapping(address => Entry)) private _entries;
+    mapping(uint64 => Rejection[]) private _rejections;
 
     constructor() {
         admin = msg.sender;
@@ -144,7 +143,7 @@ contract UpdateRegistry {
         if (account == address(0) || signer == address(0)) revert ZeroAddress();
         if (role == Role.None) revert InvalidRole();
         if (_participants[account].role != Role.None) revert AlreadyRegistered(account);
-        _participants[account] = Participant(role, uint32(_accounts.length), signer);
+        _participants[account] = Participant(role, signer);
         _accounts.push(account);
         if (role == Role.Hospital) _hospitals.push(account);
         emit ParticipantRegistered(account, role, signer);
@@ -162,7 +161,9 @@ contract UpdateRegistry {
 
     // ---------------------------------------------------------------- server
 
-    function openRound(uint256 round) external onlyRole(Role.Server) {
+    /// @notice Opens `round` for commitments; rounds strictly increase, one
+    /// is open at a time, and none opens before the public key is published.
+    function openRound(uint64 round) external onlyRole(Role.Server) {
         if (_publicKey.length == 0) revert KeyNotPublished();
         if (currentRound != 0) revert RoundAlreadyOpen(currentRound);
         if (round <= lastRound) revert RoundNotIncreasing(round, lastRound);
@@ -176,20 +177,21 @@ contract UpdateRegistry {
     }
 
     /// @notice Excludes `party` (a hospital or any sender) from `round`.
-    function recordRejection(uint256 round, address party, uint16 reason) external onlyRole(Role.Server) {
+    function recordRejection(uint64 round, address party, uint16 reason) external onlyRole(Role.Server) {
         if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
         if (reason == 0) revert InvalidReason();
-        if (_rejected[round][party]) revert AlreadyRejected(round, party);
-        _rejected[round][party] = true;
-        _rejections[round].push(Rejection(party, reason));
+        // The entry's reason doubles as the exclusion flag, also for parties
+        // that never committed, so a late commitment is refused too.
         Entry storage e = _entries[round][party];
-        if (e.digest != bytes32(0)) e.rejectReason = reason;
+        if (e.rejectReason != 0) revert AlreadyRejected(round, party);
+        e.rejectReason = reason;
+        _rejections[round].push(Rejection(party, reason));
         emit PartyRejected(round, party, reason);
     }
 
     /// @notice Closes `round` with the aggregate ciphertext's commitment and
     /// the hash of the global model it produced.
-    function recordAggregate(uint256 round, bytes32 aggregateDigest, bytes32 modelHash)
+    function recordAggregate(uint64 round, bytes32 aggregateDigest, bytes32 modelHash)
         external
         onlyRole(Role.Server)
     {
@@ -208,12 +210,13 @@ contract UpdateRegistry {
 
     /// @notice Commits the caller's update for `round`: SHA-256 of its exact
     /// ciphertext bytes and the number of training samples behind it.
-    function commitUpdate(uint256 round, bytes32 digest, uint64 numSamples) external onlyRole(Role.Hospital) {
+    function commitUpdate(uint64 round, bytes32 digest, uint64 numSamples) external onlyRole(Role.Hospital) {
         if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
         if (digest == bytes32(0)) revert ZeroDigest();
         if (numSamples == 0) revert ZeroSamples();
         Entry storage e = _entries[round][msg.sender];
         if (e.digest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
+        if (e.rejectReason != 0) revert Excluded(round, msg.sender);
         e.digest = digest;
         e.numSamples = numSamples;
         e.blockNumber = uint64(block.number);
@@ -222,7 +225,9 @@ contract UpdateRegistry {
 
     // --------------------------------------------------------------- auditor
 
-    function audit(uint256 round, bool approved, uint16 accuracyBps) external onlyRole(Role.Auditor) {
+    /// @notice Approves or rejects the model `round` produced, recording the
+    /// validation accuracy in basis points (0..10000).
+    function audit(uint64 round, bool approved, uint16 accuracyBps) external onlyRole(Role.Auditor) {
         Round storage r = _rounds[round];
         if (r.status != Status.Aggregated) revert RoundNotAggregated(round);
         if (accuracyBps > MAX_BPS) revert InvalidAccuracy(accuracyBps);
@@ -252,12 +257,12 @@ contract UpdateRegistry {
         }
     }
 
-    function roundIds() external view returns (uint256[] memory) {
+    function roundIds() external view returns (uint64[] memory) {
         return _roundIds;
     }
 
     /// @notice Everything about `round`; updates are in registration order.
-    function getRound(uint256 round) public view returns (RoundView memory v) {
+    function getRound(uint64 round) public view returns (RoundView memory v) {
         Round storage r = _rounds[round];
         if (r.status == Status.None) revert UnknownRound(round);
         v.round = round;
@@ -273,14 +278,14 @@ contract UpdateRegistry {
         v.rejections = _rejections[round];
     }
 
-    function getRounds(uint256[] calldata rounds) external view returns (RoundView[] memory out) {
+    function getRounds(uint64[] calldata rounds) external view returns (RoundView[] memory out) {
         out = new RoundView[](rounds.length);
         for (uint256 i = 0; i < rounds.length; ++i) {
             out[i] = getRound(rounds[i]);
         }
     }
 
-    function _updates(uint256 round) private view returns (UpdateView[] memory out) {
+    function _updates(uint64 round) private view returns (UpdateView[] memory out) {
         mapping(address => Entry) storage entries = _entries[round];
         uint256 n = 0;
         for (uint256 i = 0; i < _hospitals.length; ++i) {

@@ -1,3 +1,355 @@
-// Placeholder until the EC core lands; replaced by the crypto work.
+// Python bindings of the EC-ElGamal core: checks shapes and allocates with the GIL held,
+// then releases it around kernels that only see raw pointers. The only file using pybind11.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
-PYBIND11_MODULE(_ec, m) { m.doc() = "fbh EC-ElGamal core (placeholder)"; }
+#include <pybind11/stl.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bsgs.h"
+#include "elgamal.h"
+
+namespace py = pybind11;
+using fbh::u64;
+
+namespace {
+
+using u8_array = py::array_t<std::uint8_t, py::array::c_style | py::array::forcecast>;
+using i64_array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+constexpr auto kRow = static_cast<py::ssize_t>(fbh::kRowBytes);
+
+std::string as_string(const py::bytes& b) { return static_cast<std::string>(b); }
+
+void require(bool cond, const char* msg) {
+  if (!cond) throw py::value_error(msg);
+}
+
+/// Rows argument: uint8[K, 128].
+std::size_t require_rows(const u8_array& a) {
+  require(a.ndim() == 2 && a.shape(1) == kRow, "ciphertext rows must have shape (K, 128)");
+  return static_cast<std::size_t>(a.shape(0));
+}
+
+u8_array new_rows(std::size_t k) { return u8_array({static_cast<py::ssize_t>(k), kRow}); }
+
+fbh::scalar scalar_from_bytes(const py::bytes& b, bool nonzero) {
+  const std::string s = as_string(b);
+  require(s.size() == 32, "scalar must be 32 bytes");
+  fbh::scalar k;
+  const u64 overflow = fbh::scalar_set_b32(&k, reinterpret_cast<const unsigned char*>(s.data()));
+  require(!overflow, "scalar must be < n");
+  require(!nonzero || !fbh::scalar_is_zero(&k), "scalar must be nonzero");
+  return k;
+}
+
+py::bytes pub_to_bytes(const fbh::PubKey& pk, bool compressed) {
+  unsigned char buf[65];
+  if (compressed) {
+    fbh::pubkey_serialize(buf, &pk.point());
+    return py::bytes(reinterpret_cast<char*>(buf), 33);
+  }
+  buf[0] = 4;
+  fbh::ge_store(buf + 1, &pk.point(), 0);
+  return py::bytes(reinterpret_cast<char*>(buf), 65);
+}
+
+std::shared_ptr<fbh::PubKey> pub_from_bytes(const py::bytes& b) {
+  const std::string s = as_string(b);
+  fbh::ge p;
+  if (!fbh::pubkey_parse_var(&p, reinterpret_cast<const unsigned char*>(s.data()), s.size())) {
+    throw py::value_error("not a valid SEC1 public key on secp256k1");
+  }
+  return std::make_shared<fbh::PubKey>(p);
+}
+
+py::bytes sec_to_bytes(const fbh::SecKey& sk) {
+  unsigned char buf[32];
+  fbh::scalar_get_b32(buf, &sk.k());
+  py::bytes out(reinterpret_cast<char*>(buf), 32);
+  fbh::secure_zero(buf, sizeof(buf));
+  return out;
+}
+
+std::shared_ptr<fbh::PubKey> sec_public(const fbh::SecKey& sk) {
+  fbh::ge p;
+  fbh::pubkey_from_secret(&p, &sk.k());
+  return std::make_shared<fbh::PubKey>(p);
+}
+
+py::tuple encrypt(fbh::PubKey& pk, const i64_array& m, const py::object& nonces, int threads,
+                  bool ct, bool complete) {
+  require(m.ndim() == 1, "plaintexts must be a 1-D int64 array");
+  const auto k = static_cast<std::size_t>(m.shape(0));
+  u8_array nonce_arr;
+  const unsigned char* np = nullptr;
+  if (!nonces.is_none()) {
+    nonce_arr = nonces.cast<u8_array>();
+    require(nonce_arr.ndim() == 2 && nonce_arr.shape(1) == 32 &&
+                static_cast<std::size_t>(nonce_arr.shape(0)) == k,
+            "nonces must have shape (K, 32)");
+    np = nonce_arr.data();
+  }
+  auto out = new_rows(k);
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::elgamal_encrypt(out.mutable_data(), pk, m.data(), k, np, threads, ct, complete);
+  }
+  return py::make_tuple(out, bad);
+}
+
+py::tuple decrypt(const fbh::SecKey& sk, const u8_array& rows, const fbh::BsgsTable& t,
+                  std::uint64_t bound, int threads, bool ct) {
+  const std::size_t k = require_rows(rows);
+  i64_array out(static_cast<py::ssize_t>(k));
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::elgamal_decrypt(out.mutable_data(), sk, rows.data(), k, t, bound, threads, ct);
+  }
+  return py::make_tuple(out, bad);
+}
+
+py::tuple aggregate(const std::vector<u8_array>& items, const std::vector<bool>& validate,
+                    int threads) {
+  require(!items.empty(), "aggregate needs at least one input");
+  require(items.size() == validate.size(), "one validate flag per input");
+  const std::size_t k = require_rows(items[0]);
+  std::vector<const unsigned char*> ptrs;
+  std::vector<std::uint8_t> val;
+  for (std::size_t c = 0; c < items.size(); ++c) {
+    require(require_rows(items[c]) == k, "all inputs must have the same number of rows");
+    ptrs.push_back(items[c].data());
+    val.push_back(validate[c] ? 1 : 0);
+  }
+  auto out = new_rows(k);
+  std::size_t bad_c = 0;
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::elgamal_aggregate_var(out.mutable_data(), ptrs.data(), val.data(), ptrs.size(), k,
+                                     threads, &bad_c);
+  }
+  return py::make_tuple(out, bad, bad_c);
+}
+
+u8_array scale(const u8_array& rows, const py::bytes& k32, int threads) {
+  const std::size_t k = require_rows(rows);
+  const fbh::scalar s = scalar_from_bytes(k32, true);
+  auto out = new_rows(k);
+  {
+    py::gil_scoped_release nogil;
+    fbh::elgamal_scale_var(out.mutable_data(), rows.data(), k, &s, threads);
+  }
+  return out;
+}
+
+u8_array negate(const u8_array& rows) {
+  const std::size_t k = require_rows(rows);
+  auto out = new_rows(k);
+  {
+    py::gil_scoped_release nogil;
+    fbh::rows_negate_var(out.mutable_data(), rows.data(), k);
+  }
+  return out;
+}
+
+std::int64_t validate_rows(const u8_array& rows, int threads) {
+  const std::size_t k = require_rows(rows);
+  py::gil_scoped_release nogil;
+  return fbh::points_validate_var(rows.data(), 2 * k, threads);
+}
+
+u8_array to_sec1(const u8_array& rows) {
+  const std::size_t k = require_rows(rows);
+  u8_array out({static_cast<py::ssize_t>(k), py::ssize_t{2}, py::ssize_t{33}});
+  py::gil_scoped_release nogil;
+  fbh::points_to_sec1(out.mutable_data(), rows.data(), 2 * k);
+  return out;
+}
+
+py::tuple from_sec1(const u8_array& pts) {
+  require(pts.ndim() == 3 && pts.shape(1) == 2 && pts.shape(2) == 33,
+          "SEC1 points must have shape (K, 2, 33)");
+  const auto k = static_cast<std::size_t>(pts.shape(0));
+  auto out = new_rows(k);
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::points_from_sec1_var(out.mutable_data(), pts.data(), 2 * k);
+  }
+  return py::make_tuple(out, bad);
+}
+
+std::shared_ptr<fbh::BsgsTable> make_table(std::uint64_t baby, int threads) {
+  require(baby >= 1 && baby < (std::uint64_t{1} << 22), "baby steps must be in [1, 2^22)");
+  auto t = std::make_shared<fbh::BsgsTable>();
+  py::gil_scoped_release nogil;
+  fbh::bsgs_build(t.get(), baby, threads);
+  return t;
+}
+
+// ---- internals exposed for tests (tests/crypto/test_core_*.py) ----
+
+py::bytes fe_bytes(const fbh::fe& a) {
+  unsigned char b[32];
+  fbh::fe_get_b32(b, &a);
+  return py::bytes(reinterpret_cast<char*>(b), 32);
+}
+
+fbh::fe fe_parse(const py::bytes& b) {
+  const std::string s = as_string(b);
+  require(s.size() == 32, "field element must be 32 bytes");
+  fbh::fe r;
+  fbh::fe_set_b32(&r, reinterpret_cast<const unsigned char*>(s.data()));  // may be >= p
+  return r;
+}
+
+py::object field_op(const std::string& op, const py::bytes& a, const py::bytes& b) {
+  fbh::fe x = fe_parse(a), y = fe_parse(b), r;
+  if (op == "add") {
+    fbh::fe_add(&r, &x, &y);
+  } else if (op == "sub") {
+    fbh::fe_sub(&r, &x, &y);
+  } else if (op == "mul") {
+    fbh::fe_mul(&r, &x, &y);
+  } else if (op == "sqr") {
+    fbh::fe_sqr(&r, &x);
+  } else if (op == "neg") {
+    fbh::fe_negate(&r, &x);
+  } else if (op == "inv") {
+    fbh::fe_inv(&r, &x);
+  } else if (op == "sqrt") {
+    if (!fbh::fe_sqrt(&r, &x)) return py::none();
+  } else {
+    throw py::value_error("unknown field op");
+  }
+  return fe_bytes(r);
+}
+
+py::bytes scalar_op(const std::string& op, const py::bytes& a, const py::bytes& b) {
+  fbh::scalar x = scalar_from_bytes(a, false), y = scalar_from_bytes(b, false), r;
+  if (op == "add") {
+    fbh::scalar_add(&r, &x, &y);
+  } else if (op == "mul") {
+    fbh::scalar_mul(&r, &x, &y);
+  } else if (op == "neg") {
+    fbh::scalar_negate(&r, &x);
+  } else {
+    throw py::value_error("unknown scalar op");
+  }
+  unsigned char out[32];
+  fbh::scalar_get_b32(out, &r);
+  return py::bytes(reinterpret_cast<char*>(out), 32);
+}
+
+py::tuple split_lambda(const py::bytes& k32) {
+  const fbh::scalar k = scalar_from_bytes(k32, false);
+  fbh::scalar k1, k2;
+  fbh::scalar_split_lambda(&k1, &k2, &k);
+  unsigned char b1[32], b2[32];
+  fbh::scalar_get_b32(b1, &k1);
+  fbh::scalar_get_b32(b2, &k2);
+  return py::make_tuple(py::bytes(reinterpret_cast<char*>(b1), 32),
+                        py::bytes(reinterpret_cast<char*>(b2), 32));
+}
+
+std::vector<int> recode(const py::bytes& k32, int w, int nd) {
+  const fbh::scalar k = scalar_from_bytes(k32, true);
+  std::vector<fbh::digit> d(static_cast<std::size_t>(nd));
+  fbh::scalar_recode_nonce(d.data(), &k, w, nd);
+  std::vector<int> out;
+  for (const auto& x : d) out.push_back((x.neg ? -1 : 1) * (2 * x.idx + 1));
+  return out;
+}
+
+u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool complete) {
+  // k * P for each 64-byte point, via the batched kernel or the complete ladder.
+  require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (P, 64)");
+  const auto np = static_cast<std::size_t>(pts.shape(0));
+  const fbh::scalar k = scalar_from_bytes(k32, true);
+  u8_array out({static_cast<py::ssize_t>(np), py::ssize_t{64}});
+  std::vector<fbh::ge> in(np);
+  std::vector<std::uint8_t> inf(np);
+  for (std::size_t i = 0; i < np; ++i) {
+    require(fbh::ge_load_var(&in[i], &inf[i], pts.data() + 64 * i, true) && !inf[i],
+            "points must be finite and on the curve");
+  }
+  if (complete) {
+    for (std::size_t i = 0; i < np; ++i) {
+      fbh::gep r;
+      fbh::ge a;
+      fbh::ecmult_const_complete(&r, &in[i], &k);
+      const u64 f = fbh::gep_to_ge(&a, &r);
+      fbh::ge_store(out.mutable_data() + 64 * i, &a, static_cast<std::uint8_t>(f));
+    }
+  } else {
+    const fbh::SharedDigits kd(k);
+    fbh::MulWorkspace ws(np);
+    std::vector<fbh::ge> res(np);
+    fbh::ecmult_shared_batch(res.data(), inf.data(), in.data(), np, kd, ct, ws);
+    for (std::size_t i = 0; i < np; ++i) fbh::ge_store(out.mutable_data() + 64 * i, &res[i], inf[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_ec, m) {
+  m.doc() = "fbh EC-ElGamal core on secp256k1 (private: use fbh.crypto)";
+  m.attr("ROW_BYTES") = fbh::kRowBytes;
+  m.attr("MAX_PLAINTEXT") = fbh::kMaxPlaintext;
+  m.attr("MAX_BABY_STEPS") = (std::uint64_t{1} << 22) - 1;
+
+  py::class_<fbh::PubKey, std::shared_ptr<fbh::PubKey>>(m, "PubKey")
+      .def_static("from_bytes", &pub_from_bytes, py::arg("data"))
+      .def("to_bytes", &pub_to_bytes, py::arg("compressed") = true);
+
+  py::class_<fbh::SecKey, std::shared_ptr<fbh::SecKey>>(m, "SecKey")
+      .def_static("generate",
+                  [] {
+                    fbh::scalar k;
+                    fbh::scalar_random(&k);
+                    auto sk = std::make_shared<fbh::SecKey>(k);
+                    fbh::secure_zero(&k, sizeof(k));
+                    return sk;
+                  })
+      .def_static("from_bytes",
+                  [](const py::bytes& b) {
+                    fbh::scalar k = scalar_from_bytes(b, true);
+                    auto sk = std::make_shared<fbh::SecKey>(k);
+                    fbh::secure_zero(&k, sizeof(k));
+                    return sk;
+                  })
+      .def("to_bytes", &sec_to_bytes)
+      .def("public_key", &sec_public);
+
+  py::class_<fbh::BsgsTable, std::shared_ptr<fbh::BsgsTable>>(m, "BsgsTable")
+      .def(py::init(&make_table), py::arg("baby"), py::arg("threads"))
+      .def_readonly("baby", &fbh::BsgsTable::baby)
+      .def_property_readonly("nbytes", [](const fbh::BsgsTable& t) {
+        return t.slots.size() * sizeof(std::uint64_t);
+      });
+
+  m.def("encrypt", &encrypt, py::arg("pk"), py::arg("m"), py::arg("nonces"), py::arg("threads"),
+        py::arg("ct"), py::arg("complete") = false);
+  m.def("decrypt", &decrypt, py::arg("sk"), py::arg("rows"), py::arg("table"), py::arg("bound"),
+        py::arg("threads"), py::arg("ct"));
+  m.def("aggregate", &aggregate, py::arg("items"), py::arg("validate"), py::arg("threads"));
+  m.def("scale", &scale, py::arg("rows"), py::arg("k"), py::arg("threads"));
+  m.def("negate", &negate, py::arg("rows"));
+  m.def("validate_rows", &validate_rows, py::arg("rows"), py::arg("threads"));
+  m.def("to_sec1", &to_sec1, py::arg("rows"));
+  m.def("from_sec1", &from_sec1, py::arg("points"));
+
+  m.def("_field_op", &field_op);
+  m.def("_scalar_op", &scalar_op);
+  m.def("_split_lambda", &split_lambda);
+  m.def("_recode", &recode);
+  m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),
+        py::arg("complete"));
+}

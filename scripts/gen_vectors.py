@@ -18,6 +18,7 @@ import argparse
 import importlib.metadata
 import json
 import random
+import struct
 from pathlib import Path
 
 from coincurve import PublicKey
@@ -188,10 +189,15 @@ def gen_infinity() -> dict:
         {"op": "mul_g", "k": f"{0:064x}", "result": INF, "source": "hand-written: 0*G is infinity"},
         {"op": "mul_g", "k": f"{N:064x}", "result": INF,
          "source": "hand-written: n*G is infinity (n is not a valid 32-byte scalar for most APIs)"},
-        {"op": "add", "a": hx(g), "b": neg_g, "result": INF, "source": "hand-written: G + (-G); -G flips the parity byte"},
+        {"op": "add", "a": hx(g), "b": neg_g, "result": INF,
+         "source": "hand-written: G + (-G); -G flips the parity byte"},
         {"op": "add", "a": INF, "b": hx(g), "result": hx(g), "source": "hand-written: infinity is the identity"},
         {"op": "add", "a": INF, "b": INF, "result": INF, "source": "hand-written: infinity + infinity"},
     ]
+    # C1 = infinity is the r = 0 "encryption": C2 = m*G decrypts to m under any key.
+    for m in (0, 1, -3, 2**20):
+        vecs.append({"op": "decrypt", "c1": INF, "c2": hx(mul_g(m)), "plaintext": m,
+                     "source": "hand-written C1 = infinity; C2 = m*G from coincurve (infinity for m = 0)"})
     return _doc("The point at infinity, SEC1 single byte 0x00", vecs)
 
 
@@ -273,6 +279,62 @@ def gen_invalid_decode() -> dict:
     return _doc("Decryption with a bound: values beyond it raise with the first bad index", vecs)
 
 
+WIRE_FORMAT = ('header "<4sBBHQ": b"FBHC", u8 version = 1, u8 flags = 0, u16 reserved = 0, u64 count K '
+               "(little-endian); then K rows of 128 bytes C1.x | C1.y | C2.x | C2.y (32-byte big-endian); "
+               "infinity = 64 zero bytes")
+
+
+def _header(count: int, magic: bytes = b"FBHC", version: int = 1, flags: int = 0, reserved: int = 0) -> bytes:
+    return struct.pack("<4sBBHQ", magic, version, flags, reserved, count)
+
+
+def _row_point(point: PublicKey | None) -> bytes:
+    return bytes(64) if point is None else point.format(compressed=False)[1:]
+
+
+def gen_wire(elgamal_doc: dict) -> dict:
+    """Pins the wire format with the ElGamal vectors, and lists blobs every reader must reject."""
+    vecs_in = elgamal_doc["vectors"]
+    rows = b"".join(
+        _row_point(None if v["c1"] == INF else PublicKey(bytes.fromhex(v["c1"])))
+        + _row_point(None if v["c2"] == INF else PublicKey(bytes.fromhex(v["c2"])))
+        for v in vecs_in
+    )
+    valid = _header(len(vecs_in)) + rows
+    row0 = rows[:128]
+    x, y = PublicKey(bytes.fromhex(vecs_in[0]["c1"])).point()
+    small = next(d for d in range(1, 100) if is_square(d**3 + 7))
+    y_small = pow(small**3 + 7, (P + 1) // 4, P)
+
+    def one(c1: bytes) -> str:
+        return (_header(1) + c1 + row0[64:]).hex()
+
+    bad = [
+        ("", "MalformedCiphertext", "empty"),
+        (_header(1)[:15].hex(), "MalformedCiphertext", "header truncated to 15 bytes"),
+        (_header(1, magic=b"FBHD").hex() + row0.hex(), "MalformedCiphertext", "bad magic"),
+        (_header(1, version=0).hex() + row0.hex(), "MalformedCiphertext", "version 0"),
+        (_header(1, version=2).hex() + row0.hex(), "MalformedCiphertext", "version 2"),
+        (_header(1, flags=1).hex() + row0.hex(), "MalformedCiphertext", "flags = 1"),
+        (_header(1, reserved=1).hex() + row0.hex(), "MalformedCiphertext", "reserved = 1"),
+        (_header(2).hex() + row0.hex(), "MalformedCiphertext", "count 2, one row"),
+        (_header(1).hex() + row0[:127].hex(), "MalformedCiphertext", "row truncated to 127 bytes"),
+        (_header(0).hex() + row0.hex(), "MalformedCiphertext", "count 0, one trailing row"),
+        (_header(1).hex() + row0.hex() + "00", "MalformedCiphertext", "one trailing byte"),
+        (_header(2**61).hex(), "MalformedCiphertext", "count 2^61 (overflows a byte length)"),
+        (one(bytes.fromhex(f"{x:064x}{(y + 1) % P:064x}")),
+         "InvalidPoint", "C1 off the curve (y + 1)"),
+        (one(bytes.fromhex(f"{small + P:064x}{y_small:064x}")), "InvalidPoint",
+         "C1.x = p + x0 (valid if reduced mod p)"),
+        (one(bytes.fromhex(f"{0:064x}{1:064x}")), "InvalidPoint", "C1 = (0, 1): not infinity, not on the curve"),
+        (one(bytes.fromhex(f"{small:064x}{0:064x}")), "InvalidPoint", "C1 = (x0, 0): y = 0 is never on the curve"),
+    ]
+    vecs = [{"blob": valid.hex(), "error": None, "pairs": [[v["c1"], v["c2"]] for v in vecs_in],
+             "source": "elgamal_encrypt.json ciphertexts, uncompressed coordinates from coincurve format(False)"}]
+    vecs += [{"blob": b, "error": e, "pairs": None, "source": f"hand-written: {why}"} for b, e, why in bad]
+    return _doc("Ciphertexts wire format: a valid blob and blobs that must be rejected", vecs, format=WIRE_FORMAT)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "tests/data/vectors")
@@ -282,12 +344,13 @@ def main(argv: list[str] | None = None) -> int:
         "mul_g.json": gen_mul_g(rng),
         "point_add.json": gen_point_add(rng),
         "point_mul.json": gen_point_mul(rng),
-        "elgamal_encrypt.json": gen_elgamal(rng),
+        "elgamal_encrypt.json": (elgamal := gen_elgamal(rng)),
         "elgamal_ops.json": gen_elgamal_ops(rng),
         "infinity.json": gen_infinity(),
         "invalid_points.json": gen_invalid_points(rng),
         "invalid_scalars.json": gen_invalid_scalars(),
         "invalid_decode.json": gen_invalid_decode(),
+        "wire.json": gen_wire(elgamal),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, doc in files.items():

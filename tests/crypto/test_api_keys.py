@@ -87,7 +87,8 @@ def test_repr_hides_secret(sk):
             assert form not in text
 
 
-@pytest.mark.parametrize("bad", [b"", b"\x01" * 31, b"\x01" * 33, bytes(32), N.to_bytes(32, "big")])
+@pytest.mark.parametrize("bad", [b"", b"\x01" * 31, b"\x01" * 33, bytes(32), N.to_bytes(32, "big")],
+                         ids=["empty", "31-bytes", "33-bytes", "zero", "order"])
 def test_private_key_errors_name_the_problem(bad):
     with pytest.raises(fc.CryptoError) as info:
         fc.PrivateKey.from_bytes(bad)

@@ -135,10 +135,31 @@ def test_non_bytes_blob():
 def test_encrypt_rejects_out_of_range_plaintext(keys):
     _, pk = keys
     big = fc.MAX_PLAINTEXT
-    for values, index in (([0, big + 1], 1), ([-big - 1, 0], 0), ([1, 2, np.iinfo(np.int64).min], 2)):
-        if abs(int(values[index])) <= big:
-            continue
+    assert 2**40 <= big < 2**63 - 1
+    ok = np.array([big, -big, 0], dtype=np.int64)
+    assert len(fc.encrypt(pk, ok)) == 3
+    cases = (([0, big + 1], 1), ([-big - 1, 0], 0), ([1, 2, np.iinfo(np.int64).min], 2),
+             ([np.iinfo(np.int64).max, 5], 0))
+    for values, index in cases:
         for constant_time in (True, False):
             with pytest.raises(fc.PlaintextOutOfRange) as info:
                 fc.encrypt(pk, np.array(values, dtype=np.int64), constant_time=constant_time)
             assert info.value.index == index
+            assert f"index {index}" in str(info.value)
+
+
+@pytest.mark.parametrize("v", [v for v in params("wire.json", "error") if v.values[0]["error"]])
+def test_wire_vectors_rejected(v):
+    blob = bytes.fromhex(v["blob"])
+    error = getattr(fc, v["error"])
+    with pytest.raises(error) as info:
+        fc.Ciphertexts.from_bytes(blob)
+    assert str(info.value), v["source"]
+    valid = fc.Ciphertexts.from_sec1([])
+    if error is fc.InvalidPoint:  # aggregation validates points of wire inputs too
+        one = fc.Ciphertexts.from_bytes(bytes.fromhex(read_doc("wire.json")["vectors"][0]["blob"]))
+        valid = fc.Ciphertexts.from_sec1(one.to_sec1()[:1])
+    with pytest.raises(error):
+        fc.aggregate([valid, blob])
+    with pytest.raises(error):
+        fc.aggregate([blob, valid.to_bytes()])

@@ -9,8 +9,8 @@ baby-step giant-step decoder whose baby steps live in a Python ``dict``.
 Never use this module for real data: it is variable-time, draws nonces in
 Python and exists only so the benchmark has an honest, same-run reference.
 
-:class:`PaillierContext` (python-paillier, 2048-bit) and :func:`tenseal_note`
-give context numbers for other additively homomorphic schemes.
+:class:`PaillierContext` (python-paillier, 2048-bit) and :class:`TenSEALContext`
+(TenSEAL BFV) give context numbers for other additively homomorphic schemes.
 
 References:
     T. ElGamal, "A public key cryptosystem and a signature scheme based on
@@ -21,6 +21,7 @@ References:
 
 from __future__ import annotations
 
+import importlib
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -34,7 +35,8 @@ __all__ = [
     "BaselineTable",
     "CoincurveElGamal",
     "PaillierContext",
-    "tenseal_note",
+    "TenSEALContext",
+    "available",
 ]
 
 #: Order n of the secp256k1 group.
@@ -94,7 +96,7 @@ class BaselineTable:
             msg = f"bound must be >= 1, got {bound}"
             raise ValueError(msg)
         self.bound = bound
-        self.size = max(math.isqrt(bound) + 1, -(-bound // (2 * max_giant_steps)))
+        self.size = min(bound, max(math.isqrt(bound) + 1, -(-bound // (2 * max_giant_steps))))
         self.baby: dict[bytes, tuple[int, int]] = {}
         g = PublicKey.from_secret(_scalar(1))
         p = g
@@ -120,7 +122,7 @@ class BaselineTable:
         """Returns m with ``p == m*G`` and ``|m| <= bound``, or None."""
         j = self._lookup(p)
         if j is not None:
-            return j
+            return j  # |j| <= size <= bound
         up, down = p, p  # up = p - k*S, down = p + k*S
         k = 1
         while k * self.step - self.size <= self.bound:
@@ -241,10 +243,53 @@ class PaillierContext:
         return self._paillier.EncryptedNumber(self.public_key, c, 0)
 
 
-def tenseal_note() -> str | None:
-    """None when TenSEAL is importable, else the note the benchmark table prints."""
+class TenSEALContext:
+    """TenSEAL BFV (Microsoft SEAL), N = 8192 slots per ciphertext, batched.
+
+    The server aggregates under a public copy of the context (no secret key).
+
+    Raises:
+        ImportError: If ``tenseal`` is not installed.
+    """
+
+    SLOTS = 8192
+    PLAIN_MODULUS = 1032193  # prime = 1 mod 2*8192 (batching); sums must stay below half of it
+
+    def __init__(self) -> None:
+        import tenseal as ts  # noqa: PLC0415  (optional dependency)
+
+        self._ts = ts
+        self.context = ts.context(ts.SCHEME_TYPE.BFV, poly_modulus_degree=self.SLOTS,
+                                  plain_modulus=self.PLAIN_MODULUS)
+        self.public_context = self.context.copy()
+        self.public_context.make_context_public()
+
+    def encrypt(self, values: Sequence[int]) -> list[bytes]:
+        """Encrypts SLOTS values per ciphertext; returns the serialized ciphertexts."""
+        return [self._ts.bfv_vector(self.context, list(values[i : i + self.SLOTS])).serialize()
+                for i in range(0, len(values), self.SLOTS)]
+
+    def aggregate(self, clients: Sequence[list[bytes]]) -> list:
+        """Parses every client's ciphertexts (public context) and sums them chunk by chunk."""
+        out = []
+        for column in zip(*clients, strict=True):
+            vecs = [self._ts.bfv_vector_from(self.public_context, b) for b in column]
+            out.append(sum(vecs[1:], vecs[0]))
+        return out
+
+    def decrypt(self, encrypted: Sequence) -> list[int]:
+        """Decrypts the summed chunks (re-linked to the secret context)."""
+        out: list[int] = []
+        for e in encrypted:
+            e.link_context(self.context)
+            out.extend(e.decrypt())
+        return out
+
+
+def available(module: str) -> bool:
+    """Whether an optional context library (``phe``, ``tenseal``) can be imported."""
     try:
-        import tenseal  # noqa: F401, PLC0415  (optional dependency)
+        importlib.import_module(module)
     except ImportError:
-        return "TenSEAL BFV: not installed, skipped (pip install tenseal)"
-    return None
+        return False
+    return True

@@ -28,8 +28,15 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from fbh.bench.crypto_baseline import PAIR_BYTES, BaselineTable, CoincurveElGamal, PaillierContext, tenseal_note
-from fbh.bench.crypto_report import format_table, summarize_targets
+from fbh.bench.crypto_baseline import (
+    PAIR_BYTES,
+    BaselineTable,
+    CoincurveElGamal,
+    PaillierContext,
+    TenSEALContext,
+    available,
+)
+from fbh.bench.crypto_report import IMPL_LABELS, format_table, summarize_targets
 
 __all__ = ["main", "run_crypto_bench"]
 
@@ -90,6 +97,8 @@ def _bench_fbh(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, mode
     n = data.shape[1]
     sk = fc.PrivateKey.generate()
     pk = sk.public_key
+    for mode in modes:  # builds pk's cached fixed-base tables outside the timed region
+        fc.encrypt(pk, data[0, :2], threads=1, constant_time=MODES[mode])
     cores = _cpu_count()
     counts = [threads] + ([cores] if cores > threads else [])
     for t in counts:
@@ -101,7 +110,7 @@ def _bench_fbh(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, mode
     agg = None
     for t in counts:
         agg = run.time("aggregate", "fbh", n, lambda t=t: fc.aggregate(blobs, threads=t), threads=t)
-    table = run.time("table build", "fbh", 0, lambda: fc.DecodingTable(bound, threads=cores), threads=cores)
+    table = run.time("table build", "fbh", 0, lambda: fc.DecodingTable(bound, threads=threads), threads=threads)
     for t in counts:
         for mode in modes:
             out = run.time("decrypt", "fbh", n, lambda t=t, mode=mode: fc.decrypt(
@@ -134,17 +143,22 @@ def _bench_baseline(run: _Run, data: np.ndarray, sums: np.ndarray, bound: int, s
     _check("decrypt", "baseline", out, sums)
 
 
-def _bench_paillier(run: _Run, data: np.ndarray, sums: np.ndarray) -> None:
+def _bench_context(run: _Run, impl: str, data: np.ndarray, sums: np.ndarray, sampled: bool) -> float:
+    """Times a context scheme ("paillier" or "tenseal"); returns its wire bytes per value."""
     n = data.shape[1]
-    run.bar.set_postfix_str("paillier key generation (untimed)")
-    ctx = PaillierContext()
-    first = run.time("encrypt", "paillier", n, lambda: ctx.encrypt(data[0].tolist()), sampled=True)
-    # Other clients' inputs: shift client 0's ciphertexts by the plaintext difference. This
-    # skips re-randomization (a full encryption each), which the aggregation cost does not see.
-    blobs = [first] + [ctx.shift(first, (row - data[0]).tolist()) for row in data[1:]]
-    agg = run.time("aggregate", "paillier", n, lambda: ctx.aggregate(blobs), sampled=True)
-    out = run.time("decrypt", "paillier", n, lambda: ctx.decrypt(agg), sampled=True)
-    _check("decrypt", "paillier", out, sums)
+    run.bar.set_postfix_str(f"{impl} key generation (untimed)")
+    ctx = PaillierContext() if impl == "paillier" else TenSEALContext()
+    first = run.time("encrypt", impl, n, lambda: ctx.encrypt(data[0].tolist()), sampled=sampled)
+    if impl == "paillier":
+        # Shift client 0's ciphertexts by the plaintext differences: skips the re-randomization
+        # (a full encryption each) that the aggregation cost does not depend on.
+        others = [ctx.shift(first, (row - data[0]).tolist()) for row in data[1:]]
+    else:
+        others = [ctx.encrypt(row.tolist()) for row in data[1:]]
+    agg = run.time("aggregate", impl, n, lambda: ctx.aggregate([first, *others]), sampled=sampled)
+    out = run.time("decrypt", impl, n, lambda: ctx.decrypt(agg), sampled=sampled)
+    _check("decrypt", impl, out, sums)
+    return sum(len(b) for b in first) / n
 
 
 def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path | None = None,
@@ -162,11 +176,11 @@ def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path |
         clients: Clients (C) whose ciphertexts are aggregated.
         bound: Decryption bound; must cover the largest |sum| (clients * 2^15).
         baseline_n: The coincurve baseline is timed on the first min(n, baseline_n) values.
-        context_n: Paillier is timed on the first min(n, context_n) values.
+        context_n: Paillier is timed on the first min(n, context_n) values (TenSEAL on all n).
         seed: Seed of the plaintext generator.
         progress: Show a tqdm progress bar on stderr.
         include_fbh: Time fbh (False runs the baselines only, e.g. without the extension).
-        include_context: Time python-paillier when installed.
+        include_context: Time python-paillier and TenSEAL BFV where installed.
         print_table: Print the table to stdout.
 
     Returns:
@@ -188,32 +202,36 @@ def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path |
     data = rng.integers(-(2**VALUE_BITS), 2**VALUE_BITS, size=(clients, n), dtype=np.int64)
     sums = data.sum(axis=0)
     nb, nc = min(n, baseline_n), min(n, context_n)
-    context = include_context and _paillier_available()
+    contexts = [c for c in ("paillier", "tenseal") if include_context and available({"paillier": "phe"}.get(c, c))]
     cores = _cpu_count()
     fbh_stages = (1 + 2 * len(modes)) * (1 + (cores > threads)) + 1
-    run = _Run(n, 4 + fbh_stages * include_fbh + 3 * context, progress)
-    notes: list[str] = []
-    secret, fbh_bytes = None, None
+    run = _Run(n, 4 + fbh_stages * include_fbh + 3 * len(contexts), progress)
+    secret = None
+    bytes_per_value: dict[str, float | None] = {"fbh": None, "baseline": PAIR_BYTES, "paillier": None,
+                                                "tenseal": None}
     try:
         if include_fbh:
-            secret, fbh_bytes = _bench_fbh(run, data, sums, threads, modes, bound)
+            secret, bytes_per_value["fbh"] = _bench_fbh(run, data, sums, threads, modes, bound)
         _bench_baseline(run, data[:, :nb], sums[:nb], bound, secret)
-        if context:
-            _bench_paillier(run, data[:, :nc], sums[:nc])
+        for impl in contexts:
+            m = nc if impl == "paillier" else n
+            bytes_per_value[impl] = _bench_context(run, impl, data[:, :m], sums[:m], sampled=m < n)
     finally:
         run.bar.close()
-    if nb < n:
-        notes.append(f"* timed on the first {nb} (baseline) / {nc} (paillier) values, reported per value")
-    if not context:
-        notes.append("python-paillier: not installed or disabled, skipped")
-    if note := tenseal_note():
-        notes.append(note)
+    notes = []
+    sampled = {IMPL_LABELS[r["impl"]]: r["n"] for r in run.rows if r["sampled"]}
+    if sampled:
+        where = ", ".join(f"{k}: first {v}" for k, v in sampled.items())
+        notes.append(f"* timed on a prefix of the n values and reported per value ({where})")
+    if not include_context:
+        notes.append("context schemes (python-paillier, TenSEAL BFV) disabled")
+    notes += [f"{name}: not installed, skipped" for name, impl in
+              (("python-paillier", "paillier"), ("TenSEAL BFV", "tenseal")) if include_context and impl not in contexts]
     notes.append("aggregate: per aggregated value, i.e. per C ciphertexts parsed from wire bytes and summed")
     report = {
         "meta": _meta(n, nb, nc, threads, clients, bound, cores, seed),
         "rows": _add_ratios(run.rows, threads),
-        "bytes_per_value": {"fbh": fbh_bytes, "baseline": PAIR_BYTES,
-                            "paillier": PaillierContext.BYTES_PER_VALUE if context else None},
+        "bytes_per_value": bytes_per_value,
         "notes": notes,
     }
     report["targets"] = summarize_targets(report)
@@ -222,14 +240,6 @@ def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path |
     if json_path is not None:
         Path(json_path).write_text(json.dumps(report, indent=1) + "\n")
     return report
-
-
-def _paillier_available() -> bool:
-    try:
-        import phe  # noqa: F401, PLC0415
-    except ImportError:
-        return False
-    return True
 
 
 def _add_ratios(rows: list[dict[str, Any]], threads: int) -> list[dict[str, Any]]:
@@ -248,7 +258,7 @@ def _add_ratios(rows: list[dict[str, Any]], threads: int) -> list[dict[str, Any]
 
 def _meta(n: int, nb: int, nc: int, threads: int, clients: int, bound: int, cores: int, seed: int) -> dict:
     versions = {}
-    for pkg in ("fbh", "coincurve", "numpy", "phe"):
+    for pkg in ("fbh", "coincurve", "numpy", "phe", "tenseal"):
         try:
             versions[pkg] = importlib.metadata.version(pkg)
         except importlib.metadata.PackageNotFoundError:

@@ -16,8 +16,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import abi_to_signature, function_signature_to_4byte_selector
+from eth_utils import abi_to_signature, function_signature_to_4byte_selector, to_checksum_address
 
 __all__ = [
     "ChainConfigError",
@@ -32,6 +33,7 @@ __all__ = [
 _BUILTIN_ERRORS = ({"name": "Error", "inputs": [{"name": "message", "type": "string"}]},
                    {"name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]})
 _TESTER_PREFIX = "execution reverted: "
+_ERROR_STRING = function_signature_to_4byte_selector("Error(string)")
 
 
 class ChainError(Exception):
@@ -97,7 +99,9 @@ def revert_data(exc: BaseException) -> bytes | None:
                 value = ast.literal_eval(literal)
                 if isinstance(value, bytes):
                     return value
-            return b""  # reverted with a reason string already decoded
+            # web3 already decoded an Error(string) reason; re-encode it so
+            # the decoder reports it like every other backend does.
+            return _ERROR_STRING + abi_encode(["string"], [literal])
     return None
 
 
@@ -129,4 +133,5 @@ class ErrorDecoder:
             values = abi_decode(types, data[4:])
         except DecodingError:  # a malformed payload is still a revert
             return RevertError(name, {}, data, function)
+        values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
         return RevertError(name, dict(zip(arg_names, values, strict=True)), data, function)

@@ -4,7 +4,7 @@ from fbh.data.fetch import ChecksumError, DownloadError
 from fbh.data.idx import CorruptFileError, IdxFormatError, read_idx, read_idx_gz
 from fbh.data.loaders import DATASETS, Dataset, load_dataset, to_float
 from fbh.data.locate import DatasetNotFoundError, default_cache_dir
-from fbh.data.partition import (
+from fbh.data.partitions import (
     PARTITION_SCHEMES,
     Packed,
     label_histogram,

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import tempfile
-import urllib.error
 import urllib.request
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from fbh.data.sources import FileSpec
 
@@ -103,13 +103,21 @@ def _fetch_to(url: str, tmp: Path, name: str, size: int | None, timeout: float) 
     digest = hashlib.sha256()
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response, tmp.open("wb") as out:
-        total = int(response.headers.get("Content-Length") or 0) or size
+        length = int(response.headers.get("Content-Length") or 0)
+        received = 0
         # disable=None: a bar on a terminal, silence in logs and CI
-        with tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=None, leave=False) as bar:
+        with tqdm(
+            total=length or size, unit="B", unit_scale=True, desc=name, disable=None, leave=False
+        ) as bar:
             while chunk := response.read(_CHUNK):
                 out.write(chunk)
                 digest.update(chunk)
+                received += len(chunk)
                 bar.update(len(chunk))
+        # http.client returns a short body silently when the peer hangs up early
+        if length and received != length:
+            msg = f"connection closed after {received} of {length} bytes"
+            raise ConnectionError(msg)
         out.flush()
         os.fsync(out.fileno())
     return digest.hexdigest()
@@ -152,8 +160,8 @@ def download(
         except ChecksumError as e:
             bad_checksum = e
             failures.append((url, str(e)))
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            # URLError/HTTPError/timeouts are OSErrors; ValueError: a bad URL
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            # URLError, HTTPError and timeouts are OSErrors; ValueError: a bad URL
             failures.append((url, f"{type(e).__name__}: {e}"))
         finally:
             tmp.unlink(missing_ok=True)

@@ -82,8 +82,14 @@ def read_idx(buf: bytes, *, name: str = "<bytes>", ndim: int | None = None) -> n
 
 
 def _decode(
-    payload: bytes | memoryview, dtype: np.dtype, dims: tuple[int, ...], *, name: str, ndim: int | None
+    payload: bytes | memoryview,
+    dtype: np.dtype,
+    dims: tuple[int, ...],
+    *,
+    name: str,
+    ndim: int | None,
 ) -> np.ndarray:
+    """Check the payload against the header and view it as an array."""
     if ndim is not None and len(dims) != ndim:
         msg = f"{name}: expected {ndim} dimensions, the IDX header has {len(dims)} {dims}"
         raise IdxFormatError(msg)

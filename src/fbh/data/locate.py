@@ -14,6 +14,7 @@ Search order for every file: ``data_dir`` (the argument, else
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -66,6 +67,15 @@ def _first_file(dirs: Sequence[Path], name: str) -> Found | None:
     return None
 
 
+def _read_member(archive: Path, member: str) -> bytes:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return zf.read(member)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:  # e.g. a bad CRC-32
+        msg = f"{archive}:{member}: unreadable ({e}); delete the archive and fetch it again"
+        raise CorruptFileError(msg) from e
+
+
 def _zip_member(archive: Path, name: str) -> Found | None:
     """``gzip/<name>`` (or ``<name>``) inside ``archive``, if present."""
     try:
@@ -76,12 +86,7 @@ def _zip_member(archive: Path, name: str) -> Found | None:
         raise CorruptFileError(msg) from e
     for member in (f"gzip/{name}", name):
         if member in names:
-
-            def read(archive: Path = archive, member: str = member) -> bytes:
-                with zipfile.ZipFile(archive) as zf:
-                    return zf.read(member)
-
-            return Found(f"{archive}:{member}", read)
+            return Found(f"{archive}:{member}", functools.partial(_read_member, archive, member))
     return None
 
 
@@ -147,7 +152,8 @@ def find_mnist(
 
 def _find_emnist_once(roots: Sequence[Path], names: Sequence[str]) -> dict[str, Found | None]:
     dirs = [d for r in roots for d in (r / "emnist" / "gzip", r / "gzip", r / "emnist", r)]
-    archives = [a for r in roots for a in (r / "emnist" / "gzip.zip", r / "gzip.zip") if a.is_file()]
+    archives = [r / "emnist" / "gzip.zip" for r in roots] + [r / "gzip.zip" for r in roots]
+    archives = [a for a in archives if a.is_file()]
     found: dict[str, Found | None] = {}
     for name in names:
         hit = _first_file(dirs, name)

@@ -108,7 +108,7 @@ def emnist_member(split: str, part: str) -> str:
 
 def _emnist(sha: dict[str, str], raw: dict[str, str] | None = None) -> dict[str, FileSpec]:
     raw = raw or {}
-    return {name: FileSpec(sha256=(digest,), raw_sha256=raw.get(name)) for name, digest in sha.items()}
+    return {name: FileSpec((digest,), raw_sha256=raw.get(name)) for name, digest in sha.items()}
 
 
 # Per-member SHA-256 of the official .gz files (from the Git LFS pointers of

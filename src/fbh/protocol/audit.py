@@ -43,8 +43,7 @@ def audit_run(run_dir: str | Path, *, rpc_url: str | None = None) -> list[str]:
                 continue
             blobs = {address: blob for address, (blob, _sig) in rd.load_updates(r).items()}
             info = ledger.round(r)
-            rejected = set(info.rejected)
-            for address in sorted(set(info.commitments) - rejected - set(blobs)):
+            for address in sorted({u.hospital for u in info.accepted_updates} - set(blobs)):
                 problems.append(f"round {r}: blob of hospital {address} is missing from the run directory")
             model_path = rd.round_dir(r) / "model.npz"
             if not model_path.exists():

@@ -71,12 +71,15 @@ class Auditor:
             return []
         info = self.ledger.round(round_)
         problems = []
+        committed = info.by_hospital
         for address, blob in blobs.items():
-            committed = info.commitments.get(address)
-            if committed is None:
-                problems.append(f"round {round_}: {address} has no commitment on chain")
-            elif committed[0] != digest(blob):
-                problems.append(f"round {round_}: blob of {address} does not match its commitment")
+            record = committed.get(address)
+            if record is None:
+                problems.append(f"round {round_}: hospital {address} has no commitment on chain")
+            elif not record.accepted:
+                problems.append(f"round {round_}: hospital {address} was excluded on chain, yet its blob was summed")
+            elif record.digest != digest(blob):
+                problems.append(f"round {round_}: blob of hospital {address} does not match its commitment")
         if blobs:
             aggregate = fc.aggregate(list(blobs.values()), threads=self.threads).to_bytes()
             if digest(aggregate) != info.aggregate_digest:
@@ -97,5 +100,5 @@ class Auditor:
         if approved:
             self.best_accuracy = max(self.best_accuracy, accuracy)
         if self.ledger is not None:
-            self.ledger.approve(self.account, round_, approved, accuracy)
+            self.ledger.approve(round_, approved, accuracy, sender=self.account)
         return Verdict(round_, approved, accuracy, tuple(problems))

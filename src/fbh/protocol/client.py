@@ -12,7 +12,7 @@ import numpy as np
 
 from fbh import crypto as fc
 from fbh.crypto.quantize import Quantizer
-from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_blob
+from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_update
 
 __all__ = ["Hospital"]
 
@@ -68,10 +68,10 @@ class Hospital:
         blob = fc.encrypt(
             self.public_key, q, threads=self.threads, constant_time=self.constant_time
         ).to_bytes()
-        signature = sign_blob(self.account.key, plan.round, blob)
+        signature = sign_update(self.account, self.ledger, plan.round, blob, self.num_samples)
         return EncryptedUpdate(plan.round, self.address, blob, signature, self.num_samples)
 
     def commit(self, update: EncryptedUpdate) -> None:
         """Step 3: record SHA-256(blob) and the sample count on chain."""
         if self.ledger is not None:
-            self.ledger.commit_update(self.account, update.round, update.digest, update.num_samples)
+            self.ledger.commit_update(update.round, update.digest, update.num_samples, sender=self.account)

@@ -42,11 +42,13 @@ class KeyGenerationCentre:
         """Register all participants and publish the public key (before round 1)."""
         if self.ledger is None:
             return
-        self.ledger.register_server(server)
+        from fbh.chain import Role
+
+        self.ledger.register(Role.SERVER, server)
         for address in hospitals:
-            self.ledger.register_hospital(address)
+            self.ledger.register(Role.HOSPITAL, address)
         for address in auditors:
-            self.ledger.register_auditor(address)
+            self.ledger.register(Role.AUDITOR, address)
         self.ledger.publish_key(self.public_key.to_bytes())
 
     def decrypt_sum(
@@ -67,7 +69,7 @@ class KeyGenerationCentre:
             msg = f"round {round_}: refusing to decrypt a sum of fewer than {min_parties} distinct updates"
             raise PermissionError(msg)
         if self.ledger is not None:
-            committed = {d for d, _ in self.ledger.round(round_).commitments.values()}
+            committed = {u.digest for u in self.ledger.round(round_).accepted_updates}
             for i, blob in enumerate(blobs):
                 if digest(blob) not in committed:
                     msg = f"round {round_}: blob {i} (sha256 {digest(blob).hex()}) is not committed on chain"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
+from fbh.chain import hashing
+from fbh.chain.hashing import commitment as digest
 
 __all__ = [
     "AGGREGATE",
@@ -27,8 +27,9 @@ __all__ = [
     "RoundPlan",
     "digest",
     "model_digest",
-    "sign_blob",
+    "sign_update",
     "signer_of",
+    "signing_domain",
 ]
 
 # Step names, in the order a round runs them; also the keys of metrics["seconds"].
@@ -42,26 +43,23 @@ AUDIT = "audit"
 STAGES = (TRAIN, QUANTIZE, ENCRYPT, VERIFY, AGGREGATE, DECRYPT, AUDIT)
 
 
-def digest(blob: bytes) -> bytes:
-    """The on-chain commitment of a blob: SHA-256 of its exact bytes (32 bytes)."""
-    return hashlib.sha256(blob).digest()
+def signing_domain(ledger) -> dict:
+    """Chain id and contract an update signature is bound to (zeros without a chain)."""
+    if ledger is None:
+        return {"chain_id": 0, "contract": "0x" + "00" * 20}
+    return {"chain_id": ledger.backend.chain_id, "contract": ledger.address}
 
 
-def _signed_payload(round_: int, blob_digest: bytes) -> bytes:
-    # Binding the round number into the signature makes a replay from another round detectable.
-    return b"fbh-update-v1" + round_.to_bytes(8, "big") + blob_digest
+def sign_update(account, ledger, round_: int, blob: bytes, num_samples: int) -> bytes:
+    """A hospital's EIP-712 signature over (chain, contract, round, SHA-256(blob), num_samples)."""
+    fields = {"round_number": round_, "digest": digest(blob), "num_samples": num_samples}
+    return hashing.sign_update(account, **fields, **signing_domain(ledger))
 
 
-def sign_blob(private_key: bytes, round_: int, blob: bytes) -> bytes:
-    """A hospital's EIP-191 signature over (round, SHA-256(blob)); 65 bytes."""
-    message = encode_defunct(primitive=_signed_payload(round_, digest(blob)))
-    return bytes(Account.sign_message(message, private_key=private_key).signature)
-
-
-def signer_of(round_: int, blob: bytes, signature: bytes) -> str:
-    """The checksummed address that produced ``signature`` for (round, blob)."""
-    message = encode_defunct(primitive=_signed_payload(round_, digest(blob)))
-    return Account.recover_message(message, signature=signature)
+def signer_of(update: EncryptedUpdate, ledger, round_: int) -> str:
+    """The address whose key signed ``update`` for ``round_`` (any other round recovers garbage)."""
+    fields = {"round_number": round_, "digest": update.digest, "num_samples": update.num_samples}
+    return hashing.recover_update_signer(update.signature, **fields, **signing_domain(ledger))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +90,7 @@ class EncryptedUpdate:
       round: the round it claims to belong to.
       hospital: the sender's checksummed address.
       blob: ciphertext wire bytes (``fbh.crypto.Ciphertexts.to_bytes()``).
-      signature: :func:`sign_blob` over (round, blob).
+      signature: :func:`sign_update` over (chain, contract, round, digest, count).
       num_samples: the sender's training-set size (public FedAvg metadata).
     """
 

@@ -7,7 +7,6 @@ Layout::
     RUN_DIR/model.npz                        final global model
     RUN_DIR/rounds/<r>/updates/<addr>.bin    each hospital's ciphertext blob
     RUN_DIR/rounds/<r>/updates/<addr>.sig    its signature
-    RUN_DIR/rounds/<r>/aggregate.bin         the homomorphic sum
     RUN_DIR/rounds/<r>/model.npz             the global model after round r
     RUN_DIR/chain/                           what it takes to bring the chain back
     RUN_DIR/accuracy.png, loss.png           curves

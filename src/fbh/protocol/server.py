@@ -11,28 +11,30 @@ round goes on with the honest hospitals, FedAvg weights renormalised.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from fbh import crypto as fc
 from fbh.crypto.quantize import Quantizer
+from fbh.chain.records import RejectReason
 from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest, signer_of
 
 __all__ = ["REJECTION_REASONS", "Rejection", "Server"]
 
-# Why an update can be refused; the index is the reason code recorded on chain.
-REJECTION_REASONS = (
-    "wrong-round",  # claims another round: a replay
-    "unregistered",  # sender is not a hospital invited to this round
-    "bad-signature",  # signature does not recover to the sender
-    "duplicate",  # second submission from the same hospital this round
-    "no-commitment",  # nothing committed on chain for this sender
-    "commitment-mismatch",  # bytes differ from the on-chain SHA-256
-    "count-mismatch",  # sample count differs from the on-chain one
-    "replayed-blob",  # the same bytes were already used in an earlier round
-    "malformed",  # not a valid ciphertext vector of the model's size
-)
+# Why an update can be refused, and the reason code recorded on chain.
+REJECTION_REASONS = {
+    "wrong-round": RejectReason.REPLAY,  # claims another round
+    "unregistered": RejectReason.UNREGISTERED_SENDER,  # not a hospital invited to this round
+    "bad-signature": RejectReason.BAD_SIGNATURE,  # does not recover to the sender
+    "duplicate": RejectReason.DUPLICATE,  # a second submission this round: all of them are refused
+    "no-commitment": RejectReason.NOT_COMMITTED,  # nothing committed on chain for this sender
+    "commitment-mismatch": RejectReason.DIGEST_MISMATCH,  # bytes differ from the on-chain SHA-256
+    "count-mismatch": RejectReason.DIGEST_MISMATCH,  # sample count differs from the on-chain one
+    "replayed-blob": RejectReason.REPLAY,  # the same bytes were used in an earlier round
+    "malformed": RejectReason.MALFORMED,  # not a ciphertext vector of the model's size
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,8 +46,8 @@ class Rejection:
     detail: str = ""
 
     @property
-    def code(self) -> int:
-        return REJECTION_REASONS.index(self.reason)
+    def code(self) -> RejectReason:
+        return REJECTION_REASONS[self.reason]
 
 
 class Server:
@@ -76,7 +78,7 @@ class Server:
         total = sum(hospitals.values())
         weights = {address: n / total for address, n in hospitals.items()}
         if self.ledger is not None:
-            self.ledger.open_round(self.account, round_)
+            self.ledger.open_round(round_, sender=self.account)
         return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound)
 
     def verify(
@@ -84,47 +86,56 @@ class Server:
     ) -> tuple[list[EncryptedUpdate], list[Rejection]]:
         """Step 2: keep the updates that match the chain; record the others there.
 
-        Checks, in order: round, registration, signature, duplicates, the
-        on-chain commitment (digest and sample count), reuse of bytes from an
-        earlier round, and that the blob parses as ``num_params`` ciphertexts.
+        Checks, in order: round, registration, the on-chain commitment (digest
+        and sample count), the signature, reuse of bytes from an earlier
+        round, and that the blob parses as ``num_params`` ciphertexts.  A
+        hospital that sends two updates in one round has both refused.
         """
-        committed = self.ledger.round(plan.round).commitments if self.ledger else None
+        updates = list(updates)
+        committed = signers = None
+        if self.ledger is not None:
+            committed = self.ledger.round(plan.round).by_hospital
+            signers = {p.address: p.signer for p in self.ledger.participants()}
+        senders = Counter(u.hospital for u in updates)
         accepted: list[EncryptedUpdate] = []
         rejected: list[Rejection] = []
-        seen: set[str] = set()
         for update in updates:
-            reason, detail = self._check(plan, update, committed, seen, num_params)
+            if senders[update.hospital] > 1 and update.hospital in plan.weights:
+                reason, detail = "duplicate", f"{senders[update.hospital]} updates this round"
+            else:
+                reason, detail = self._check(plan, update, committed, signers, num_params)
             if reason is None:
                 accepted.append(update)
-                seen.add(update.hospital)
             else:
                 rejected.append(Rejection(update.hospital, reason, detail))
         if self.ledger is not None:
+            recorded: set[str] = set()
             for rejection in rejected:
-                self.ledger.record_rejection(self.account, plan.round, rejection.hospital, rejection.code)
+                if rejection.hospital not in recorded:  # one exclusion per party and round
+                    self.ledger.record_rejection(plan.round, rejection.hospital, rejection.code, sender=self.account)
+                    recorded.add(rejection.hospital)
         return accepted, rejected
 
-    def _check(self, plan, update, committed, seen, num_params) -> tuple[str | None, str]:
+    def _check(self, plan, update, committed, signers, num_params) -> tuple[str | None, str]:
         if update.round != plan.round:
             return "wrong-round", f"update for round {update.round} sent in round {plan.round}"
         if update.hospital not in plan.weights:
             return "unregistered", f"{update.hospital} is not a hospital of round {plan.round}"
-        try:
-            signer = signer_of(plan.round, update.blob, update.signature)
-        except Exception as exc:  # malformed signatures raise from eth_keys
-            return "bad-signature", str(exc)
-        if signer != update.hospital:
-            return "bad-signature", f"signed by {signer}"
-        if update.hospital in seen:
-            return "duplicate", "a second update this round"
         if committed is not None:
-            if update.hospital not in committed:
+            record = committed.get(update.hospital)
+            if record is None:
                 return "no-commitment", "no commitment on chain"
-            chain_digest, chain_count = committed[update.hospital]
-            if chain_digest != update.digest:
-                return "commitment-mismatch", f"sha256 {update.digest.hex()} != on-chain {chain_digest.hex()}"
-            if chain_count != update.num_samples:
-                return "count-mismatch", f"{update.num_samples} != on-chain {chain_count}"
+            if record.digest != update.digest:
+                return "commitment-mismatch", f"sha256 {update.digest.hex()} != on-chain {record.digest.hex()}"
+            if record.num_samples != update.num_samples:
+                return "count-mismatch", f"{update.num_samples} != on-chain {record.num_samples}"
+        try:
+            signer = signer_of(update, self.ledger, plan.round)
+        except ValueError as exc:
+            return "bad-signature", str(exc)
+        expected = update.hospital if signers is None else signers.get(update.hospital)
+        if signer != expected:
+            return "bad-signature", f"signed by {signer}, the registered signer is {expected}"
         if update.digest in self._used_digests:
             return "replayed-blob", "these bytes were used in an earlier round"
         try:
@@ -164,6 +175,6 @@ class Server:
         new_flat = global_flat + quantizer.dequantize(summed) / np.float32(share)
         if self.ledger is not None:
             self.ledger.record_aggregate(
-                self.account, plan.round, digest(aggregate_blob), model_digest(new_flat)
+                plan.round, digest(aggregate_blob), model_digest(new_flat), sender=self.account
             )
         return new_flat

@@ -58,25 +58,28 @@ class Session:
         c = self.config
         train_idx, val_idx = fdata.split_validation(ds.y_train, c.validation_size, seed=c.seed)
         parts = fdata.partition(ds.y_train[train_idx], c.clients, c.partition, alpha=c.alpha, seed=c.seed)
+        images = ds.x_train[..., None]  # [N, 28, 28, 1]: the models take a channel axis
         self.x_c, self.y_c, self.mask, self.counts = fdata.pack_clients(
-            ds.x_train[train_idx], ds.y_train[train_idx], parts
+            images[train_idx], ds.y_train[train_idx], parts
         )
-        self.x_val, self.y_val = ds.x_train[val_idx], ds.y_train[val_idx]
-        self.x_test, self.y_test = ds.x_test, ds.y_test
+        self.x_val, self.y_val = images[val_idx], ds.y_train[val_idx]
+        self.x_test, self.y_test = ds.x_test[..., None], ds.y_test
         self.dataset_name = ds.name
 
     def _setup_roles(self) -> None:
         c = self.config
         if not c.encrypt:
             return
+        names = ["kgc", "server", "auditor"] + [f"hospital_{i}" for i in range(c.clients)]
         if c.chain != "none":
             from fbh import chain
 
             self.ledger = self._exit.enter_context(chain.connect(c.chain, state_dir=self.run_dir.chain_dir))
-        accounts = [Account.create() for _ in range(c.clients + 3)]
-        kgc_acct, server_acct, auditor_acct, *hospital_accts = accounts
-        if self.ledger is not None:
-            self.ledger.deploy(kgc_acct, [a.address for a in accounts[1:]])
+            accounts = [self.ledger.account(name) for name in names]  # funded on dev chains
+            self.ledger.deploy(accounts[0])
+        else:
+            accounts = [Account.create() for _ in names]
+        _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
         self.server = Server(server_acct, self.ledger, clip=c.clip, bound=c.bound, threads=c.threads)
         self.hospitals = [
@@ -156,7 +159,6 @@ class Session:
             self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
         with timer(msg.AGGREGATE):
             aggregate = self.server.aggregate(plan, accepted)
-        (self.run_dir.round_dir(round_) / "aggregate.bin").write_bytes(aggregate)
         with timer(msg.DECRYPT):
             summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
                                           min_parties=min(2, len(self.hospitals)),

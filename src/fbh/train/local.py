@@ -172,7 +172,10 @@ def local_train(
     y: jax.Array,
     mask: jax.Array,
     key: jax.Array,
-) -> tuple[State, dict[str, jax.Array]]:
+    *,
+    opt_state: Any = None,
+    return_opt_state: bool = False,
+):
     """Trains one client for ``cfg.local_epochs`` epochs (pure; jit/vmap it).
 
     Args:
@@ -183,11 +186,15 @@ def local_train(
       y: labels ``int32[N]``.
       mask: ``bool[N]``, True for real examples (padding False).
       key: the client's PRNG key (shuffling).
+      opt_state: optimizer state to resume from; ``None`` starts fresh (as
+        every federated round does: momentum is not carried across rounds).
+      return_opt_state: also return the final optimizer state.
 
     Returns:
-      ``(state, metrics)``; metrics holds ``loss`` (mean training loss over
-      the seen examples), ``accuracy`` (training accuracy), ``num_examples``
-      (real examples ``n``) and ``steps`` (effective SGD steps).
+      ``(state, metrics)`` (plus ``opt_state`` if requested); metrics holds
+      ``loss`` (mean training loss over the seen examples), ``accuracy``
+      (training accuracy), ``num_examples`` (real examples ``n``) and
+      ``steps`` (effective SGD steps).
     """
     tx = make_optimizer(cfg)
     keys = jax.vmap(lambda e: jax.random.fold_in(key, e))(jnp.arange(cfg.local_epochs))
@@ -203,8 +210,10 @@ def local_train(
         return (st, opt, sums), None
 
     zero_f, zero_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
-    carry = (state, tx.init(state["params"]), (zero_f, zero_i, zero_i, zero_i))
-    (state, _, sums), _ = jax.lax.scan(body, carry, (index, valid), unroll=cfg.unroll)
+    if opt_state is None:
+        opt_state = tx.init(state["params"])
+    carry = (state, opt_state, (zero_f, zero_i, zero_i, zero_i))
+    (state, opt_state, sums), _ = jax.lax.scan(body, carry, (index, valid), unroll=cfg.unroll)
     seen = jnp.maximum(sums[2], 1)
     metrics = {
         "loss": sums[0] / seen,
@@ -212,4 +221,6 @@ def local_train(
         "num_examples": mask.sum().astype(jnp.int32),
         "steps": sums[3],
     }
+    if return_opt_state:
+        return state, metrics, opt_state
     return state, metrics

@@ -10,7 +10,9 @@ Schemes (``partition(..., scheme=...)``):
   skew with ``size_sigma > 0`` (hospitals of different sizes, same label mix).
 - ``"dirichlet"``: label skew; for each class, its examples are divided among
   clients in proportions drawn from ``Dirichlet(alpha · 1_C)`` (Hsu et al.,
-  2019). Small ``alpha`` is very skewed, large ``alpha`` approaches IID.
+  2019), skipping clients that already hold N/C examples, and redrawn until
+  every client has ``min_size`` (Li et al., 2022). Small ``alpha`` is very
+  skewed, large ``alpha`` approaches IID.
 - ``"shards"``: sort by label, cut into ``C · shards_per_client`` equal shards,
   deal each client ``shards_per_client`` of them (McMahan et al., 2017).
 
@@ -19,6 +21,8 @@ References:
     from Decentralized Data", AISTATS 2017.
     T.-M. H. Hsu, H. Qi, M. Brown, "Measuring the Effects of Non-Identical Data
     Distribution for Federated Visual Classification", arXiv:1909.06335.
+    Q. Li, Y. Diao, Q. Chen, B. He, "Federated Learning on Non-IID Data Silos:
+    An Experimental Study", ICDE 2022 (NIID-Bench).
 """
 
 from __future__ import annotations
@@ -95,7 +99,9 @@ def split_validation(
     return np.flatnonzero(keep).astype(np.int64), val_idx
 
 
-def _iid(n: int, num_clients: int, size_sigma: float, min_size: int, rng: np.random.Generator):
+def _iid(
+    n: int, num_clients: int, size_sigma: float, min_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     if size_sigma > 0:
         weights = rng.lognormal(0.0, size_sigma, num_clients)
     else:
@@ -105,15 +111,29 @@ def _iid(n: int, num_clients: int, size_sigma: float, min_size: int, rng: np.ran
     return np.split(rng.permutation(n), np.cumsum(counts)[:-1])
 
 
-def _dirichlet(y: np.ndarray, num_clients: int, alpha: float, min_size: int, max_tries: int, rng):
+def _dirichlet(
+    y: np.ndarray,
+    num_clients: int,
+    alpha: float,
+    min_size: int,
+    max_tries: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
     by_class = [rng.permutation(np.flatnonzero(y == k)) for k in range(int(y.max()) + 1)]
     for _ in range(max_tries):
         parts: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
+        sizes = np.zeros(num_clients, dtype=np.int64)
         for idx in by_class:
             p = rng.dirichlet(np.full(num_clients, alpha))
+            # Clients already holding their 1/C share take no more (as in
+            # NIID-Bench): without this, tiny alpha leaves clients nearly empty
+            # and the min_size resampling below would rarely succeed.
+            p = np.where(sizes < y.size / num_clients, p, 0.0)
+            p = p / p.sum()
             cuts = (np.cumsum(p)[:-1] * idx.size).astype(np.int64)
             for c, chunk in enumerate(np.split(idx, cuts)):
                 parts[c].append(chunk)
+                sizes[c] += chunk.size
         out = [np.concatenate(chunks) for chunks in parts]
         if min(o.size for o in out) >= min_size:
             return out
@@ -124,7 +144,9 @@ def _dirichlet(y: np.ndarray, num_clients: int, alpha: float, min_size: int, max
     raise ValueError(msg)
 
 
-def _shards(y: np.ndarray, num_clients: int, per_client: int, rng: np.random.Generator):
+def _shards(
+    y: np.ndarray, num_clients: int, per_client: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     num_shards = num_clients * per_client
     if num_shards > y.size:
         msg = f"{num_shards} shards requested but only {y.size} examples"
@@ -179,6 +201,9 @@ def partition(
         raise ValueError(msg)
     rng = np.random.default_rng(seed)
     if scheme == "iid":
+        if not size_sigma >= 0:
+            msg = f"size_sigma must be >= 0, got {size_sigma}"
+            raise ValueError(msg)
         parts = _iid(y.size, num_clients, size_sigma, min_size, rng)
     elif scheme == "dirichlet":
         if not alpha > 0:
@@ -199,7 +224,9 @@ def partition(
     return [np.sort(p).astype(np.int64) for p in parts]
 
 
-def label_histogram(labels: np.ndarray, parts: list[np.ndarray], num_classes: int | None = None):
+def label_histogram(
+    labels: np.ndarray, parts: list[np.ndarray], num_classes: int | None = None
+) -> np.ndarray:
     """``int64[C, K]``: how many examples of each class each client holds."""
     y = _labels(labels)
     k = int(y.max()) + 1 if num_classes is None else num_classes
@@ -240,6 +267,9 @@ def pack_clients(
     """
     if len(x) != len(y):
         msg = f"x has {len(x)} examples but y has {len(y)}"
+        raise ValueError(msg)
+    if multiple_of < 1:
+        msg = f"multiple_of must be >= 1, got {multiple_of}"
         raise ValueError(msg)
     counts = np.array([p.size for p in parts], dtype=np.int32)
     n_max = -(-max(int(counts.max(initial=0)), 1) // multiple_of) * multiple_of

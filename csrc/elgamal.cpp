@@ -1,0 +1,429 @@
+// Batched exponential ElGamal kernels; every entry point splits its batch into contiguous
+// per-thread ranges and processes each range in chunks that share one field inversion per step.
+#include "elgamal.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "util.h"
+
+namespace fbh {
+
+namespace {
+
+constexpr std::size_t kEncChunk = 512;
+constexpr std::size_t kDecChunk = 512;
+constexpr std::size_t kAggChunk = 1024;
+constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
+/// Below this many values a chunk uses the complete formulas: one field inversion per
+/// batched step costs more than it saves.
+constexpr std::size_t kSmallChunk = 16;
+
+/// Per-thread buffers for encryption; everything derived from nonces is cleared after use.
+struct EncWorkspace {
+  std::vector<ge> acc, q;
+  std::vector<fe> scratch;
+  std::vector<digit> dr, dm;
+  std::vector<unsigned char> rnd;
+  EncWorkspace(std::size_t b, int nd, int ndm)
+      : acc(2 * b), q(2 * b), scratch(2 * b), dr(b * static_cast<std::size_t>(nd)),
+        dm(b * static_cast<std::size_t>(ndm)), rnd(32 * b) {}
+  ~EncWorkspace() {
+    secure_zero(acc.data(), acc.size() * sizeof(ge));
+    secure_zero(q.data(), q.size() * sizeof(ge));
+    secure_zero(scratch.data(), scratch.size() * sizeof(fe));
+    secure_zero(dr.data(), dr.size() * sizeof(digit));
+    secure_zero(dm.data(), dm.size() * sizeof(digit));
+    secure_zero(rnd.data(), rnd.size());
+  }
+};
+
+inline void select_fixed(ge* r, const FixedTable& t, int pos, digit d, bool ct) {
+  if (ct) {
+    ge_table_select(r, t.pos(pos), t.entries, d);
+  } else {
+    ge_table_select_var(r, t.pos(pos), d);
+  }
+}
+
+/// Nonce digits for b values: from the caller's nonces, or fresh uniform scalars.
+void nonce_digits(digit* dr, const unsigned char* nonces, std::size_t b, int w, int nd,
+                  unsigned char* rnd) {
+  if (nonces == nullptr) os_random(rnd, 32 * b);
+  for (std::size_t i = 0; i < b; ++i) {
+    scalar r;
+    const unsigned char* src = nonces != nullptr ? nonces + 32 * i : rnd + 32 * i;
+    u64 bad = scalar_set_b32(&r, src) | scalar_is_zero(&r);
+    while (bad) {  // probability ~2^-128 per draw; the rejected draw is discarded
+      os_random(rnd + 32 * i, 32);
+      bad = scalar_set_b32(&r, rnd + 32 * i) | scalar_is_zero(&r);
+    }
+    scalar_recode_nonce(dr + i * static_cast<std::size_t>(nd), &r, w, nd);
+    secure_zero(&r, sizeof(r));
+  }
+}
+
+/// Digits the fast mode needs for k_m = 2 m + 1 over a chunk (variable time in m).
+int msg_digits_fast(const std::int64_t* m, std::size_t b, int w) {
+  u64 most = 1;
+  for (std::size_t i = 0; i < b; ++i) {
+    const std::int64_t k = 2 * m[i] + 1;
+    most |= static_cast<u64>(k < 0 ? -k : k);
+  }
+  int bits = 64 - __builtin_clzll(most);
+  return (bits + 1 + w - 1) / w;  // regular recoding needs w * nd >= bits + 1
+}
+
+/// Encrypt one chunk of b values (see elgamal_encrypt).
+void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
+                   const unsigned char* nonces, std::size_t b, bool ct, bool complete,
+                   EncWorkspace& ws) {
+  const FixedTable& tg = table_g(ct);
+  const FixedTable& tp = pk.table(ct);
+  const FixedTable& th = table_h(ct);
+  const int nd = tg.nd, w = tg.w;
+  digit* dr = ws.dr.data();
+  digit* dm = ws.dm.data();
+  nonce_digits(dr, nonces, b, w, nd, ws.rnd.data());
+  const int ndm = ct ? th.nd : msg_digits_fast(m, b, w);
+  for (std::size_t i = 0; i < b; ++i) {
+    digit* di = dm + i * static_cast<std::size_t>(ndm);
+    if (ct) {
+      // m G = (2 (m + 2^48) + 1) H + offset with H = G / 2: an odd positive multiplier.
+      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+    } else {
+      // Fast mode: m G = (2 m + 1) H - H with only the digits this chunk needs.
+      const std::int64_t k = 2 * m[i] + 1;
+      const u64 km[5] = {static_cast<u64>(k < 0 ? -k : k), 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+      if (k < 0) {
+        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
+      }
+    }
+  }
+  ge* acc = ws.acc.data();
+  ge* q = ws.q.data();
+  fe* scratch = ws.scratch.data();
+  u64 ok = (complete || b < kSmallChunk) ? 0 : 1;
+  if (ok) {
+    for (std::size_t i = 0; i < b; ++i) {
+      select_fixed(&acc[i], tg, 0, dr[i * nd], ct);
+      select_fixed(&acc[b + i], tp, 0, dr[i * nd], ct);
+    }
+    for (int j = 1; j < nd; ++j) {  // C1 = r G and r PK share the nonce digits
+      for (std::size_t i = 0; i < b; ++i) {
+        select_fixed(&q[i], tg, j, dr[i * nd + j], ct);
+        select_fixed(&q[b + i], tp, j, dr[i * nd + j], ct);
+      }
+      ok &= ge_batch_add(acc, q, 2 * b, scratch);
+    }
+    for (int j = 0; j < ndm; ++j) {
+      for (std::size_t i = 0; i < b; ++i) select_fixed(&q[b + i], th, j, dm[i * ndm + j], ct);
+      ok &= ge_batch_add(acc + b, q + b, b, scratch);
+    }
+    for (std::size_t i = 0; i < b; ++i) q[b + i] = msg_offset(ct);
+    ok &= ge_batch_add(acc + b, q + b, b, scratch);
+  }
+  if (ok) {
+    for (std::size_t i = 0; i < b; ++i) {
+      ge_store(out + i * kRowBytes, &acc[i], 0);
+      ge_store(out + i * kRowBytes + kPointBytes, &acc[b + i], 0);
+    }
+  } else {
+    // An addition met its own operand (negligible for random nonces): complete formulas.
+    gep off;
+    gep_set_ge(&off, &msg_offset(ct));
+    for (std::size_t i = 0; i < b; ++i) {
+      gep c1, c2, t;
+      ge a;
+      ecmult_fixed_complete(&c1, tg, dr + i * nd, nd);
+      ecmult_fixed_complete(&c2, tp, dr + i * nd, nd);
+      ecmult_fixed_complete(&t, th, dm + i * ndm, ndm);
+      gep_add(&c2, &c2, &t);
+      gep_add(&c2, &c2, &off);
+      u64 inf = gep_to_ge(&a, &c1);
+      ge_store(out + i * kRowBytes, &a, static_cast<std::uint8_t>(inf));
+      inf = gep_to_ge(&a, &c2);
+      ge_store(out + i * kRowBytes + kPointBytes, &a, static_cast<std::uint8_t>(inf));
+    }
+  }
+}
+
+}  // namespace
+
+const FixedTable& PubKey::table(bool ct) {
+  if (ct) {
+    std::call_once(ct_once_, [this] { fixed_table_build(&ct_, &point_, kWinCt, kDigitsCt); });
+    return ct_;
+  }
+  std::call_once(fast_once_,
+                 [this] { fixed_table_build(&fast_, &point_, kWinFast, kDigitsFast); });
+  return fast_;
+}
+
+void scalar_random(scalar* r) {
+  unsigned char buf[32];
+  do {
+    os_random(buf, 32);
+  } while (scalar_set_b32(r, buf) | scalar_is_zero(r));
+  secure_zero(buf, sizeof(buf));
+}
+
+void pubkey_from_secret(ge* r, const scalar* k) {
+  digit d[kDigitsCt];
+  scalar_recode_nonce(d, k, kWinCt, kDigitsCt);
+  gep p;
+  ecmult_fixed_complete(&p, table_g(true), d, kDigitsCt);
+  gep_to_ge(r, &p);
+  secure_zero(d, sizeof(d));
+}
+
+int pubkey_parse_var(ge* r, const unsigned char* in, std::size_t len) {
+  if (len == 33 && (in[0] == 2 || in[0] == 3)) {
+    fe x;
+    if (!fe_set_b32(&x, in + 1)) return 0;
+    return static_cast<int>(ge_set_xo_var(r, &x, in[0] & 1));
+  }
+  if (len == 65 && in[0] == 4) {
+    std::uint8_t inf = 0;
+    if (!ge_load_var(r, &inf, in + 1, true) || inf) return 0;
+    fe_normalize(&r->x);
+    fe_normalize(&r->y);
+    return 1;
+  }
+  return 0;
+}
+
+void pubkey_serialize(unsigned char* out33, const ge* p) {
+  out33[0] = static_cast<unsigned char>(2 + fe_is_odd(&p->y));
+  fe_get_b32(out33 + 1, &p->x);
+}
+
+std::int64_t elgamal_encrypt(unsigned char* out, PubKey& pk, const std::int64_t* m,
+                             std::size_t n, const unsigned char* nonces, int threads, bool ct,
+                             bool complete) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (m[i] > kMaxPlaintext || m[i] < -kMaxPlaintext) return static_cast<std::int64_t>(i);
+    if (nonces != nullptr) {
+      scalar r;
+      if (scalar_set_b32(&r, nonces + 32 * i) | scalar_is_zero(&r)) {
+        return static_cast<std::int64_t>(i);
+      }
+    }
+  }
+  table_g(ct);  // build shared tables before the threads start
+  pk.table(ct);
+  const int nt = thread_count(n, threads, 256);
+  parallel_for(n, nt, [&](int, std::size_t begin, std::size_t end) {
+    EncWorkspace ws(kEncChunk, table_g(ct).nd, table_h(ct).nd);
+    for (std::size_t s = begin; s < end; s += kEncChunk) {
+      const std::size_t b = std::min(kEncChunk, end - s);
+      encrypt_chunk(out + s * kRowBytes, pk, m + s, nonces != nullptr ? nonces + 32 * s : nullptr,
+                    b, ct, complete, ws);
+    }
+  });
+  return -1;
+}
+
+std::int64_t elgamal_decrypt(std::int64_t* out, const SecKey& sk, const unsigned char* rows,
+                             std::size_t n, const BsgsTable& t, std::uint64_t bound, int threads,
+                             bool ct) {
+  const SharedDigits kd(sk.k());
+  const int nt = thread_count(n, threads, 128);
+  std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
+  parallel_for(n, nt, [&](int tid, std::size_t begin, std::size_t end) {
+    MulWorkspace ws(kDecChunk);
+    std::vector<ge> c1(kDecChunk), c2(kDecChunk), s(kDecChunk);
+    std::vector<std::uint8_t> c1inf(kDecChunk), c2inf(kDecChunk), sinf(kDecChunk);
+    std::vector<std::uint32_t> pos(kDecChunk), idx(kDecChunk);
+    std::vector<fe> scratch(kDecChunk);
+    for (std::size_t st = begin; st < end; st += kDecChunk) {
+      const std::size_t b = std::min(kDecChunk, end - st);
+      std::size_t cnt = 0;
+      for (std::size_t i = 0; i < b; ++i) {
+        const unsigned char* row = rows + (st + i) * kRowBytes;
+        ge_load_var(&c1[i], &c1inf[i], row, false);
+        ge_load_var(&c2[i], &c2inf[i], row + kPointBytes, false);
+        if (!c1inf[i]) {  // whether C1 is infinity is public
+          s[cnt] = c1[i];
+          pos[cnt++] = static_cast<std::uint32_t>(i);
+        }
+      }
+      std::vector<std::uint8_t> minf(cnt);
+      ecmult_shared_batch(s.data(), minf.data(), s.data(), cnt, kd, ct, ws);
+      // D = C2 - sk C1; spread the products back to their rows, negated.
+      std::vector<ge> q(b);
+      for (std::size_t i = 0; i < b; ++i) sinf[i] = 1;
+      for (std::size_t j = 0; j < cnt; ++j) {
+        ge_negate(&q[pos[j]], &s[j]);
+        sinf[pos[j]] = minf[j];
+      }
+      ge_batch_add_var(c2.data(), c2inf.data(), q.data(), sinf.data(), b, scratch.data(),
+                       idx.data());
+      const std::int64_t bad =
+          bsgs_decode_var(out + st, t, c2.data(), c2inf.data(), b, bound, scratch.data(),
+                          idx.data());
+      secure_zero(s.data(), s.size() * sizeof(ge));
+      secure_zero(q.data(), q.size() * sizeof(ge));
+      if (bad >= 0) {
+        first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(st) + bad;
+        return;
+      }
+    }
+  });
+  for (std::int64_t f : first) {
+    if (f >= 0) return f;
+  }
+  return -1;
+}
+
+std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
+                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
+                                   int threads, std::size_t* bad_input) {
+  const int nt = thread_count(n, threads, 512);
+  std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
+  std::vector<std::size_t> first_c(static_cast<std::size_t>(nt), 0);
+  parallel_for(n, nt, [&](int tid, std::size_t begin, std::size_t end) {
+    const std::size_t np = 2 * kAggChunk;
+    std::vector<ge> acc(np), q(np);
+    std::vector<std::uint8_t> ainf(np), qinf(np);
+    std::vector<fe> scratch(np);
+    std::vector<std::uint32_t> idx(np);
+    for (std::size_t st = begin; st < end; st += kAggChunk) {
+      const std::size_t b = std::min(kAggChunk, end - st);
+      std::int64_t bad = -1;
+      std::size_t bad_c = 0;
+      for (std::size_t c = 0; c < nc; ++c) {
+        ge* dst = c == 0 ? acc.data() : q.data();
+        std::uint8_t* dinf = c == 0 ? ainf.data() : qinf.data();
+        const unsigned char* src = in[c] + st * kRowBytes;
+        for (std::size_t p = 0; p < 2 * b; ++p) {
+          if (!ge_load_var(&dst[p], &dinf[p], src + p * kPointBytes, validate[c] != 0)) {
+            const auto k = static_cast<std::int64_t>(p / 2);
+            if (bad < 0 || k < bad) {
+              bad = k;
+              bad_c = c;
+            }
+          }
+        }
+        if (c > 0 && bad < 0) {
+          // Fast path without per-point case checks; rare cases take the full version.
+          unsigned any_inf = 0;
+          for (std::size_t p = 0; p < 2 * b; ++p) any_inf |= unsigned{ainf[p]} | unsigned{qinf[p]};
+          if (any_inf || !ge_batch_add(acc.data(), q.data(), 2 * b, scratch.data())) {
+            ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), 2 * b,
+                             scratch.data(), idx.data());
+          }
+        }
+      }
+      if (bad >= 0) {
+        first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(st) + bad;
+        first_c[static_cast<std::size_t>(tid)] = bad_c;
+        return;
+      }
+      for (std::size_t p = 0; p < 2 * b; ++p) {
+        ge_store(out + st * kRowBytes + p * kPointBytes, &acc[p], ainf[p]);
+      }
+    }
+  });
+  for (std::size_t t = 0; t < first.size(); ++t) {
+    if (first[t] >= 0) {
+      *bad_input = first_c[t];
+      return first[t];
+    }
+  }
+  return -1;
+}
+
+void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
+                       const scalar* k, int threads) {
+  const SharedDigits kd(*k);
+  const std::size_t np = 2 * n;
+  const int nt = thread_count(np, threads, 256);
+  parallel_for(np, nt, [&](int, std::size_t begin, std::size_t end) {
+    MulWorkspace ws(kDecChunk);
+    std::vector<ge> p(kDecChunk);
+    std::vector<std::uint8_t> pinf(kDecChunk), minf(kDecChunk);
+    std::vector<std::uint32_t> pos(kDecChunk);
+    for (std::size_t st = begin; st < end; st += kDecChunk) {
+      const std::size_t b = std::min(kDecChunk, end - st);
+      std::size_t cnt = 0;
+      for (std::size_t i = 0; i < b; ++i) {
+        std::uint8_t inf = 0;
+        ge_load_var(&p[cnt], &inf, in + (st + i) * kPointBytes, false);
+        if (inf) {
+          std::memset(out + (st + i) * kPointBytes, 0, kPointBytes);
+        } else {
+          pos[cnt++] = static_cast<std::uint32_t>(i);
+        }
+      }
+      ecmult_shared_batch(p.data(), minf.data(), p.data(), cnt, kd, false, ws);
+      for (std::size_t j = 0; j < cnt; ++j) {
+        ge_store(out + (st + pos[j]) * kPointBytes, &p[j], minf[j]);
+      }
+    }
+  });
+}
+
+void rows_negate_var(unsigned char* out, const unsigned char* in, std::size_t n) {
+  for (std::size_t p = 0; p < 2 * n; ++p) {
+    ge a;
+    std::uint8_t inf = 0;
+    ge_load_var(&a, &inf, in + p * kPointBytes, false);
+    if (!inf) ge_negate(&a, &a);
+    ge_store(out + p * kPointBytes, &a, inf);
+  }
+}
+
+std::int64_t points_validate_var(const unsigned char* in, std::size_t npoints, int threads) {
+  const int nt = thread_count(npoints, threads, 4096);
+  std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
+  parallel_for(npoints, nt, [&](int tid, std::size_t begin, std::size_t end) {
+    for (std::size_t p = begin; p < end; ++p) {
+      ge a;
+      std::uint8_t inf = 0;
+      if (!ge_load_var(&a, &inf, in + p * kPointBytes, true)) {
+        first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(p);
+        return;
+      }
+    }
+  });
+  for (std::int64_t f : first) {
+    if (f >= 0) return f;
+  }
+  return -1;
+}
+
+void points_to_sec1(unsigned char* out, const unsigned char* in, std::size_t npoints) {
+  for (std::size_t p = 0; p < npoints; ++p) {
+    ge a;
+    std::uint8_t inf = 0;
+    ge_load_var(&a, &inf, in + p * kPointBytes, false);
+    if (inf) {
+      std::memset(out + 33 * p, 0, 33);
+    } else {
+      pubkey_serialize(out + 33 * p, &a);
+    }
+  }
+}
+
+std::int64_t points_from_sec1_var(unsigned char* out, const unsigned char* in,
+                                  std::size_t npoints) {
+  for (std::size_t p = 0; p < npoints; ++p) {
+    const unsigned char* src = in + 33 * p;
+    unsigned char any = 0;
+    for (int i = 0; i < 33; ++i) any |= src[i];
+    if (!any) {
+      std::memset(out + p * kPointBytes, 0, kPointBytes);
+      continue;
+    }
+    ge a;
+    if (!pubkey_parse_var(&a, src, 33)) return static_cast<std::int64_t>(p);
+    ge_store(out + p * kPointBytes, &a, 0);
+  }
+  return -1;
+}
+
+}  // namespace fbh

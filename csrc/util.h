@@ -1,0 +1,21 @@
+// Small runtime helpers: OS randomness and a deterministic static-partition thread loop.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+
+namespace fbh {
+
+/// Fill buf with n bytes from the OS CSPRNG (getrandom(2), else /dev/urandom); aborts on failure.
+void os_random(void* buf, std::size_t n);
+
+/// Number of threads to use for n items: at most `threads`, at least one, and no more than
+/// one per `grain` items (thread start-up is not free).
+int thread_count(std::size_t n, int threads, std::size_t grain);
+
+/// Run fn(t, begin, end) over [0, n) split into `nthreads` contiguous ranges, one per thread
+/// (the caller's thread runs range 0). Ranges depend only on n and nthreads.
+void parallel_for(std::size_t n, int nthreads,
+                  const std::function<void(int, std::size_t, std::size_t)>& fn);
+
+}  // namespace fbh

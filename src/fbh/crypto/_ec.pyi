@@ -1,0 +1,101 @@
+"""Type stub of the private C++ extension ``fbh.crypto._ec`` (use :mod:`fbh.crypto` instead).
+
+Ciphertext rows are ``uint8[K, 128]``: C1.x | C1.y | C2.x | C2.y, 32-byte big-endian
+coordinates, the point at infinity as 64 zero bytes. Batch functions release the GIL and
+split the batch over ``threads`` threads; results never depend on the thread count.
+Functions returning ``(result, bad)`` report the first offending index in ``bad`` (-1: ok).
+"""
+
+import numpy as np
+import numpy.typing as npt
+
+ROW_BYTES: int
+MAX_PLAINTEXT: int
+MAX_BABY_STEPS: int
+
+class PubKey:
+    """A public key with lazily built fixed-base tables (constant-time and fast)."""
+
+    @staticmethod
+    def from_bytes(data: bytes) -> PubKey:
+        """Parse SEC1 (33 compressed / 65 uncompressed bytes); ValueError if invalid."""
+    def to_bytes(self, compressed: bool = True) -> bytes:
+        """SEC1 encoding of the key."""
+
+class SecKey:
+    """A private scalar in [1, n-1]; zeroed when the object is freed."""
+
+    @staticmethod
+    def generate() -> SecKey:
+        """Uniform key from the OS CSPRNG (getrandom), rejection-sampled."""
+    @staticmethod
+    def from_bytes(data: bytes) -> SecKey:
+        """32-byte big-endian scalar; ValueError for wrong size, 0 or >= n."""
+    def to_bytes(self) -> bytes:
+        """The scalar as 32 big-endian bytes."""
+    def public_key(self) -> PubKey:
+        """sk * G, computed in constant time."""
+
+class BsgsTable:
+    """Baby-step table x(mG) -> m for m in [1, baby] (8-byte open-addressing slots)."""
+
+    baby: int
+    nbytes: int
+    def __init__(self, baby: int, threads: int) -> None:
+        """Build the table; baby must be in [1, 2^22)."""
+
+def encrypt(
+    pk: PubKey,
+    m: npt.NDArray[np.int64],
+    nonces: npt.NDArray[np.uint8] | None,
+    threads: int,
+    ct: bool,
+    complete: bool = False,
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """Rows of Enc(m); nonces uint8[K, 32] (tests only) or None for OS randomness.
+
+    ``complete`` forces the one-at-a-time complete-formula path (reference for tests).
+    ``bad`` is the first index with |m| > MAX_PLAINTEXT or a nonce outside [1, n-1].
+    """
+
+def decrypt(
+    sk: SecKey, rows: npt.NDArray[np.uint8], table: BsgsTable, bound: int, threads: int, ct: bool
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Plaintexts of trusted rows; ``bad`` is the first index not decodable within bound."""
+
+def aggregate(
+    items: list[npt.NDArray[np.uint8]], validate: list[bool], threads: int
+) -> tuple[npt.NDArray[np.uint8], int, int]:
+    """Element-wise sum of C row arrays; returns (rows, bad index, bad input)."""
+
+def scale(rows: npt.NDArray[np.uint8], k: bytes, threads: int) -> npt.NDArray[np.uint8]:
+    """k * rows for a public nonzero 32-byte scalar k (variable time)."""
+
+def negate(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """-rows (y -> p - y for finite points)."""
+
+def validate_rows(rows: npt.NDArray[np.uint8], threads: int) -> int:
+    """First invalid point index (2k: C1 of row k, 2k+1: C2), or -1."""
+
+def to_sec1(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """uint8[K, 2, 33] SEC1 compressed points (infinity: 33 zero bytes)."""
+
+def from_sec1(points: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], int]:
+    """Decompress and validate uint8[K, 2, 33]; ``bad`` is the first invalid point index."""
+
+def _field_op(op: str, a: bytes, b: bytes) -> bytes | None:
+    """Test hook: add/sub/mul/sqr/neg/inv/sqrt on 32-byte field elements (None: no sqrt)."""
+
+def _scalar_op(op: str, a: bytes, b: bytes) -> bytes:
+    """Test hook: add/mul/neg modulo n."""
+
+def _split_lambda(k: bytes) -> tuple[bytes, bytes]:
+    """Test hook: GLV split k = k1 + lambda k2 (mod n)."""
+
+def _recode(k: bytes, w: int, nd: int) -> list[int]:
+    """Test hook: regular odd signed digits of a nonzero scalar (width w, nd digits)."""
+
+def _mul_points(
+    points: npt.NDArray[np.uint8], k: bytes, ct: bool, complete: bool
+) -> npt.NDArray[np.uint8]:
+    """Test hook: k * P for uint8[P, 64] points via the batched kernel or the ladder."""
