@@ -11,6 +11,7 @@
 
 #include "bsgs.h"
 #include "elgamal.h"
+#include "rows.h"
 
 namespace py = pybind11;
 using fbh::u64;

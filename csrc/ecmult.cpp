@@ -26,6 +26,85 @@ inline void select_entry(ge* r, const ge* tab, std::size_t count, digit d, bool 
   }
 }
 
+/// Width-5 NAF digits of the signed GLV half k (a scalar standing for k or k - n), least
+/// significant first; returns the digit count. Variable time: fast mode only.
+int wnaf_half_var(int* out, const scalar* k) {
+  // |k| < 2^128 (+ sign): take whichever of k, n - k is small.
+  scalar neg;
+  scalar_negate(&neg, k);
+  const bool negative = neg.d[2] == 0 && neg.d[3] == 0 && !(k->d[2] == 0 && k->d[3] == 0);
+  u64 v[3] = {negative ? neg.d[0] : k->d[0], negative ? neg.d[1] : k->d[1], 0};
+  int len = 0;
+  while (v[0] | v[1] | v[2]) {
+    int d = 0;
+    if (v[0] & 1) {
+      d = static_cast<int>(v[0] & 31);
+      if (d >= 16) d -= 32;
+      // v -= d (d odd, |d| < 16): borrow or carry through the limbs.
+      if (d > 0) {
+        const u64 old = v[0];
+        v[0] -= static_cast<u64>(d);
+        if (v[0] > old) {
+          if (v[1]-- == 0) --v[2];
+        }
+      } else {
+        const u64 old = v[0];
+        v[0] += static_cast<u64>(-d);
+        if (v[0] < old && ++v[1] == 0) ++v[2];
+      }
+    }
+    out[len++] = negative ? -d : d;
+    v[0] = (v[0] >> 1) | (v[1] << 63);
+    v[1] = (v[1] >> 1) | (v[2] << 63);
+    v[2] >>= 1;
+  }
+  return len;
+}
+
+/// Table digit for a nonzero wNAF digit d.
+inline digit wnaf_digit(int d) {
+  const int a = d < 0 ? -d : d;
+  return digit{static_cast<std::uint16_t>((a - 1) >> 1), static_cast<std::uint16_t>(d < 0)};
+}
+
+/// Fast-mode body of ecmult_shared_batch: wNAF of both GLV halves over 8-entry tables,
+/// skipping zero digits (the digits are shared, so the batch stays in lock step).
+u64 shared_batch_wnaf_var(ge* acc, const ge* in, std::size_t n, const scalar* k, MulWorkspace& ws) {
+  const std::size_t count = std::size_t{1} << (kWinMul - 1);
+  constexpr std::size_t kUsed = 8;  // width-5 NAF digits are odd and below 16
+  scalar k1, k2;
+  scalar_split_lambda(&k1, &k2, k);
+  int d1[160], d2[160];
+  const int n1 = wnaf_half_var(d1, &k1), n2 = wnaf_half_var(d2, &k2);
+  ge* tab = ws.tab.data();
+  ge* q = ws.q.data();
+  ge* p2 = ws.p2.data();
+  fe* scratch = ws.scratch.data();
+  u64 ok = 1;
+  for (std::size_t b = 0; b < n; ++b) acc[b] = p2[b] = tab[b * count] = in[b];
+  ge_batch_double(p2, n, scratch);
+  for (std::size_t j = 1; j < kUsed; ++j) {
+    ok &= ge_batch_add(acc, p2, n, scratch);
+    for (std::size_t b = 0; b < n; ++b) tab[b * count + j] = acc[b];
+  }
+  bool started = false;
+  for (int i = (n1 > n2 ? n1 : n2) - 1; i >= 0; --i) {
+    if (started) ge_batch_double(acc, n, scratch);
+    for (int half = 0; half < 2; ++half) {
+      const int d = half == 0 ? (i < n1 ? d1[i] : 0) : (i < n2 ? d2[i] : 0);
+      if (d == 0) continue;
+      ge* dst = started ? q : acc;
+      for (std::size_t b = 0; b < n; ++b) {
+        ge_table_select_var(&dst[b], tab + b * count, wnaf_digit(d));
+        if (half == 1) ge_mul_lambda(&dst[b]);
+      }
+      if (started) ok &= ge_batch_add(acc, q, n, scratch);
+      started = true;
+    }
+  }
+  return ok && started;
+}
+
 struct StaticTables {
   FixedTable g_ct, g_fast, h_ct, h_fast;
   ge offset_ct, offset_fast;
@@ -146,9 +225,34 @@ MulWorkspace::~MulWorkspace() {
   secure_zero(q.data(), q.size() * sizeof(ge));
 }
 
+/// Copy the batch results out, or redo every point with the complete ladder if some
+/// addition of the batch was exceptional (only for special scalars).
+static void finish_shared_batch(ge* out, std::uint8_t* inf, const ge* in, std::size_t n,
+                                const SharedDigits& k, ge* acc, u64 ok) {
+  if (!ok) {
+    for (std::size_t b = 0; b < n; ++b) {
+      gep r;
+      ecmult_const_complete(&r, &in[b], &k.k);
+      inf[b] = static_cast<std::uint8_t>(gep_to_ge(&acc[b], &r));
+    }
+  } else {
+    for (std::size_t b = 0; b < n; ++b) inf[b] = 0;
+  }
+  for (std::size_t b = 0; b < n; ++b) {
+    out[b] = acc[b];
+    fe_normalize(&out[b].x);
+    fe_normalize(&out[b].y);
+  }
+}
+
 void ecmult_shared_batch(ge* out, std::uint8_t* inf, const ge* in, std::size_t n,
                          const SharedDigits& k, bool ct, MulWorkspace& ws) {
   if (n == 0) return;
+  if (!ct) {
+    const u64 ok = shared_batch_wnaf_var(ws.acc.data(), in, n, &k.k, ws);
+    finish_shared_batch(out, inf, in, n, k, ws.acc.data(), ok);
+    return;
+  }
   const std::size_t count = std::size_t{1} << (kWinMul - 1);
   ge* tab = ws.tab.data();
   ge* acc = ws.acc.data();
@@ -195,21 +299,7 @@ void ecmult_shared_batch(ge* out, std::uint8_t* inf, const ge* in, std::size_t n
     }
     ok &= ge_batch_add(acc, q, n, scratch);
   }
-  if (!ok) {
-    // Some addition met its own operand (only for special scalars): redo point by point.
-    for (std::size_t b = 0; b < n; ++b) {
-      gep r;
-      ecmult_const_complete(&r, &in[b], &k.k);
-      inf[b] = static_cast<std::uint8_t>(gep_to_ge(&acc[b], &r));
-    }
-  } else {
-    for (std::size_t b = 0; b < n; ++b) inf[b] = 0;
-  }
-  for (std::size_t b = 0; b < n; ++b) {
-    out[b] = acc[b];
-    fe_normalize(&out[b].x);
-    fe_normalize(&out[b].y);
-  }
+  finish_shared_batch(out, inf, in, n, k, acc, ok);
 }
 
 }  // namespace fbh

@@ -73,29 +73,4 @@ std::int64_t elgamal_decrypt(std::int64_t* out, const SecKey& sk, const unsigned
                              std::size_t n, const BsgsTable& t, std::uint64_t bound, int threads,
                              bool ct);
 
-/// Homomorphic sum of nc row arrays in[c] (n rows each) into out; inputs with validate[c]
-/// set are checked point by point. Returns -1, or the first bad row index k (smallest k, then
-/// smallest c, stored in *bad_input).
-std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
-                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
-                                   int threads, std::size_t* bad_input);
-
-/// out = k * in for n rows and a public scalar k (variable time).
-void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
-                       const scalar* k, int threads);
-
-/// out = -in for n rows.
-void rows_negate_var(unsigned char* out, const unsigned char* in, std::size_t n);
-
-/// Check npoints 64-byte points (range and curve equation); returns -1 or the first bad point.
-std::int64_t points_validate_var(const unsigned char* in, std::size_t npoints, int threads);
-
-/// SEC1-compress npoints 64-byte points into 33-byte entries (infinity: 33 zero bytes).
-void points_to_sec1(unsigned char* out, const unsigned char* in, std::size_t npoints);
-
-/// Decompress 33-byte SEC1 entries (all-zero: infinity) into 64-byte points; returns -1 or
-/// the first entry that is not a valid point.
-std::int64_t points_from_sec1_var(unsigned char* out, const unsigned char* in,
-                                  std::size_t npoints);
-
 }  // namespace fbh

@@ -7,13 +7,20 @@ namespace fbh {
 
 namespace {
 
+// The per-point formulas are inlined into the batch loops (GCC otherwise keeps them as calls).
+#if defined(__GNUC__)
+#define FBH_ALWAYS_INLINE __attribute__((always_inline)) inline
+#else
+#define FBH_ALWAYS_INLINE inline
+#endif
+
 constexpr ge kG = {fe_const(0x79be667ef9dcbbacULL, 0x55a06295ce870b07ULL, 0x029bfcdb2dce28d9ULL,
                             0x59f2815b16f81798ULL),
                    fe_const(0x483ada7726a3c465ULL, 0x5da4fbfc0e1108a8ULL, 0xfd17b448a6855419ULL,
                             0x9c47d08ffb10d4b8ULL)};
 
 /// acc = acc + q given dinv = 1 / (q.x - acc.x): the affine chord formulas.
-inline void ge_add_with_inv(ge* acc, const ge* q, const fe* dinv) {
+FBH_ALWAYS_INLINE void ge_add_with_inv(ge* acc, const ge* q, const fe* dinv) {
   fe lam, t, x3;
   fe_sub_lazy(&t, &q->y, &acc->y);
   fe_mul(&lam, &t, dinv);
@@ -27,7 +34,7 @@ inline void ge_add_with_inv(ge* acc, const ge* q, const fe* dinv) {
 }
 
 /// acc = 2 acc given dinv = 1 / (2 acc.y): the affine tangent formulas.
-inline void ge_double_with_inv(ge* acc, const fe* dinv) {
+FBH_ALWAYS_INLINE void ge_double_with_inv(ge* acc, const fe* dinv) {
   fe lam, t, x3;
   fe_sqr(&t, &acc->x);
   fe_add_lazy(&x3, &t, &t);
@@ -136,48 +143,73 @@ u64 gep_to_ge(ge* r, const gep* a) {
   return fe_is_zero(&a->z);
 }
 
-u64 ge_batch_add(ge* acc, const ge* q, std::size_t n, fe* scratch) {
+namespace {
+
+/// Montgomery's simultaneous inversion with the per-point work fused in: denom(i, d) writes
+/// point i's denominator, apply(i, dinv) consumes its inverse. The prefix products run as
+/// two interleaved chains (even and odd i), so consecutive multiplications are independent
+/// and overlap in the pipeline instead of waiting on each other's latency. Returns 0, before
+/// touching any point, if some denominator is zero.
+template <class Denom, class Apply>
+FBH_ALWAYS_INLINE u64 batch_invert_apply(std::size_t n, fe* scratch, Denom denom, Apply apply) {
   if (n == 0) return 1;
   fe d, inv, di;
-  fe_sub(&scratch[0], &q[0].x, &acc[0].x);
-  for (std::size_t i = 1; i < n; ++i) {
-    fe_sub_lazy(&d, &q[i].x, &acc[i].x);
-    fe_mul(&scratch[i], &scratch[i - 1], &d);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i < 2) {
+      denom(i, &scratch[i]);
+    } else {
+      denom(i, &d);
+      fe_mul(&scratch[i], &scratch[i - 2], &d);
+    }
   }
-  // A zero difference anywhere zeroes the product; the whole batch is then redone.
-  const u64 ok = fe_is_zero(&scratch[n - 1]) ^ 1;
-  if (!ok) return 0;  // leave acc untouched so the caller can redo the batch
-  fe_inv(&inv, &scratch[n - 1]);
-  for (std::size_t i = n - 1; i > 0; --i) {
-    fe_mul(&di, &inv, &scratch[i - 1]);
-    fe_sub_lazy(&d, &q[i].x, &acc[i].x);
-    fe_mul(&inv, &inv, &d);
-    ge_add_with_inv(&acc[i], &q[i], &di);
+  fe inv_par[2];
+  if (n == 1) {
+    if (fe_is_zero(&scratch[0])) return 0;
+    fe_inv(&inv_par[0], &scratch[0]);
+  } else {
+    // scratch[last even] * scratch[last odd] is the product of all denominators.
+    const std::size_t le = (n - 1) & ~std::size_t{1};
+    const std::size_t lo = ((n - 2) & ~std::size_t{1}) + 1;
+    fe total;
+    fe_mul(&total, &scratch[le], &scratch[lo]);
+    if (fe_is_zero(&total)) return 0;
+    fe_inv(&inv, &total);
+    fe_mul(&inv_par[0], &inv, &scratch[lo]);
+    fe_mul(&inv_par[1], &inv, &scratch[le]);
   }
-  ge_add_with_inv(&acc[0], &q[0], &inv);
-  return ok;
+  for (std::size_t i = n; i-- > 0;) {
+    fe* ip = &inv_par[i & 1];
+    if (i >= 2) {
+      fe_mul(&di, ip, &scratch[i - 2]);
+      denom(i, &d);
+      fe_mul(ip, ip, &d);
+      apply(i, &di);
+    } else {
+      apply(i, ip);
+    }
+  }
+  return 1;
+}
+
+}  // namespace
+
+u64 ge_batch_add(ge* acc, const ge* q, std::size_t n, fe* scratch) {
+  return batch_invert_apply(
+      n, scratch, [&](std::size_t i, fe* d) { fe_sub_lazy(d, &q[i].x, &acc[i].x); },
+      [&](std::size_t i, const fe* di) { ge_add_with_inv(&acc[i], &q[i], di); });
 }
 
 void ge_batch_double(ge* acc, std::size_t n, fe* scratch) {
-  if (n == 0) return;
-  fe d, inv, di;
-  fe_add(&scratch[0], &acc[0].y, &acc[0].y);
-  for (std::size_t i = 1; i < n; ++i) {
-    fe_add_lazy(&d, &acc[i].y, &acc[i].y);
-    fe_mul(&scratch[i], &scratch[i - 1], &d);
-  }
-  fe_inv(&inv, &scratch[n - 1]);
-  for (std::size_t i = n - 1; i > 0; --i) {
-    fe_mul(&di, &inv, &scratch[i - 1]);
-    fe_add_lazy(&d, &acc[i].y, &acc[i].y);
-    fe_mul(&inv, &inv, &d);
-    ge_double_with_inv(&acc[i], &di);
-  }
-  ge_double_with_inv(&acc[0], &inv);
+  batch_invert_apply(
+      n, scratch, [&](std::size_t i, fe* d) { fe_add_lazy(d, &acc[i].y, &acc[i].y); },
+      [&](std::size_t i, const fe* di) { ge_double_with_inv(&acc[i], di); });
 }
 
 void ge_batch_add_var(ge* acc, std::uint8_t* acc_inf, const ge* q, const std::uint8_t* q_inf,
                       std::size_t n, fe* scratch, std::uint32_t* idx) {
+  // idx[j] = point index, with the top bit set for doublings (acc == q): their denominator
+  // is 2y instead of x_q - x_acc, so they share the batch inversion too.
+  constexpr std::uint32_t kDbl = 0x80000000U;
   std::size_t m = 0;
   fe d, inv, di;
   for (std::size_t i = 0; i < n; ++i) {
@@ -188,34 +220,45 @@ void ge_batch_add_var(ge* acc, std::uint8_t* acc_inf, const ge* q, const std::ui
       continue;
     }
     fe_sub(&d, &q[i].x, &acc[i].x);
+    std::uint32_t tag = static_cast<std::uint32_t>(i);
     if (fe_is_zero(&d)) {
-      // Same x: either the same point (double it) or opposite points (infinity).
-      if (fe_equal(&q[i].y, &acc[i].y)) {
-        fe_add(&d, &acc[i].y, &acc[i].y);
-        fe_inv(&di, &d);
-        ge_double_with_inv(&acc[i], &di);
-      } else {
+      // Same x: the same point (double it) or opposite points (infinity).
+      if (!fe_equal(&q[i].y, &acc[i].y)) {
         acc_inf[i] = 1;
+        continue;
       }
-      continue;
+      fe_add(&d, &acc[i].y, &acc[i].y);
+      tag |= kDbl;
     }
     if (m == 0) {
       scratch[0] = d;
     } else {
       fe_mul(&scratch[m], &scratch[m - 1], &d);
     }
-    idx[m++] = (std::uint32_t)i;
+    idx[m++] = tag;
   }
   if (m == 0) return;
   fe_inv(&inv, &scratch[m - 1]);
-  for (std::size_t j = m - 1; j > 0; --j) {
-    const std::size_t i = idx[j];
-    fe_mul(&di, &inv, &scratch[j - 1]);
-    fe_sub(&d, &q[i].x, &acc[i].x);
+  for (std::size_t j = m; j-- > 0;) {
+    const std::size_t i = idx[j] & ~kDbl;
+    const bool dbl = (idx[j] & kDbl) != 0;
+    if (j > 0) {
+      fe_mul(&di, &inv, &scratch[j - 1]);
+    } else {
+      di = inv;
+    }
+    if (dbl) {
+      fe_add(&d, &acc[i].y, &acc[i].y);
+    } else {
+      fe_sub(&d, &q[i].x, &acc[i].x);
+    }
     fe_mul(&inv, &inv, &d);
-    ge_add_with_inv(&acc[i], &q[i], &di);
+    if (dbl) {
+      ge_double_with_inv(&acc[i], &di);
+    } else {
+      ge_add_with_inv(&acc[i], &q[i], &di);
+    }
   }
-  ge_add_with_inv(&acc[idx[0]], &q[idx[0]], &inv);
 }
 
 void ge_table_select(ge* r, const ge* table, std::size_t count, digit d) {

@@ -37,20 +37,22 @@ def _splitmix64(x: np.uint64) -> np.uint64:
 
 @numba.njit(parallel=True, cache=True)
 def _quantize_kernel(x, clip, scale, seed, out, n_clipped):
-    """out[p] = stochastic_round(clip(x[p]) * scale); counts clipped entries.
+    """out[p] = stochastic_round(clip(x[p]) * scale[p]); counts clipped entries.
 
+    ``clip`` and ``scale`` are per coordinate (possibly broadcast views);
     ``scale`` already includes the client's FedAvg weight.
     """
     clipped = 0
     for p in numba.prange(x.shape[0]):
         v = np.float64(x[p])
-        if v > clip:
-            v = clip
+        c = clip[p]
+        if v > c:
+            v = c
             clipped += 1
-        elif v < -clip:
-            v = -clip
+        elif v < -c:
+            v = -c
             clipped += 1
-        y = v * scale
+        y = v * scale[p]
         lo = np.floor(y)
         # One independent uniform draw per coordinate, from (seed, p) only.
         r = _splitmix64(np.uint64(seed) ^ (np.uint64(p) * np.uint64(0xD1B54A32D192ED03)))
@@ -60,17 +62,19 @@ def _quantize_kernel(x, clip, scale, seed, out, n_clipped):
 
 
 @numba.njit(parallel=True, cache=True)
-def _dequantize_kernel(q, inv_scale, out):
+def _dequantize_kernel(q, scale, out):
     for p in numba.prange(q.shape[0]):
-        out[p] = np.float32(np.float64(q[p]) * inv_scale)
+        out[p] = np.float32(np.float64(q[p]) / scale[p])
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Quantizer:
     """Maps float updates in ``[-clip, clip]`` to integers whose C-client sum fits ``bound``.
 
     Attributes:
-      clip: per-coordinate clipping threshold applied to the (weighted) update.
+      clip: clipping threshold applied to each coordinate of the unweighted
+        update: one float, or float[P] (e.g. a looser one for batch-norm
+        statistics than for weights).
       num_clients: C, the number of summands the decoder must accommodate.
       bound: the decoder bound; every decrypted sum satisfies ``|sum| <= bound``.
       scale: integers per unit, ``(bound - C) / clip`` (each client's stochastic
@@ -82,8 +86,8 @@ class Quantizer:
     bound: int
 
     def __post_init__(self) -> None:
-        if not self.clip > 0:
-            msg = f"clip must be positive, got {self.clip}"
+        if not np.all(np.asarray(self.clip) > 0):
+            msg = f"clip must be positive, got min {np.min(self.clip)}"
             raise ValueError(msg)
         if self.num_clients < 1:
             msg = f"num_clients must be >= 1, got {self.num_clients}"
@@ -92,15 +96,16 @@ class Quantizer:
             msg = f"bound {self.bound} is too small for {self.num_clients} clients"
             raise ValueError(msg)
         # Worst case: weights sum to 1, so sum_c |w_c clip(x_c)| <= clip; rounding adds < 1 per client.
-        worst = self.clip * self.scale + self.num_clients
-        assert worst <= self.bound, (worst, self.bound)
+        worst = np.max(np.asarray(self.clip) * self.scale) + self.num_clients
+        assert worst <= self.bound * (1 + 1e-12), (worst, self.bound)
 
     @property
-    def scale(self) -> float:
-        return (self.bound - self.num_clients) / self.clip
+    def scale(self) -> float | np.ndarray:
+        """Integers per unit, per coordinate when ``clip`` is an array."""
+        return (self.bound - self.num_clients) / np.asarray(self.clip, np.float64)
 
     @property
-    def step(self) -> float:
+    def step(self) -> float | np.ndarray:
         """Quantization step of one client: the worst-case error per coordinate per client."""
         return 1.0 / self.scale
 
@@ -125,13 +130,13 @@ class Quantizer:
         return dequantize(q, self.scale)
 
 
-def quantize(x: np.ndarray, clip: float, scale: float, seed: int) -> tuple[np.ndarray, int]:
+def quantize(x: np.ndarray, clip, scale, seed: int) -> tuple[np.ndarray, int]:
     """Clip to ``[-clip, clip]``, multiply by ``scale`` and round stochastically.
 
     Args:
       x: float[P] values.
-      clip: clipping threshold (> 0).
-      scale: integers per unit.
+      clip: clipping threshold (> 0): a float or float[P].
+      scale: integers per unit: a float or float[P].
       seed: 64-bit seed of the rounding noise (draw it from an explicit
         ``np.random.Generator``).
 
@@ -151,13 +156,25 @@ def quantize(x: np.ndarray, clip: float, scale: float, seed: int) -> tuple[np.nd
         raise ValueError(msg)
     out = np.empty(x.shape[0], dtype=np.int64)
     n_clipped = np.zeros(1, dtype=np.int64)
-    _quantize_kernel(x, float(clip), float(scale), np.uint64(seed & (2**64 - 1)), out, n_clipped)
+    _quantize_kernel(x, _per_coordinate(clip, x), _per_coordinate(scale, x),
+                     np.uint64(seed & (2**64 - 1)), out, n_clipped)
     return out, int(n_clipped[0])
 
 
-def dequantize(q: np.ndarray, scale: float) -> np.ndarray:
-    """int64[P] -> float32[P] by dividing by ``scale``."""
+def dequantize(q: np.ndarray, scale) -> np.ndarray:
+    """int64[P] -> float32[P] by dividing by ``scale`` (a float or float[P])."""
     q = np.ascontiguousarray(q, dtype=np.int64)
     out = np.empty(q.shape[0], dtype=np.float32)
-    _dequantize_kernel(q, 1.0 / float(scale), out)
+    _dequantize_kernel(q, _per_coordinate(scale, q), out)
     return out
+
+
+def _per_coordinate(value, like: np.ndarray) -> np.ndarray:
+    """float64[P] view of a scalar or a length-P array (a scalar is broadcast, not copied)."""
+    arr = np.asarray(value, np.float64)
+    if arr.ndim == 0:
+        return np.broadcast_to(arr, like.shape)
+    if arr.shape != like.shape:
+        msg = f"per-coordinate array has shape {arr.shape}, the update has {like.shape}"
+        raise ValueError(msg)
+    return arr

@@ -127,7 +127,7 @@ class PatchConv(nnx.Module):
           out_features: output channels ``Cout``.
           rngs: NNX random streams (``params`` is used).
         """
-        init = nnx.initializers.he_normal()
+        init = nnx.initializers.lecun_normal()
         self.kernel = nnx.Param(init(rngs.params(), (9 * in_features, out_features), jnp.float32))
         self.bias = nnx.Param(jnp.zeros((out_features,), jnp.float32))
 

@@ -12,6 +12,7 @@ from fbh import data as fdata
 from fbh.protocol.config import RunConfig
 from fbh.protocol.plots import plot_curves
 from fbh.protocol.rundir import RunDir
+from fbh.protocol.session import training_split
 
 __all__ = ["run_centralized"]
 
@@ -31,7 +32,7 @@ def run_centralized(
     from fbh.train import ravel, train_centralized
 
     ds = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
-    train_idx, _ = fdata.split_validation(ds.y_train, config.validation_size, seed=config.seed)
+    train_idx, _ = training_split(ds, config)
     rd = RunDir(out_dir)
     rd.root.mkdir(parents=True, exist_ok=True)
     rd.write_json(rd.config_path, {**config.to_json(), "centralized": True, "epochs": epochs})

@@ -24,10 +24,14 @@ class RunConfig:
       lr, momentum: local SGD.
       encrypt: run the encrypted protocol (False: plaintext FedAvg).
       chain: "embedded", "anvil", an RPC URL, or "none".
-      clip: per-coordinate clipping of updates before quantization.
+      clip: per-coordinate clipping of weight updates before quantization.
+      clip_stats: the same for batch-norm statistics, which move further
+        (a running variance can change by several units in a round).
       bound: decoder bound of decrypted sums.
       constant_time: constant-time crypto (False: fast mode for trusted simulation hosts).
       validation_size: examples held out of the training set for the auditor.
+      train_examples: use only this many training examples (seeded subset;
+        None: all) — for quick experiments and tests.
       seed: seeds data partitioning, initialisation, shuffling and rounding.
       threads: crypto threads (None: all cores).
     """
@@ -44,10 +48,12 @@ class RunConfig:
     momentum: float = 0.9
     encrypt: bool = True
     chain: str = "embedded"
-    clip: float = 1.0
+    clip: float = 4.0
+    clip_stats: float = 64.0
     bound: int = 2**20
     constant_time: bool = True
     validation_size: int = 5000
+    train_examples: int | None = None
     seed: int = 0
     threads: int | None = None
 
@@ -62,6 +68,9 @@ class RunConfig:
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.clip > 0, f"clip must be > 0, got {self.clip}"),
+            (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
+            (self.train_examples is None or self.train_examples >= self.clients,
+             f"train_examples must be >= clients, got {self.train_examples}"),
         ]
         for ok, msg in checks:
             if not ok:

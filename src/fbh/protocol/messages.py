@@ -71,14 +71,14 @@ class RoundPlan:
       model_hash: SHA-256 of the global model every hospital starts from.
       weights: hospital address -> FedAvg weight ``n_c / sum(n)`` over the
         hospitals invited to this round.
-      clip: per-coordinate clipping threshold of updates.
+      clip: clipping threshold of each update coordinate (float or float[P]).
       bound: decoder bound of the decrypted sum.
     """
 
     round: int
     model_hash: bytes
     weights: dict[str, float]
-    clip: float
+    clip: object  # float | np.ndarray
     bound: int
 
 

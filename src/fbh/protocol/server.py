@@ -56,15 +56,15 @@ class Server:
     Args:
       account: the server's Ethereum account.
       ledger: chain handle acting as the server, or ``None``.
-      clip: per-coordinate clipping threshold announced to hospitals.
+      clip: clipping threshold announced to hospitals: a float or float[P].
       bound: decoder bound of the decrypted sum.
       threads: threads for ciphertext aggregation (``None``: all cores).
     """
 
-    def __init__(self, account, ledger=None, *, clip: float, bound: int, threads: int | None = None):
+    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None):
         self.account = account
         self.ledger = ledger
-        self.clip = float(clip)
+        self.clip = clip
         self.bound = int(bound)
         self.threads = threads
         self._used_digests: set[bytes] = set()

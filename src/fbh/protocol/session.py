@@ -22,7 +22,25 @@ from fbh.protocol.rundir import RunDir
 from fbh.protocol.server import Server
 from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients, unravel
 
-__all__ = ["Session"]
+__all__ = ["Session", "clip_vector", "training_split"]
+
+
+def clip_vector(template, clip: float, clip_stats: float) -> np.ndarray:
+    """float64[P]: ``clip_stats`` for batch-norm statistics, ``clip`` for everything else."""
+
+    def leaf_clip(path, leaf):
+        return np.full(np.shape(leaf), clip_stats if "batch_stats" in jax.tree_util.keystr(path) else clip)
+
+    return np.asarray(ravel(jax.tree_util.tree_map_with_path(leaf_clip, template)), np.float64)
+
+
+def training_split(ds, config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: the auditor's split held out, then the optional subset."""
+    train_idx, val_idx = fdata.split_validation(ds.y_train, config.validation_size, seed=config.seed)
+    if config.train_examples is not None and config.train_examples < train_idx.size:
+        rng = np.random.default_rng([config.seed, 1])
+        train_idx = np.sort(rng.choice(train_idx, config.train_examples, replace=False))
+    return train_idx, val_idx
 
 
 class Session:
@@ -40,6 +58,7 @@ class Session:
         )
         self.template = self.trainer.init()
         self.global_flat = np.asarray(ravel(self.template))
+        self.clip = clip_vector(self.template, config.clip, config.clip_stats)
         self.ledger = None
         self._exit = contextlib.ExitStack()
 
@@ -56,7 +75,7 @@ class Session:
 
     def _prepare_data(self, ds) -> None:
         c = self.config
-        train_idx, val_idx = fdata.split_validation(ds.y_train, c.validation_size, seed=c.seed)
+        train_idx, val_idx = training_split(ds, c)
         parts = fdata.partition(ds.y_train[train_idx], c.clients, c.partition, alpha=c.alpha, seed=c.seed)
         images = ds.x_train[..., None]  # [N, 28, 28, 1]: the models take a channel axis
         self.x_c, self.y_c, self.mask, self.counts = fdata.pack_clients(
@@ -81,7 +100,7 @@ class Session:
             accounts = [Account.create() for _ in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
-        self.server = Server(server_acct, self.ledger, clip=c.clip, bound=c.bound, threads=c.threads)
+        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)

@@ -151,15 +151,17 @@ def train_step(graphdef, tx, state, opt_state, x, y, valid):
     # batch statistics finite) and then discarded by the select below.
     valid_eff = jnp.where(active, valid, True)
     grad_fn = jax.value_and_grad(_loss, argnums=1, has_aux=True)
-    (loss, (stats, per_ex, correct)), grads = grad_fn(
+    (_, (stats, per_ex, correct)), grads = grad_fn(
         graphdef, state["params"], state["batch_stats"], normalize_images(x), y, valid_eff
     )
     updates, new_opt = tx.update(grads, opt_state, state["params"])
     new_state = {"params": optax.apply_updates(state["params"], updates), "batch_stats": stats}
-    keep = lambda new, old: jnp.where(active, new, old)  # noqa: E731
+
+    def keep(new, old):
+        return jnp.where(active, new, old)
+
     new_state = jax.tree.map(keep, new_state, state)
     new_opt = jax.tree.map(keep, new_opt, opt_state)
-    del loss
     loss_sum = jnp.where(valid, per_ex, 0.0).sum()
     return new_state, new_opt, (loss_sum, correct, valid.sum())
 

@@ -1,0 +1,169 @@
+"""Whole runs on real MNIST: encrypted FedAvg vs plaintext, the run directory, audit, predict."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from fbh import data as fdata
+from fbh.cli import main
+from fbh.crypto.quantize import Quantizer
+from fbh.protocol.client import Hospital
+from fbh.protocol.config import RunConfig
+from fbh.protocol.kgc import KeyGenerationCentre
+from fbh.protocol.rundir import RunDir
+from fbh.protocol.server import Server
+from fbh.protocol.session import clip_vector
+from fbh.protocol.simulation import run
+from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients
+
+CLIENTS = 3
+SMALL = RunConfig(clients=CLIENTS, rounds=2, validation_size=200, constant_time=False, seed=3)
+
+
+@pytest.fixture(scope="module")
+def small_mnist(data_dir):
+    """1,500 real training images and 500 test images: enough to learn, quick to encrypt."""
+    ds = fdata.load_dataset("mnist", data_dir)
+    return fdata.Dataset("mnist", ds.x_train[:1500], ds.y_train[:1500], ds.x_test[:500], ds.y_test[:500], ds.classes)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, small_mnist):
+    out = tmp_path_factory.mktemp("runs") / "enc"
+    metrics = run(SMALL, out, dataset=small_mnist, progress=False)
+    return out, metrics
+
+
+def test_encrypted_fedavg_equals_plaintext_fedavg_within_quantization_error(small_mnist):
+    # Prepare: one real round of local training for three hospitals.
+    cfg = SMALL
+    trainer = FederatedTrainer("cnn", 10, seed=cfg.seed)
+    images = small_mnist.x_train[..., None]
+    parts = fdata.partition(small_mnist.y_train, CLIENTS, "iid", seed=0)
+    x_c, y_c, mask, counts = fdata.pack_clients(images, small_mnist.y_train, parts)
+    state = trainer.init()
+    client_states, _ = trainer.round(state, x_c, y_c, mask, jax.random.key(0))
+    global_flat = np.asarray(ravel(state))
+    client_flats = np.asarray(ravel_clients(client_states))
+    oracle = np.asarray(ravel(fedavg(client_states, counts)))
+
+    # Execute: the encrypted path, bytes only between roles.
+    kgc = KeyGenerationCentre(None)
+    clip = clip_vector(state, cfg.clip, cfg.clip_stats)
+    server = Server(_account(), None, clip=clip, bound=cfg.bound)
+    hospitals = [Hospital(_account(), int(n), kgc.public_key, None, constant_time=False) for n in counts]
+    plan = server.open_round(1, global_flat, {h.address: h.num_samples for h in hospitals})
+    updates, clipped = [], 0
+    for i, h in enumerate(hospitals):
+        q, n_clipped = h.quantize(plan, client_flats[i] - global_flat, seed=i)
+        clipped += n_clipped
+        updates.append(h.encrypt(plan, q))
+    accepted, rejected = server.verify(plan, updates, global_flat.size)
+    aggregate = server.aggregate(plan, accepted)
+    summed = kgc.decrypt_sum(1, [u.blob for u in accepted], bound=cfg.bound)
+    new_flat = server.apply(plan, accepted, aggregate, summed, global_flat)
+
+    # Assert: within C quantization steps (no coordinate was clipped).
+    assert rejected == [] and clipped == 0
+    step = Quantizer(clip, CLIENTS, cfg.bound).step
+    err = np.abs(new_flat - oracle)
+    assert (err <= CLIENTS * step + 1e-6 * np.abs(oracle)).all()
+    assert err.max() > 0  # really went through quantization, not a plaintext shortcut
+
+
+def test_run_directory_and_metrics(finished_run):
+    out, metrics = finished_run
+    rd = RunDir(out)
+    assert json.loads(rd.metrics_path.read_text()) == json.loads(json.dumps(metrics))
+    rows = metrics["rounds"]
+    assert [r["round"] for r in rows] == [1, 2]
+    for row in rows:
+        assert {"train", "quantize", "encrypt", "aggregate", "decrypt"} <= set(row["seconds"])
+        assert row["accepted"] == CLIENTS and row["approved"]
+        assert 0.0 <= row["test_accuracy"] <= 1.0
+    assert rows[-1]["test_accuracy"] > 0.2  # learns something from 1,300 images in 2 rounds
+    for r in (1, 2):
+        assert len(rd.load_updates(r)) == CLIENTS
+        assert (rd.round_dir(r) / "model.npz").exists()
+    for name in ("config.json", "model.npz", "accuracy.png", "loss.png"):
+        assert (out / name).stat().st_size > 0
+    assert RunConfig.from_json(json.loads((out / "config.json").read_text())) == SMALL
+
+
+def test_audit_is_clean_after_the_run_exited(finished_run, capsys):
+    out, _ = finished_run
+    assert main(["audit", str(out)]) == 0
+    assert "matches the chain" in capsys.readouterr().out
+
+
+def test_audit_names_round_and_party_of_one_changed_byte(finished_run, tmp_path, capsys):
+    out, _ = finished_run
+    copy = tmp_path / "tampered"
+    shutil.copytree(out, copy)
+    rd = RunDir(copy)
+    address, _ = sorted(rd.load_updates(2).items())[1]
+    path = rd.update_path(2, address)
+    blob = bytearray(path.read_bytes())
+    blob[1000] ^= 0x40
+    path.write_bytes(bytes(blob))
+    assert main(["audit", str(copy)]) == 1
+    err = capsys.readouterr().err
+    assert f"round 2: blob of hospital {address} does not match its commitment" in err
+    assert "round 1" not in err
+
+
+def test_audit_catches_a_swapped_model(finished_run, tmp_path, capsys):
+    out, _ = finished_run
+    copy = tmp_path / "swapped"
+    shutil.copytree(out, copy)
+    shutil.copy(copy / "rounds" / "1" / "model.npz", copy / "rounds" / "2" / "model.npz")
+    assert main(["audit", str(copy)]) == 1
+    assert "round 2: the global model's hash is not the one recorded" in capsys.readouterr().err
+
+
+def test_predict_deploys_the_latest_approved_model(finished_run, small_mnist, tmp_path, capsys):
+    out, _ = finished_run
+    images = tmp_path / "digits.npy"
+    np.save(images, small_mnist.x_test[:8])
+    assert main(["predict", str(out), str(images)]) == 0
+    line = capsys.readouterr().out.strip()
+    labels = [int(v) for v in line.split(":")[1].split()]
+    assert len(labels) == 8 and all(0 <= v < 10 for v in labels)
+
+
+@pytest.mark.anvil
+def test_run_on_anvil_is_audited_after_the_node_stopped(anvil_installed, small_mnist, tmp_path):
+    out = tmp_path / "anvil-run"
+    cfg = dataclasses_replace(SMALL, rounds=1, chain="anvil")
+    run(cfg, out, dataset=small_mnist, progress=False)
+    assert main(["audit", str(out)]) == 0  # brings the node back from the saved state
+
+
+def test_cli_plaintext_run_and_bad_input(data_dir, tmp_path, capsys):
+    out = tmp_path / "plain"
+    argv = ["run", "--no-encrypt", "--clients", "2", "--rounds", "1", "--train-examples", "300",
+            "--validation-size", "100", "--data-dir", str(data_dir), "--out", str(out)]
+    assert main(argv) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(argv) == 2  # refuses to overwrite a finished run
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["run", "--dataset", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown dataset 'nope'" in capsys.readouterr().err
+    assert main(["run", "--clients", "0"]) == 2
+
+
+def dataclasses_replace(cfg: RunConfig, **changes) -> RunConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, **changes)
+
+
+def _account():
+    from eth_account import Account
+
+    return Account.create()
