@@ -38,10 +38,13 @@ std::size_t require_rows(const u8_array& a) {
 u8_array new_rows(std::size_t k) { return u8_array({static_cast<py::ssize_t>(k), kRow}); }
 
 fbh::scalar scalar_from_bytes(const py::bytes& b, bool nonzero) {
-  const std::string s = as_string(b);
-  require(s.size() == 32, "scalar must be 32 bytes");
+  // Read the Python buffer in place: a std::string copy of a secret would not be wiped.
+  char* data = nullptr;
+  Py_ssize_t len = 0;
+  if (PyBytes_AsStringAndSize(b.ptr(), &data, &len) != 0) throw py::error_already_set();
+  require(len == 32, "scalar must be 32 bytes");
   fbh::scalar k;
-  const u64 overflow = fbh::scalar_set_b32(&k, reinterpret_cast<const unsigned char*>(s.data()));
+  const u64 overflow = fbh::scalar_set_b32(&k, reinterpret_cast<const unsigned char*>(data));
   require(!overflow, "scalar must be < n");
   require(!nonzero || !fbh::scalar_is_zero(&k), "scalar must be nonzero");
   return k;
@@ -293,7 +296,9 @@ u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool com
     fbh::MulWorkspace ws(np);
     std::vector<fbh::ge> res(np);
     fbh::ecmult_shared_batch(res.data(), inf.data(), in.data(), np, kd, ct, ws);
-    for (std::size_t i = 0; i < np; ++i) fbh::ge_store(out.mutable_data() + 64 * i, &res[i], inf[i]);
+    for (std::size_t i = 0; i < np; ++i) {
+      fbh::ge_store(out.mutable_data() + 64 * i, &res[i], inf[i]);
+    }
   }
   return out;
 }

@@ -55,7 +55,9 @@ const ge& msg_offset(bool ct);
 struct SharedDigits {
   scalar k;
   digit d1[kDigitsMul], d2[kDigitsMul];
-  u64 e1 = 0, e2 = 0, n1 = 0, n2 = 0;  // corrections: add (-1)^... e_i * (lambda^i) P
+  // Parity corrections: the digits encode |k_i| + e_i; the batch adds e_i (lambda^i) P,
+  // negated when n_i is set, to cancel them (see scalar_recode_half).
+  u64 e1 = 0, e2 = 0, n1 = 0, n2 = 0;
   explicit SharedDigits(const scalar& s);
   ~SharedDigits();
   SharedDigits(const SharedDigits&) = delete;
@@ -70,9 +72,11 @@ struct MulWorkspace {
   ~MulWorkspace();
 };
 
-/// out[i] = k * in[i] for i < n (all inputs finite, out may alias in). With ct the table
-/// lookups scan every entry; otherwise they index directly (variable time). Exceptional
-/// additions fall back to ecmult_const_complete per point; returns the infinity flags in inf.
+/// out[i] = k * in[i] for i < n (all inputs finite, out may alias in), sharing one field
+/// inversion per step across the batch (GLV halves, w = 5). With ct: regular digits and table
+/// scans (constant time in k); otherwise width-5 NAF skipping zero digits, direct indexing.
+/// If an addition meets its own operand (special k only) every point is redone with
+/// ecmult_const_complete; inf receives the infinity flags.
 void ecmult_shared_batch(ge* out, std::uint8_t* inf, const ge* in, std::size_t n,
                          const SharedDigits& k, bool ct, MulWorkspace& ws);
 

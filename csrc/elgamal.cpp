@@ -13,7 +13,7 @@ namespace fbh {
 namespace {
 
 constexpr std::size_t kEncChunk = 512;
-constexpr std::size_t kDecChunk = 512;
+constexpr std::size_t kDecChunk = 1024;
 constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
 /// Below this many values a chunk uses the complete formulas: one field inversion per
 /// batched step costs more than it saves.
@@ -150,6 +150,49 @@ void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
   }
 }
 
+/// Per-thread buffers for decryption (the products sk C1 are cleared after each chunk).
+struct DecWorkspace {
+  MulWorkspace mul;
+  std::vector<ge> c2, s, q;
+  std::vector<std::uint8_t> c2inf, sinf, minf;
+  std::vector<std::uint32_t> pos, idx;
+  std::vector<fe> scratch;
+  explicit DecWorkspace(std::size_t b)
+      : mul(b), c2(b), s(b), q(b), c2inf(b), sinf(b), minf(b), pos(b), idx(b), scratch(b) {}
+  ~DecWorkspace() {
+    secure_zero(s.data(), s.size() * sizeof(ge));
+    secure_zero(q.data(), q.size() * sizeof(ge));
+  }
+};
+
+/// Decrypt and decode one chunk of b rows; returns -1 or the first index out of bound.
+std::int64_t decrypt_chunk(std::int64_t* out, const unsigned char* rows, std::size_t b,
+                           const SharedDigits& kd, const BsgsTable& t, std::uint64_t bound,
+                           bool ct, DecWorkspace& ws) {
+  std::size_t cnt = 0;
+  for (std::size_t i = 0; i < b; ++i) {
+    ge c1;
+    std::uint8_t c1inf = 0;
+    ge_load_var(&c1, &c1inf, rows + i * kRowBytes, false);
+    ge_load_var(&ws.c2[i], &ws.c2inf[i], rows + i * kRowBytes + kPointBytes, false);
+    ws.sinf[i] = 1;
+    if (!c1inf) {  // whether C1 is infinity is public
+      ws.s[cnt] = c1;
+      ws.pos[cnt++] = static_cast<std::uint32_t>(i);
+    }
+  }
+  ecmult_shared_batch(ws.s.data(), ws.minf.data(), ws.s.data(), cnt, kd, ct, ws.mul);
+  // D = C2 - sk C1 = m G: spread the products back to their rows, negated, and add.
+  for (std::size_t j = 0; j < cnt; ++j) {
+    ge_negate(&ws.q[ws.pos[j]], &ws.s[j]);
+    ws.sinf[ws.pos[j]] = ws.minf[j];
+  }
+  ge_batch_add_var(ws.c2.data(), ws.c2inf.data(), ws.q.data(), ws.sinf.data(), b,
+                   ws.scratch.data(), ws.idx.data());
+  return bsgs_decode_var(out, t, ws.c2.data(), ws.c2inf.data(), b, bound, ws.scratch.data(),
+                         ws.idx.data());
+}
+
 }  // namespace
 
 const FixedTable& PubKey::table(bool ct) {
@@ -233,39 +276,11 @@ std::int64_t elgamal_decrypt(std::int64_t* out, const SecKey& sk, const unsigned
   const int nt = thread_count(n, threads, 128);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   parallel_for(n, nt, [&](int tid, std::size_t begin, std::size_t end) {
-    MulWorkspace ws(kDecChunk);
-    std::vector<ge> c1(kDecChunk), c2(kDecChunk), s(kDecChunk);
-    std::vector<std::uint8_t> c1inf(kDecChunk), c2inf(kDecChunk), sinf(kDecChunk);
-    std::vector<std::uint32_t> pos(kDecChunk), idx(kDecChunk);
-    std::vector<fe> scratch(kDecChunk);
+    DecWorkspace ws(kDecChunk);
     for (std::size_t st = begin; st < end; st += kDecChunk) {
       const std::size_t b = std::min(kDecChunk, end - st);
-      std::size_t cnt = 0;
-      for (std::size_t i = 0; i < b; ++i) {
-        const unsigned char* row = rows + (st + i) * kRowBytes;
-        ge_load_var(&c1[i], &c1inf[i], row, false);
-        ge_load_var(&c2[i], &c2inf[i], row + kPointBytes, false);
-        if (!c1inf[i]) {  // whether C1 is infinity is public
-          s[cnt] = c1[i];
-          pos[cnt++] = static_cast<std::uint32_t>(i);
-        }
-      }
-      std::vector<std::uint8_t> minf(cnt);
-      ecmult_shared_batch(s.data(), minf.data(), s.data(), cnt, kd, ct, ws);
-      // D = C2 - sk C1; spread the products back to their rows, negated.
-      std::vector<ge> q(b);
-      for (std::size_t i = 0; i < b; ++i) sinf[i] = 1;
-      for (std::size_t j = 0; j < cnt; ++j) {
-        ge_negate(&q[pos[j]], &s[j]);
-        sinf[pos[j]] = minf[j];
-      }
-      ge_batch_add_var(c2.data(), c2inf.data(), q.data(), sinf.data(), b, scratch.data(),
-                       idx.data());
       const std::int64_t bad =
-          bsgs_decode_var(out + st, t, c2.data(), c2inf.data(), b, bound, scratch.data(),
-                          idx.data());
-      secure_zero(s.data(), s.size() * sizeof(ge));
-      secure_zero(q.data(), q.size() * sizeof(ge));
+          decrypt_chunk(out + st, rows + st * kRowBytes, b, kd, t, bound, ct, ws);
       if (bad >= 0) {
         first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(st) + bad;
         return;

@@ -6,8 +6,10 @@ for k*G, ``PublicKey.combine_keys`` for P + Q and ``PublicKey.multiply`` for k*P
 coincurve cannot represent the point at infinity, so those vectors are written by
 hand with SEC1's single ``0x00`` byte, and each says why the result is infinity.
 Invalid inputs are built with plain integer arithmetic mod p and checked to be
-rejected by coincurve as well. Each vector records its ``source``; each file
-records the coincurve version. The output is deterministic (seeded).
+rejected by coincurve as well. wire.json pins the ``Ciphertexts.to_bytes`` layout
+(see src/fbh/crypto/ciphertexts.py) and lists blobs every reader must reject.
+Each vector records its ``source``; each file records the coincurve version.
+The output is deterministic (seeded): rerunning the script must not change the files.
 
 Usage: python scripts/gen_vectors.py [--out tests/data/vectors]
 """

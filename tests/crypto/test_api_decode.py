@@ -10,7 +10,7 @@ import pytest
 import fbh.crypto as fc
 from fbh.crypto._testing import encrypt_with_nonces
 
-SMALL = 300
+SMALL = 4096
 THREADS = [1, 2, 4]
 
 

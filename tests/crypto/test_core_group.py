@@ -53,7 +53,8 @@ def test_single_point_batch_equals_large_batch(points):
     k = b32(int.from_bytes(os.urandom(32), "big") % N)
     whole = _ec._mul_points(points, k, ct=True, complete=False)
     for j in range(0, len(points), 7):
-        assert np.array_equal(_ec._mul_points(points[j : j + 1], k, ct=True, complete=False)[0], whole[j])
+        one = _ec._mul_points(points[j : j + 1], k, ct=True, complete=False)
+        assert np.array_equal(one[0], whole[j])
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +75,10 @@ def test_batched_encrypt_equals_complete_formulas(keys, nonce_batch, constant_ti
     ref = _testing.encrypt_with_nonces(pk, m, nonces, complete=True)
     got = _testing.encrypt_with_nonces(pk, m, nonces, constant_time=constant_time)
     assert got == ref
-    one_by_one = [_testing.encrypt_with_nonces(pk, m[j : j + 1], nonces[j : j + 1], constant_time=constant_time)
-                  for j in range(len(m))]
+    one_by_one = [
+        _testing.encrypt_with_nonces(pk, m[j : j + 1], nonces[j : j + 1], constant_time=constant_time)
+        for j in range(len(m))
+    ]
     assert [c.to_bytes() for c in one_by_one] == [got[j].to_bytes() for j in range(len(m))]
 
 
@@ -107,3 +110,18 @@ def test_encrypt_with_nonces_rejects_bad_nonces(keys):
 def keys():
     sk = fc.PrivateKey.from_bytes(b32(0x1234567890ABCDEF << 100))
     return sk, sk.public_key
+
+
+def test_encrypt_with_nonces_is_thread_independent(keys):
+    _, pk = keys
+    rng = np.random.default_rng(11)
+    m = rng.integers(-(2**20), 2**20, size=700)
+    nonces = rng.integers(0, 256, size=(700, 32), dtype=np.uint8)
+    nonces[:, 0] &= 0x7F  # keep every nonce below n
+    nonces[:, 31] |= 1  # and nonzero
+    for constant_time in (True, False):
+        runs = [_testing.encrypt_with_nonces(pk, m, nonces, threads=t, constant_time=constant_time)
+                for t in (1, 2, 3)]
+        assert runs[0] == runs[1] == runs[2]
+    ref = _testing.encrypt_with_nonces(pk, m[:40], nonces[:40], complete=True)
+    assert runs[0][:40] == ref

@@ -47,7 +47,8 @@ def test_malformed_blobs_are_rejected(blob, mutate, match):
 
 @pytest.mark.parametrize("where", [0, 32, 64, 96])
 def test_invalid_points_name_the_index(blob, where):
-    off_curve = with_row_bytes(blob, 16 + 128 * 2 + where + 31, bytes([blob[16 + 128 * 2 + where + 31] ^ 1]))
+    pos = 16 + 128 * 2 + where + 31  # last byte of one coordinate of ciphertext 2
+    off_curve = with_row_bytes(blob, pos, bytes([blob[pos] ^ 1]))
     x_too_big = with_row_bytes(blob, 16 + 128 * 1 + (where // 64) * 64, P.to_bytes(32, "big"))
     for bad, index in ((off_curve, 2), (x_too_big, 1)):
         with pytest.raises(fc.InvalidPoint, match=f"ciphertext {index}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -156,3 +157,20 @@ def test_wire_format_is_pinned():
     vecs = read_vectors("elgamal_encrypt.json")
     m = np.array([v["m"] for v in vecs], dtype=np.int64)
     assert encrypt_with_nonces(pk, m, nonces([v["r"] for v in vecs])).to_bytes() == blob
+
+
+def test_vectors_are_reproducible(tmp_path, capsys):
+    # The committed files are exactly what scripts/gen_vectors.py writes (no hand edits, no drift).
+    script = Path(__file__).resolve().parents[2] / "scripts" / "gen_vectors.py"
+    spec = importlib.util.spec_from_file_location("gen_vectors", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    written = sorted(p.name for p in tmp_path.glob("*.json"))
+    assert written == sorted(p.name for p in VECTORS.glob("*.json"))
+    for name in written:
+        fresh, committed = (json.loads((d / name).read_text()) for d in (tmp_path, VECTORS))
+        fresh.pop("coincurve_version")  # another coincurve release must produce the same points
+        committed.pop("coincurve_version")
+        assert fresh == committed, name

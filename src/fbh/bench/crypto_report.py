@@ -50,6 +50,7 @@ def _cells(r: dict[str, Any], threads: int) -> list[str]:
         r["op"], IMPL_LABELS.get(r["impl"], r["impl"]), r["mode"], str(r["threads"]), n,
         f"{r['seconds']:.3f}", _num(r["us_per_value"]), _si(r["values_per_s"]),
         _num(r["speedup_vs_baseline"], "x"), _num(r["scaling_vs_threads"], "x"),
+        f"{r['cpu_seconds'] / r['seconds']:.2f}" if r.get("cpu_seconds") is not None and r["seconds"] > 0 else "-",
     ]
 
 
@@ -58,14 +59,14 @@ def format_table(report: dict[str, Any]) -> str:
     meta = report["meta"]
     threads = meta["threads"]
     head = ["operation", "implementation", "mode", "threads", "n", "total s", "us/value", "values/s",
-            "speedup vs baseline", f"vs {threads} thread{'s' if threads > 1 else ''}"]
+            "speedup vs baseline", f"vs {threads} thread{'s' if threads > 1 else ''}", "cpu/wall"]
     rows = sorted(report["rows"], key=lambda r: (OPS.index(r["op"]) if r["op"] in OPS else 99,
                                                  list(IMPL_LABELS).index(r["impl"]), r["threads"],
                                                  MODE_ORDER.index(r["mode"])))
     bpv = report["bytes_per_value"]
     rows_cells = [_cells(r, threads) for r in rows]
     widths = [max(len(c[i]) for c in [head, *rows_cells]) for i in range(len(head))]
-    right = {3, 4, 5, 6, 7, 8, 9}
+    right = {3, 4, 5, 6, 7, 8, 9, 10}
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
@@ -80,6 +81,8 @@ def format_table(report: dict[str, Any]) -> str:
     out.append("bytes/value on the wire: " + ", ".join(
         f"{IMPL_LABELS[impl]} {size:.1f}" for impl, size in bpv.items() if size is not None))
     out += [f"note: {note}" for note in report["notes"]]
+    out.append("note: cpu/wall = process CPU time / wall time; below the thread count means the threads waited "
+               "(shared or busy cores)")
     targets = report.get("targets") or []
     if targets:
         out.append("targets (issue 2; threads=1 against the baseline, 2 threads against 1):")

@@ -41,12 +41,15 @@ def encrypt_with_nonces(
         raise TypeError(msg)
     arr = as_plaintexts(m)
     if not isinstance(nonces, np.ndarray):
-        nonces = np.array([np.frombuffer(bytes(r), dtype=np.uint8) for r in nonces], dtype=np.uint8).reshape(-1, 32)
+        rows = [np.frombuffer(bytes(r), dtype=np.uint8) for r in nonces]
+        nonces = np.array(rows, dtype=np.uint8).reshape(-1, 32)
     nonces = np.ascontiguousarray(nonces, dtype=np.uint8)
     if nonces.shape != (arr.shape[0], 32):
         msg = f"nonces must have shape ({arr.shape[0]}, 32), got {nonces.shape}"
         raise ValueError(msg)
-    rows, bad = _ec.encrypt(pk._core, arr, nonces, resolve_threads(threads), bool(constant_time), bool(complete))
+    rows, bad = _ec.encrypt(
+        pk._core, arr, nonces, resolve_threads(threads), bool(constant_time), bool(complete)
+    )
     if bad >= 0:
         msg = f"nonce at index {bad} must be a scalar in [1, n - 1]"
         raise ValueError(msg)

@@ -59,7 +59,10 @@ def parse_wire(data: bytes | bytearray | memoryview) -> np.ndarray:
         raise MalformedCiphertext(msg)
     expected = HEADER.size + count * ROW_BYTES
     if len(view) < expected:
-        msg = f"ciphertext blob truncated: header says {count} rows ({expected} bytes), got {len(view)}"
+        msg = (
+            f"ciphertext blob truncated: header says {count} rows ({expected} bytes), "
+            f"got {len(view)}"
+        )
         raise MalformedCiphertext(msg)
     if len(view) > expected:
         msg = f"ciphertext blob has {len(view) - expected} trailing bytes after {count} rows"
@@ -103,7 +106,9 @@ class Ciphertexts:
         return HEADER.pack(MAGIC, VERSION, 0, 0, len(self)) + self._rows.tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes | bytearray | memoryview, *, threads: int | None = None) -> Ciphertexts:
+    def from_bytes(
+        cls, data: bytes | bytearray | memoryview, *, threads: int | None = None
+    ) -> Ciphertexts:
         """Parse and validate a blob written by :meth:`to_bytes`.
 
         Raises:
@@ -117,7 +122,10 @@ class Ciphertexts:
         return cls(rows.copy())
 
     def to_sec1(self) -> list[tuple[bytes, bytes]]:
-        """``(C1, C2)`` per ciphertext as 33-byte SEC1 compressed points (``b"\\x00"`` = infinity)."""
+        """``(C1, C2)`` per ciphertext as 33-byte SEC1 compressed points.
+
+        The point at infinity (which SEC1 writes as the single byte 0) is ``b"\\x00"``.
+        """
         pts = _ec.to_sec1(self._rows)
         out = []
         for c1, c2 in pts:
@@ -164,7 +172,8 @@ class Ciphertexts:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Ciphertexts):
             return NotImplemented
-        return self._rows.shape == other._rows.shape and bool(np.array_equal(self._rows, other._rows))
+        same_shape = self._rows.shape == other._rows.shape
+        return same_shape and bool(np.array_equal(self._rows, other._rows))
 
     __hash__ = None  # type: ignore[assignment]
 

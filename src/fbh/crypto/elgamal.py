@@ -58,7 +58,7 @@ def as_plaintexts(m: object) -> np.ndarray:
     over = (arr > MAX_PLAINTEXT) | (arr < -MAX_PLAINTEXT)
     if over.any():
         k = int(np.argmax(over))
-        msg = f"plaintext at index {k} is {int(arr[k])}, outside +-MAX_PLAINTEXT = +-{MAX_PLAINTEXT}"
+        msg = f"plaintext at index {k} is {int(arr[k])}, outside +-MAX_PLAINTEXT (+-{MAX_PLAINTEXT})"
         raise PlaintextOutOfRange(msg, index=k, value=int(arr[k]), bound=MAX_PLAINTEXT)
     return np.ascontiguousarray(arr, dtype=np.int64)
 
@@ -98,11 +98,13 @@ def _rows_of(item: object, position: int) -> tuple[np.ndarray, bool]:
         return item._rows, False
     if isinstance(item, (bytes, bytearray, memoryview)):
         return parse_wire(item), True
-    msg = f"aggregate input {position} must be Ciphertexts or wire bytes, got {type(item).__name__}"
+    msg = f"aggregate input {position} must be Ciphertexts or bytes, got {type(item).__name__}"
     raise TypeError(msg)
 
 
-def aggregate(items: Sequence[Ciphertexts | bytes | bytearray | memoryview], *, threads: int | None = None) -> Ciphertexts:
+def aggregate(
+    items: Sequence[Ciphertexts | bytes | bytearray | memoryview], *, threads: int | None = None
+) -> Ciphertexts:
     """Homomorphic sum of several batches of equal length (e.g. one per client).
 
     Wire-format inputs are parsed and every point validated in the same pass. Runs in
@@ -130,7 +132,8 @@ def aggregate(items: Sequence[Ciphertexts | bytes | bytearray | memoryview], *, 
         if rows.shape[0] != k0:
             msg = f"aggregate input {c} has {rows.shape[0]} ciphertexts but input 0 has {k0}"
             raise ValueError(msg)
-    out, bad, bad_c = _ec.aggregate([r for r, _ in parsed], [v for _, v in parsed], resolve_threads(threads))
+    rows = [r for r, _ in parsed]
+    out, bad, bad_c = _ec.aggregate(rows, [v for _, v in parsed], resolve_threads(threads))
     if bad >= 0:
         msg = (
             f"aggregate input {bad_c}, ciphertext {bad}: point not on secp256k1 "
@@ -175,7 +178,9 @@ def decrypt(
         ct = Ciphertexts.from_bytes(ct, threads=threads)
     if table is None:
         table = DecodingTable.cached(bound)
-    out, bad = _ec.decrypt(sk._core, ct._rows, table._core, bound, resolve_threads(threads), bool(constant_time))
+    out, bad = _ec.decrypt(
+        sk._core, ct._rows, table._core, bound, resolve_threads(threads), bool(constant_time)
+    )
     if bad >= 0:
         msg = (
             f"decrypted value at index {bad} is not within +-{bound} "

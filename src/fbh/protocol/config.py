@@ -45,7 +45,7 @@ class RunConfig:
     local_epochs: int = 1
     batch_size: int = 10
     lr: float = 0.05
-    momentum: float = 0.9
+    momentum: float = 0.0
     encrypt: bool = True
     chain: str = "embedded"
     clip: float = 4.0

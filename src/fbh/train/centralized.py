@@ -28,7 +28,7 @@ def train_centralized(
     *,
     num_classes: int = 10,
     lr: float = 0.05,
-    momentum: float = 0.9,
+    momentum: float = 0.0,
     batch_size: int = 10,
     seed: int = 0,
     x_test=None,

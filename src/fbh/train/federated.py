@@ -10,8 +10,13 @@ steps change nothing.
 
 Speed notes (XLA CPU): the model's convolutions are patches x matmul, so
 under ``vmap`` the per-client weights become one batched matmul and the
-weight gradient stays a matmul inside ``lax.scan``; see ``fbh.model.cnn``
-and ``fbh.bench.train_bench`` for the measurements.
+weight gradient stays a matmul inside ``lax.scan`` (no unrolling needed:
+unroll 2 and 5 measured no faster). A ``vmap`` over all 10 clients still
+ran ~1.0x a Python loop over clients here, because every activation becomes
+10x larger and leaves the cache; vmapping ONE client at a time under
+``lax.map`` (``client_batch=1``, the CPU default) ran ~1.15x the loop and
+~1.9x PyTorch. On GPU the full ``vmap`` (``client_batch=None``) is the
+default. ``fbh.bench.train_bench`` measures all variants.
 """
 
 from __future__ import annotations
@@ -91,7 +96,7 @@ class FederatedTrainer:
         model_name: str = "cnn",
         num_classes: int = 10,
         lr: float = 0.05,
-        momentum: float = 0.9,
+        momentum: float = 0.0,
         batch_size: int = 10,
         local_epochs: int = 1,
         seed: int = 0,
