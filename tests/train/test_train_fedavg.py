@@ -21,7 +21,10 @@ from fbh.train import (
 def _stacked(c):
     rng = np.random.default_rng(0)
     return {
-        "params": {"w": jnp.asarray(rng.normal(size=(c, 3, 2)), jnp.float32), "b": jnp.asarray(rng.normal(size=(c, 2)), jnp.float32)},
+        "params": {
+            "w": jnp.asarray(rng.normal(size=(c, 3, 2)), jnp.float32),
+            "b": jnp.asarray(rng.normal(size=(c, 2)), jnp.float32),
+        },
         "batch_stats": {"mean": jnp.asarray(rng.normal(size=(c, 4)), jnp.float32)},
     }
 
@@ -37,7 +40,8 @@ def test_fedavg_weighted_mean_unequal_counts():
 
 def test_fedavg_equal_counts_is_mean_and_zero_weight_is_ignored():
     states = _stacked(3)
-    np.testing.assert_allclose(fedavg(states, jnp.array([5, 5, 5]))["params"]["w"], states["params"]["w"].mean(0), rtol=1e-6)
+    equal = fedavg(states, jnp.array([5, 5, 5]))
+    np.testing.assert_allclose(equal["params"]["w"], states["params"]["w"].mean(0), rtol=1e-6)
     only_first = fedavg(states, jnp.array([7, 0, 0]))
     np.testing.assert_allclose(only_first["batch_stats"]["mean"], states["batch_stats"]["mean"][0], rtol=1e-6)
 

@@ -80,10 +80,14 @@ class Auditor:
                 problems.append(f"round {round_}: hospital {address} was excluded on chain, yet its blob was summed")
             elif record.digest != digest(blob):
                 problems.append(f"round {round_}: blob of hospital {address} does not match its commitment")
-        if blobs:
-            aggregate = fc.aggregate(list(blobs.values()), threads=self.threads).to_bytes()
-            if digest(aggregate) != info.aggregate_digest:
-                problems.append(f"round {round_}: the aggregate of the accepted blobs is not the one recorded")
+        if blobs and not problems:  # a blob that differs from its commitment already fails the round
+            try:
+                aggregate = fc.aggregate(list(blobs.values()), threads=self.threads).to_bytes()
+            except ValueError as exc:
+                problems.append(f"round {round_}: the committed blobs do not add up: {exc}")
+            else:
+                if digest(aggregate) != info.aggregate_digest:
+                    problems.append(f"round {round_}: the aggregate of the accepted blobs is not the one recorded")
         if model_digest(model_flat) != info.model_hash:
             problems.append(f"round {round_}: the global model's hash is not the one recorded")
         return problems

@@ -8,15 +8,16 @@ a common ``N`` (see ``fbh.train.local`` for the masking rules): a client with
 fewer examples takes the same number of scan steps, but its all-padding
 steps change nothing.
 
-Speed notes (XLA CPU): the model's convolutions are patches x matmul, so
-under ``vmap`` the per-client weights become one batched matmul and the
-weight gradient stays a matmul inside ``lax.scan`` (no unrolling needed:
-unroll 2 and 5 measured no faster). A ``vmap`` over all 10 clients still
-ran ~1.0x a Python loop over clients here, because every activation becomes
-10x larger and leaves the cache; vmapping ONE client at a time under
-``lax.map`` (``client_batch=1``, the CPU default) ran ~1.15x the loop and
-~1.9x PyTorch. On GPU the full ``vmap`` (``client_batch=None``) is the
-default. ``fbh.bench.train_bench`` measures all variants.
+Speed notes (XLA CPU, 2 cores, 10 clients x 600 images, best of 3): the
+convolutions are patches x matmul, so under ``vmap`` the per-client weights
+become one batched matmul and the weight gradient stays a matmul inside
+``lax.scan`` (unroll 2 and 5 measured no faster). Still, a ``vmap`` over all
+10 clients ran 0.82x a Python loop over clients on a quiet machine: every
+activation becomes 10x larger and leaves the cache. Vmapping ONE client at
+a time under ``lax.map`` (``client_batch=1``, the CPU default) ran 0.92x
+the loop and 1.27x PyTorch CPU (quiet machine; 1.17x and 1.9x when the
+machine was loaded). On GPU the full ``vmap`` (``client_batch=None``) is
+the default. ``fbh.bench.train_bench`` measures all variants.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ _PAD_PRIORITY = 2.0
 class LocalConfig:
     """Hyper-parameters of local training (hashable: used as a static jit argument).
 
-    The defaults (lr 0.05, no momentum, batch 10) are what reached 98.8%
-    MNIST test accuracy in 3 FedAvg rounds here; with momentum 0.9 the
+    The defaults (lr 0.05, no momentum, batch 10, E 1) reached 99.23% MNIST
+    test accuracy in 9 FedAvg rounds of 10 IID clients here; with momentum the
     effective step lr / (1 - momentum) must stay near 0.05-0.1 (lr 0.05
     with momentum 0.9 diverges at batch 10).
 
