@@ -37,6 +37,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/fbh bench crypto
 	$(BIN)/fbh bench train
 	$(BIN)/fbh bench chain
+	$(BIN)/fbh bench round --fast-crypto
 
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs

@@ -104,6 +104,8 @@ def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
         from fbh.bench.crypto_bench import main as bench_main
     elif args.what == "train":
         from fbh.bench.train_bench import main as bench_main
+    elif args.what == "round":
+        from fbh.bench.round_bench import main as bench_main
     else:
         from fbh.bench.chain_bench import main as bench_main
     return int(bench_main(rest) or 0)
@@ -124,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("audit", help="re-verify a finished run against the chain")
     p.add_argument("run_dir")
     p.add_argument("--rpc-url", dest="rpc_url", help="a live node holding the run's contract")
-    p = sub.add_parser("bench", help="benchmarks with same-run baselines; options after WHAT go to it")
-    p.add_argument("what", choices=["crypto", "train", "chain"])
+    # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
+    p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
+    p.add_argument("what", choices=["crypto", "train", "chain", "round"])
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
