@@ -7,6 +7,11 @@ STAMP  := $(VENV)/.fbh-installed
 NODE_STAMP := contracts/node_modules/.fbh-installed
 SOURCES := pyproject.toml CMakeLists.txt $(wildcard csrc/*.cpp csrc/*.h)
 
+# Offline machines that keep the datasets beside the checkout (as CI does) use them.
+ifneq ($(wildcard ../shared/data/mnist),)
+export FBH_DATA_DIR ?= $(abspath ../shared/data)
+endif
+
 .PHONY: install demo test bench contracts node clean
 
 install: $(STAMP)

@@ -121,14 +121,17 @@ def test_tampered_blob_is_rejected_recorded_and_fedavg_renormalised(cast: Cast):
     np.testing.assert_allclose(new_flat, oracle, atol=_tolerance(plan, share))
 
 
-def test_replay_unregistered_double_submission_and_bad_signature(cast: Cast):
+def _first_round(cast: Cast, seed: int):
+    """An honest round 1; returns its updates and the open round 2's plan."""
     global_flat = np.zeros(P, np.float32)
     plan1 = _plan(cast, 1, global_flat)
-    old = _contribute(cast, plan1, _updates(2))
-    accepted, _ = cast.server.verify(plan1, old, P)
-    global_flat = _finish(cast, plan1, accepted, global_flat)
+    updates = _contribute(cast, plan1, _updates(seed))
+    accepted, _ = cast.server.verify(plan1, updates, P)
+    return updates, _plan(cast, 2, _finish(cast, plan1, accepted, global_flat))
 
-    plan2 = _plan(cast, 2, global_flat)
+
+def test_replay_unregistered_double_submission_and_bad_signature(cast: Cast):
+    old, plan2 = _first_round(cast, 2)
     fresh = _contribute(cast, plan2, _updates(3))
     intruder = Hospital(cast.outsider, 50, cast.kgc.public_key, None)
     forged = intruder.encrypt(plan2, np.zeros(P, np.int64))
@@ -159,12 +162,7 @@ def test_chain_refuses_a_second_commitment(cast: Cast):
 
 
 def test_replayed_bytes_from_an_earlier_round_are_refused(cast: Cast):
-    global_flat = np.zeros(P, np.float32)
-    plan1 = _plan(cast, 1, global_flat)
-    updates = _contribute(cast, plan1, _updates(5))
-    accepted, _ = cast.server.verify(plan1, updates, P)
-    global_flat = _finish(cast, plan1, accepted, global_flat)
-    plan2 = _plan(cast, 2, global_flat)
+    updates, plan2 = _first_round(cast, 5)
     # Hospital 0 re-signs and re-commits last round's exact bytes for round 2.
     h0 = cast.hospitals[0]
     again = h0.encrypt(plan2, np.zeros(P, np.int64))

@@ -71,6 +71,8 @@ class Session:
         session = cls(config, run_dir, dataset, progress)
         with session._exit:
             session._setup_roles()
+            if progress:
+                tqdm.write(session.describe())
             yield session
 
     def _prepare_data(self, ds) -> None:
@@ -111,6 +113,24 @@ class Session:
             hospitals=[h.address for h in self.hospitals],
             auditors=[self.auditor.address],
         )
+
+    def describe(self) -> str:
+        """One paragraph on what this run is about to do."""
+        c = self.config
+        counts = np.asarray(self.counts)
+        lines = [
+            f"fbh: {c.model.upper()} with {self.trainer.num_params:,} parameters "
+            f"({self.global_flat.size:,} values per update incl. batch-norm statistics)",
+            f"     {c.clients} hospitals on {self.dataset_name} ({c.partition}), "
+            f"{counts.min():,}-{counts.max():,} training images each; auditor holds {self.y_val.size:,}",
+        ]
+        if c.encrypt:
+            mode = "constant-time" if c.constant_time else "fast (variable-time)"
+            chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
+            lines.append(f"     EC-ElGamal on secp256k1, {mode}; {chain}")
+        else:
+            lines.append("     plaintext FedAvg (no encryption, no chain)")
+        return "\n".join(lines)
 
     def round_numbers(self):
         return tqdm(range(1, self.config.rounds + 1), desc="rounds", unit="round", disable=not self.progress)
