@@ -71,33 +71,12 @@ u64 fe_sqrt(fe* r, const fe* a) {
   return fe_equal(&check, a);
 }
 
-/// Big-endian 64-bit load (compiles to one load and a byte swap).
-static inline u64 load_be64(const unsigned char* p) {
-  u64 v;
-  std::memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-
-u64 fe_set_b32(fe* r, const unsigned char* b32) {
-  const u64 d[4] = {load_be64(b32 + 24), load_be64(b32 + 16), load_be64(b32 + 8), load_be64(b32)};
-  *r = fe_const(d[3], d[2], d[1], d[0]);
-  // In range iff d + C does not carry out of 2^256.
-  u128 t = (u128)d[0] + kFeC;
-  for (int i = 1; i < 4; ++i) t = (u128)d[i] + (u64)(t >> 64);
-  return ((u64)(t >> 64)) ^ 1;
-}
-
 void fe_get_b32(unsigned char* b32, const fe* a) {
   fe t = *a;
   fe_normalize(&t);
   const u64 d[4] = {t.n[0] | (t.n[1] << 52), (t.n[1] >> 12) | (t.n[2] << 40),
                     (t.n[2] >> 24) | (t.n[3] << 28), (t.n[3] >> 36) | (t.n[4] << 16)};
-  for (int i = 0; i < 4; ++i) {
-    for (int j = 0; j < 8; ++j) b32[(3 - i) * 8 + j] = (unsigned char)(d[i] >> (56 - 8 * j));
-  }
+  for (int i = 0; i < 4; ++i) fe_store_be64(b32 + (3 - i) * 8, d[i]);
 }
 
 }  // namespace fbh

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace fbh {
 
@@ -157,6 +158,26 @@ inline void fe_sqr(fe* r, const fe* a) {
                 (u128)a4 * a4);
 }
 
+/// r = a^2 + b * c (mod p) with one reduction: a and b weak, c limbs below 2^55 (e.g. a lazy
+/// difference). The column sums stay below 2^111, within what the reduction handles.
+inline void fe_sqr_add_mul(fe* r, const fe* a, const fe* b, const fe* c) {
+  const u64 a0 = a->n[0], a1 = a->n[1], a2 = a->n[2], a3 = a->n[3], a4 = a->n[4];
+  const u64 d0 = 2 * a0, d1 = 2 * a1, d2 = 2 * a2, d3 = 2 * a3;
+  const u64 b0 = b->n[0], b1 = b->n[1], b2 = b->n[2], b3 = b->n[3], b4 = b->n[4];
+  const u64 c0 = c->n[0], c1 = c->n[1], c2 = c->n[2], c3 = c->n[3], c4 = c->n[4];
+  FBH_FE_REDUCE(r, (u128)a0 * a0 + (u128)b0 * c0,
+                (u128)d0 * a1 + (u128)b0 * c1 + (u128)b1 * c0,
+                (u128)d0 * a2 + (u128)a1 * a1 + (u128)b0 * c2 + (u128)b1 * c1 + (u128)b2 * c0,
+                (u128)d0 * a3 + (u128)d1 * a2 + (u128)b0 * c3 + (u128)b1 * c2 + (u128)b2 * c1 +
+                    (u128)b3 * c0,
+                (u128)d0 * a4 + (u128)d1 * a3 + (u128)a2 * a2 + (u128)b0 * c4 + (u128)b1 * c3 +
+                    (u128)b2 * c2 + (u128)b3 * c1 + (u128)b4 * c0,
+                (u128)d1 * a4 + (u128)d2 * a3 + (u128)b1 * c4 + (u128)b2 * c3 + (u128)b3 * c2 +
+                    (u128)b4 * c1,
+                (u128)d2 * a4 + (u128)a3 * a3 + (u128)b2 * c4 + (u128)b3 * c3 + (u128)b4 * c2,
+                (u128)d3 * a4 + (u128)b3 * c4 + (u128)b4 * c3, (u128)a4 * a4 + (u128)b4 * c4);
+}
+
 /// r = a * k (mod p) for a small constant k <= 64.
 inline void fe_mul_int(fe* r, const fe* a, u64 k) {
   for (int i = 0; i < 5; ++i) r->n[i] = a->n[i] * k;
@@ -227,8 +248,54 @@ void fe_inv(fe* r, const fe* a);
 /// r = a square root of a if one exists; returns 1 on success, 0 if a is not a square.
 u64 fe_sqrt(fe* r, const fe* a);
 
+/// 1 if a == 0 (mod p), else 0, for limbs below 2^62: one folding carry pass leaves a value
+/// below 2p, so it is a multiple of p only as 0 or p itself. Variable time (public data only).
+inline u64 fe_normalizes_to_zero_var(const fe* a) {
+  u64 t0 = a->n[0], t1 = a->n[1], t2 = a->n[2], t3 = a->n[3], t4 = a->n[4];
+  t0 += (t4 >> 48) * kFeC;
+  t4 &= kM48;
+  t1 += t0 >> 52;
+  t0 &= kM52;
+  t2 += t1 >> 52;
+  t1 &= kM52;
+  t3 += t2 >> 52;
+  t2 &= kM52;
+  t4 += t3 >> 52;
+  t3 &= kM52;
+  if ((t0 | t1 | t2 | t3 | t4) == 0) return 1;
+  return t0 == (kM52 - kFeC + 1) && (t1 & t2 & t3) == kM52 && t4 == kM48;
+}
+
+/// Big-endian 64-bit load (one load and a byte swap on little-endian targets).
+inline u64 fe_load_be64(const unsigned char* p) {
+  u64 v;
+  std::memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  return v;
+}
+
+/// Big-endian 64-bit store.
+inline void fe_store_be64(unsigned char* p, u64 v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap64(v);
+#endif
+  std::memcpy(p, &v, 8);
+}
+
 /// Parse 32 big-endian bytes; returns 1 if the value is < p (r is set either way).
-u64 fe_set_b32(fe* r, const unsigned char* b32);
+inline u64 fe_set_b32(fe* r, const unsigned char* b32) {
+  const u64 d0 = fe_load_be64(b32 + 24), d1 = fe_load_be64(b32 + 16);
+  const u64 d2 = fe_load_be64(b32 + 8), d3 = fe_load_be64(b32);
+  *r = fe_const(d3, d2, d1, d0);
+  // In range iff d + C does not carry out of 2^256.
+  u128 t = (u128)d0 + kFeC;
+  t = (u128)d1 + (u64)(t >> 64);
+  t = (u128)d2 + (u64)(t >> 64);
+  t = (u128)d3 + (u64)(t >> 64);
+  return ((u64)(t >> 64)) ^ 1;
+}
 
 /// Write the canonical value of a as 32 big-endian bytes.
 void fe_get_b32(unsigned char* b32, const fe* a);

@@ -277,26 +277,6 @@ void ge_table_select(ge* r, const ge* table, std::size_t count, digit d) {
   fe_cmov(&r->y, &ny, d.neg);
 }
 
-u64 ge_load_var(ge* r, std::uint8_t* inf, const unsigned char* in, bool validate) {
-  u64 any = 0;
-  for (std::size_t i = 0; i < kPointBytes; i += 8) {
-    u64 w;
-    std::memcpy(&w, in + i, 8);
-    any |= w;
-  }
-  if (!any) {
-    *inf = 1;
-    fe_set_int(&r->x, 0);
-    fe_set_int(&r->y, 0);
-    return 1;
-  }
-  *inf = 0;
-  const u64 okx = fe_set_b32(&r->x, in);
-  const u64 oky = fe_set_b32(&r->y, in + 32);
-  if (!validate) return 1;
-  return okx && oky && ge_is_on_curve(r);
-}
-
 void ge_store(unsigned char* out, const ge* a, std::uint8_t inf) {
   if (inf) {
     std::memset(out, 0, kPointBytes);

@@ -167,3 +167,15 @@ def _account():
     from eth_account import Account
 
     return Account.create()
+
+
+def test_cli_centralized_baseline(data_dir, tmp_path, capsys):
+    out = tmp_path / "base"
+    argv = ["baseline", "--model", "ann", "--epochs", "2", "--train-examples", "600",
+            "--validation-size", "100", "--data-dir", str(data_dir), "--out", str(out)]
+    assert main(argv) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    rows = json.loads((out / "metrics.json").read_text())["rounds"]
+    assert [r["round"] for r in rows] == [1, 2]
+    assert rows[-1]["test_accuracy"] > 0.5  # an ANN on 600 real images
+    assert (out / "accuracy.png").exists() and (out / "model.npz").exists()
