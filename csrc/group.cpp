@@ -25,8 +25,14 @@ FBH_ALWAYS_INLINE void ge_add_with_inv(ge* acc, const ge* q, const fe* dinv) {
   fe_sub_lazy(&t, &q->y, &acc->y);
   fe_mul(&lam, &t, dinv);
   fe_sqr(&x3, &lam);
-  fe_sub_lazy(&x3, &x3, &acc->x);
-  fe_sub(&x3, &x3, &q->x);
+  // x3 = lam^2 + 8p - (acc.x + q.x) in one pass: each limb of 8p exceeds the sum of two weak
+  // limbs, so none goes negative, and the sum stays far below 2^63 for the carry pass.
+  x3.n[0] += 0x7FFFF7FFFFE178ULL - acc->x.n[0] - q->x.n[0];
+  x3.n[1] += 0x7FFFFFFFFFFFF8ULL - acc->x.n[1] - q->x.n[1];
+  x3.n[2] += 0x7FFFFFFFFFFFF8ULL - acc->x.n[2] - q->x.n[2];
+  x3.n[3] += 0x7FFFFFFFFFFFF8ULL - acc->x.n[3] - q->x.n[3];
+  x3.n[4] += 0x7FFFFFFFFFFF8ULL - acc->x.n[4] - q->x.n[4];
+  fe_normalize_weak(&x3);
   fe_sub_lazy(&t, &acc->x, &x3);
   fe_mul(&t, &t, &lam);
   fe_sub(&acc->y, &t, &acc->y);
@@ -41,8 +47,13 @@ FBH_ALWAYS_INLINE void ge_double_with_inv(ge* acc, const fe* dinv) {
   fe_add_lazy(&t, &x3, &t);  // 3 x^2, limbs < 2^55
   fe_mul(&lam, &t, dinv);
   fe_sqr(&x3, &lam);
-  fe_sub_lazy(&x3, &x3, &acc->x);
-  fe_sub(&x3, &x3, &acc->x);
+  // x3 = lam^2 + 8p - 2 acc.x in one pass (as in ge_add_with_inv).
+  x3.n[0] += 0x7FFFF7FFFFE178ULL - 2 * acc->x.n[0];
+  x3.n[1] += 0x7FFFFFFFFFFFF8ULL - 2 * acc->x.n[1];
+  x3.n[2] += 0x7FFFFFFFFFFFF8ULL - 2 * acc->x.n[2];
+  x3.n[3] += 0x7FFFFFFFFFFFF8ULL - 2 * acc->x.n[3];
+  x3.n[4] += 0x7FFFFFFFFFFF8ULL - 2 * acc->x.n[4];
+  fe_normalize_weak(&x3);
   fe_sub_lazy(&t, &acc->x, &x3);
   fe_mul(&t, &t, &lam);
   fe_sub(&acc->y, &t, &acc->y);

@@ -13,7 +13,7 @@ namespace fbh {
 
 namespace {
 
-constexpr std::size_t kAggChunk = 1024;  // values per batched step (2048 points; the state fits in L2)
+constexpr std::size_t kAggChunk = 1024;  // values per batched step (2048 points; fits in L2)
 constexpr std::size_t kScaleChunk = 512;
 
 }  // namespace
