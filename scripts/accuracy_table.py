@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", default="runs/table")
+    parser.add_argument("--figures", default="docs", help="where the comparison curves go")
     args = parser.parse_args()
     out = Path(args.out)
     rows = []
@@ -54,6 +55,11 @@ def main() -> None:
         rounds = json.loads(metrics_path.read_text())["rounds"]
         best = max(rounds, key=lambda r: r["test_accuracy"])
         rows.append((name, rounds[-1]["test_accuracy"], best["test_accuracy"], len(rounds), None))
+    from fbh.protocol.plots import plot_comparison
+
+    Path(args.figures).mkdir(parents=True, exist_ok=True)
+    runs = {name: json.loads((out / name / "metrics.json").read_text()) for name in [*FEDERATED, *CENTRALIZED]}
+    plot_comparison(runs, Path(args.figures))
     print("| run | final test acc. (%) | best (%) | rounds/epochs | first round ≥ 99.2% | paper Table I (%) |")
     print("|---|---:|---:|---:|---:|---|")
     for name, final, best, n, first in rows:
