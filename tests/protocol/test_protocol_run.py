@@ -179,3 +179,23 @@ def test_cli_centralized_baseline(data_dir, tmp_path, capsys):
     assert [r["round"] for r in rows] == [1, 2]
     assert rows[-1]["test_accuracy"] > 0.5  # an ANN on 600 real images
     assert (out / "accuracy.png").exists() and (out / "model.npz").exists()
+
+
+def test_a_tampered_update_is_dropped_and_the_round_goes_on(small_mnist, tmp_path, capsys):
+    out = tmp_path / "tampered-run"
+
+    def flip_one_byte(round_, updates):
+        import dataclasses
+
+        blob = bytearray(updates[1].blob)
+        blob[500] ^= 0x01  # in transit, after the hospital committed and signed
+        return [updates[0], dataclasses.replace(updates[1], blob=bytes(blob)), *updates[2:]]
+
+    metrics = run(dataclasses_replace(SMALL, rounds=1), out, dataset=small_mnist, progress=False,
+                  tamper=flip_one_byte)
+    (row,) = metrics["rounds"]
+    assert row["accepted"] == CLIENTS - 1 and row["approved"]
+    assert [r["reason"] for r in row["rejected"]] == ["commitment-mismatch"]
+    victim = row["rejected"][0]["hospital"]
+    assert victim not in RunDir(out).load_updates(1)
+    assert main(["audit", str(out)]) == 0  # the exclusion is on chain; what was summed matches
