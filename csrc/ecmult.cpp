@@ -67,6 +67,20 @@ inline digit wnaf_digit(int d) {
   return digit{static_cast<std::uint16_t>((a - 1) >> 1), static_cast<std::uint16_t>(d < 0)};
 }
 
+/// Per-point tables of odd multiples, tab[b * stride + j] = (2j + 1) in[b] for j < used;
+/// clobbers acc and p2. Returns 0 if a batched addition hit an exceptional case.
+u64 batch_odd_multiples(ge* tab, ge* acc, ge* p2, const ge* in, std::size_t n, std::size_t stride,
+                        std::size_t used, fe* scratch) {
+  u64 ok = 1;
+  for (std::size_t b = 0; b < n; ++b) acc[b] = p2[b] = tab[b * stride] = in[b];
+  ge_batch_double(p2, n, scratch);
+  for (std::size_t j = 1; j < used; ++j) {
+    ok &= ge_batch_add(acc, p2, n, scratch);
+    for (std::size_t b = 0; b < n; ++b) tab[b * stride + j] = acc[b];
+  }
+  return ok;
+}
+
 /// Fast-mode body of ecmult_shared_batch: wNAF of both GLV halves over 8-entry tables,
 /// skipping zero digits (the digits are shared, so the batch stays in lock step).
 u64 shared_batch_wnaf_var(ge* acc, const ge* in, std::size_t n, const scalar* k, MulWorkspace& ws) {
@@ -80,13 +94,7 @@ u64 shared_batch_wnaf_var(ge* acc, const ge* in, std::size_t n, const scalar* k,
   ge* q = ws.q.data();
   ge* p2 = ws.p2.data();
   fe* scratch = ws.scratch.data();
-  u64 ok = 1;
-  for (std::size_t b = 0; b < n; ++b) acc[b] = p2[b] = tab[b * count] = in[b];
-  ge_batch_double(p2, n, scratch);
-  for (std::size_t j = 1; j < kUsed; ++j) {
-    ok &= ge_batch_add(acc, p2, n, scratch);
-    for (std::size_t b = 0; b < n; ++b) tab[b * count + j] = acc[b];
-  }
+  u64 ok = batch_odd_multiples(tab, acc, p2, in, n, count, kUsed, scratch);
   bool started = false;
   for (int i = (n1 > n2 ? n1 : n2) - 1; i >= 0; --i) {
     if (started) ge_batch_double(acc, n, scratch);
@@ -259,14 +267,7 @@ void ecmult_shared_batch(ge* out, std::uint8_t* inf, const ge* in, std::size_t n
   ge* q = ws.q.data();
   ge* p2 = ws.p2.data();
   fe* scratch = ws.scratch.data();
-  u64 ok = 1;
-  // Per-point tables of odd multiples: tab[b * count + j] = (2j + 1) in[b].
-  for (std::size_t b = 0; b < n; ++b) acc[b] = p2[b] = tab[b * count] = in[b];
-  ge_batch_double(p2, n, scratch);
-  for (std::size_t j = 1; j < count; ++j) {
-    ok &= ge_batch_add(acc, p2, n, scratch);
-    for (std::size_t b = 0; b < n; ++b) tab[b * count + j] = acc[b];
-  }
+  u64 ok = batch_odd_multiples(tab, acc, p2, in, n, count, count, scratch);
   // Top digits of both halves (positive), then w doublings and two additions per digit.
   const int top = kDigitsMul - 1;
   for (std::size_t b = 0; b < n; ++b) {
