@@ -111,7 +111,8 @@ def test_tampered_blob_is_rejected_recorded_and_fedavg_renormalised(cast: Cast):
     updates[0] = dataclasses.replace(updates[0], blob=bytes(blob))
 
     accepted, rejected = cast.server.verify(plan, updates, P)
-    assert [r.reason for r in rejected] == ["commitment-mismatch"]
+    # The signature covers the digest: altered bytes are noise, and h0's commitment went unanswered.
+    assert [(r.reason, r.recorded) for r in rejected] == [("bad-signature", False), ("not-received", True)]
     assert cast.ledger.round(1).rejected == {cast.hospitals[0].address}
     new_flat = _finish(cast, plan, accepted, global_flat)
 
@@ -133,7 +134,7 @@ def _first_round(cast: Cast, seed: int):
 def test_replay_unregistered_double_submission_and_bad_signature(cast: Cast):
     old, plan2 = _first_round(cast, 2)
     fresh = _contribute(cast, plan2, _updates(3))
-    intruder = Hospital(cast.outsider, 50, cast.kgc.public_key, None)
+    intruder = Hospital(cast.outsider, 50, cast.kgc.public_key, cast.ledger)
     forged = intruder.encrypt(plan2, np.zeros(P, np.int64))
     second = cast.hospitals[2].encrypt(plan2, np.ones(P, np.int64))
     h1 = fresh[1]
@@ -142,15 +143,18 @@ def test_replay_unregistered_double_submission_and_bad_signature(cast: Cast):
     updates = [old[0], fresh[1], forged, fresh[2], second]  # h0 replays round 1; h2 sends twice
     accepted, rejected = cast.server.verify(plan2, updates, P)
     reasons = {(r.hospital, r.reason) for r in rejected}
-    assert (cast.hospitals[0].address, "wrong-round") in reasons
+    assert (cast.hospitals[0].address, "wrong-round") in reasons  # reported, not held against h0
+    assert (cast.hospitals[0].address, "not-received") in reasons  # h0 committed but sent no round-2 update
     assert (cast.outsider.address, "unregistered") in reasons
     assert (cast.hospitals[2].address, "duplicate") in reasons
     assert [u.hospital for u in accepted] == [h1.hospital]
     assert cast.ledger.round(2).rejected == {
         cast.hospitals[0].address, cast.outsider.address, cast.hospitals[2].address
     }
+    assert cast.ledger.round(2).by_hospital[cast.hospitals[0].address].reject_reason is RejectReason.NOT_RECEIVED
     _, rejected = cast.server.verify(plan2, [stolen], P)
-    assert [r.reason for r in rejected] == ["bad-signature"]
+    assert [(r.hospital, r.reason, r.recorded) for r in rejected] == [(None, "bad-signature", False)]
+    assert len(cast.ledger.round(2).rejected) == 3
 
 
 def test_chain_refuses_a_second_commitment(cast: Cast):

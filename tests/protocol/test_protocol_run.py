@@ -195,7 +195,8 @@ def test_a_tampered_update_is_dropped_and_the_round_goes_on(small_mnist, tmp_pat
                   tamper=flip_one_byte)
     (row,) = metrics["rounds"]
     assert row["accepted"] == CLIENTS - 1 and row["approved"]
-    assert [r["reason"] for r in row["rejected"]] == ["commitment-mismatch"]
-    victim = row["rejected"][0]["hospital"]
+    # The signature no longer matches the bytes: noise, and the hospital's commitment went unanswered.
+    assert [(r["reason"], r["recorded"]) for r in row["rejected"]] == [("bad-signature", False), ("not-received", True)]
+    victim = row["rejected"][1]["hospital"]
     assert victim not in RunDir(out).load_updates(1)
     assert main(["audit", str(out)]) == 0  # the exclusion is on chain; what was summed matches

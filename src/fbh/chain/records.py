@@ -54,6 +54,7 @@ class RejectReason(enum.IntEnum):
     BAD_SIGNATURE = 5  # the blob's signature does not recover to the sender's signer
     NOT_COMMITTED = 6  # a blob arrived without a commitment on chain
     MALFORMED = 7  # the blob does not parse as a ciphertext
+    NOT_RECEIVED = 8  # committed on chain, but no validly signed update reached the server
 
 
 def _reason(code: int) -> RejectReason | int:

@@ -11,7 +11,6 @@ round goes on with the honest hospitals, FedAvg weights renormalised.
 from __future__ import annotations
 
 import dataclasses
-from collections import Counter
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -19,16 +18,18 @@ import numpy as np
 from fbh import crypto as fc
 from fbh.crypto.quantize import Quantizer
 from fbh.chain.records import RejectReason
-from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest, signer_of
+from fbh.protocol import attribution
+from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest
 
 __all__ = ["REJECTION_REASONS", "Rejection", "Server"]
 
 # Why an update can be refused, and the reason code recorded on chain.
 REJECTION_REASONS = {
-    "wrong-round": RejectReason.REPLAY,  # claims another round
+    "wrong-round": RejectReason.REPLAY,  # validly signed for another round (reported, not recorded)
     "unregistered": RejectReason.UNREGISTERED_SENDER,  # not a hospital invited to this round
-    "bad-signature": RejectReason.BAD_SIGNATURE,  # does not recover to the sender
-    "duplicate": RejectReason.DUPLICATE,  # a second submission this round: all of them are refused
+    "bad-signature": RejectReason.BAD_SIGNATURE,  # signed by no registered key: noise, never recorded
+    "duplicate": RejectReason.DUPLICATE,  # two different signed updates this round: all are refused
+    "not-received": RejectReason.NOT_RECEIVED,  # committed on chain, no validly signed update arrived
     "no-commitment": RejectReason.NOT_COMMITTED,  # nothing committed on chain for this sender
     "commitment-mismatch": RejectReason.DIGEST_MISMATCH,  # bytes differ from the on-chain SHA-256
     "count-mismatch": RejectReason.DIGEST_MISMATCH,  # sample count differs from the on-chain one
@@ -39,11 +40,21 @@ REJECTION_REASONS = {
 
 @dataclasses.dataclass(frozen=True)
 class Rejection:
-    """An update the server refused, and why."""
+    """An update the server refused, and why.
 
-    hospital: str
+    Attributes:
+      hospital: the party it is attributed to (its signer); ``None`` for
+        noise that no registered key signed.
+      reason: a key of :data:`REJECTION_REASONS`.
+      detail: what exactly was wrong.
+      recorded: whether it excludes ``hospital`` from the round on chain
+        (noise and other rounds' messages are only reported).
+    """
+
+    hospital: str | None
     reason: str
     detail: str = ""
+    recorded: bool = True
 
     @property
     def code(self) -> RejectReason:
@@ -69,6 +80,7 @@ class Server:
         self.threads = threads
         self._used_digests: set[bytes] = set()
         self._parsed: dict[bytes, fc.Ciphertexts] = {}
+        self._accepted: tuple[int, set[str]] = (0, set())  # (round, hospitals accepted so far)
 
     @property
     def address(self) -> str:
@@ -87,56 +99,67 @@ class Server:
     ) -> tuple[list[EncryptedUpdate], list[Rejection]]:
         """Step 2: keep the updates that match the chain; record the others there.
 
-        Checks, in order: round, registration, the on-chain commitment (digest
-        and sample count), the signature, reuse of bytes from an earlier
-        round, and that the blob parses as ``num_params`` ciphertexts.  A
-        hospital that sends two updates in one round has both refused.
+        The signature comes first (:mod:`fbh.protocol.attribution`): every
+        update is attributed to the hospital whose key signed it, whatever
+        it claims; noise, outsiders and other rounds' messages are reported
+        but never held against a hospital.  Then, per hospital: two
+        different validly signed updates are both refused as duplicates;
+        a single one must match its on-chain commitment (digest and sample
+        count), must not reuse bytes of an earlier round, and must parse as
+        ``num_params`` ciphertexts.  This call is the round's cut-off: a
+        hospital that committed on chain but sent nothing valid is excluded
+        as not received, so every commitment ends up accepted or excluded.
         """
-        updates = list(updates)
-        committed = signers = None
-        if self.ledger is not None:
-            committed = self.ledger.round(plan.round).by_hospital
-            signers = {p.address: p.signer for p in self.ledger.participants()}
-        senders = Counter(u.hospital for u in updates)
-        accepted: list[EncryptedUpdate] = []
+        info = self.ledger.round(plan.round) if self.ledger is not None else None
+        signers = attribution.hospital_signers(self.ledger, plan)
         rejected: list[Rejection] = []
+        checked = []
         for update in updates:
-            if senders[update.hospital] > 1 and update.hospital in plan.weights:
-                reason, detail = "duplicate", f"{senders[update.hospital]} updates this round"
-            else:
-                reason, detail = self._check(plan, update, committed, signers, num_params)
+            a = attribution.attribute(plan, update, self.ledger, signers)
+            checked.append(a)
+            if a.problem is not None:
+                # Only an outsider's own, correctly signed update is put on the record.
+                rejected.append(Rejection(a.sender, a.problem, a.detail, recorded=a.problem == attribution.OUTSIDER))
+        accepted: list[EncryptedUpdate] = []
+        for sender, mine in attribution.group_by_sender(checked).items():
+            if len(mine) > 1:
+                rejected.append(Rejection(sender, "duplicate", f"{len(mine)} different signed updates this round"))
+                continue
+            reason, detail = self._check(plan, mine[0], info, num_params)
             if reason is None:
-                accepted.append(update)
+                accepted.append(mine[0])
             else:
-                rejected.append(Rejection(update.hospital, reason, detail))
-        if self.ledger is not None:
-            recorded: set[str] = set()
-            for rejection in rejected:
-                if rejection.hospital not in recorded:  # one exclusion per party and round
-                    self.ledger.record_rejection(plan.round, rejection.hospital, rejection.code, sender=self.account)
-                    recorded.add(rejection.hospital)
+                rejected.append(Rejection(sender, reason, detail))
+        if self._accepted[0] != plan.round:
+            self._accepted = (plan.round, set())
+        self._accepted[1].update(u.hospital for u in accepted)
+        if info is not None:
+            senders = self._accepted[1] | {r.hospital for r in rejected if r.recorded}
+            for record in info.accepted_updates:
+                if record.hospital in plan.weights and record.hospital not in senders:
+                    rejected.append(Rejection(record.hospital, "not-received",
+                                              "committed on chain, but no validly signed update arrived"))
+            self._record(plan, rejected, info)
         return accepted, rejected
 
-    def _check(self, plan, update, committed, signers, num_params) -> tuple[str | None, str]:
-        if update.round != plan.round:
-            return "wrong-round", f"update for round {update.round} sent in round {plan.round}"
-        if update.hospital not in plan.weights:
-            return "unregistered", f"{update.hospital} is not a hospital of round {plan.round}"
-        if committed is not None:
-            record = committed.get(update.hospital)
+    def _record(self, plan: RoundPlan, rejected: list[Rejection], info) -> None:
+        """One exclusion per party and round, on chain."""
+        done = set(info.rejected)
+        for rejection in rejected:
+            if rejection.recorded and rejection.hospital not in done:
+                self.ledger.record_rejection(plan.round, rejection.hospital, rejection.code, sender=self.account)
+                done.add(rejection.hospital)
+
+    def _check(self, plan, update, info, num_params) -> tuple[str | None, str]:
+        """The checks of one hospital's single, validly signed update for this round."""
+        if info is not None:
+            record = info.by_hospital.get(update.hospital)
             if record is None:
                 return "no-commitment", "no commitment on chain"
             if record.digest != update.digest:
                 return "commitment-mismatch", f"sha256 {update.digest.hex()} != on-chain {record.digest.hex()}"
             if record.num_samples != update.num_samples:
                 return "count-mismatch", f"{update.num_samples} != on-chain {record.num_samples}"
-        try:
-            signer = signer_of(update, self.ledger, plan.round)
-        except ValueError as exc:
-            return "bad-signature", str(exc)
-        expected = update.hospital if signers is None else signers.get(update.hospital)
-        if signer != expected:
-            return "bad-signature", f"signed by {signer}, the registered signer is {expected}"
         if update.digest in self._used_digests:
             return "replayed-blob", "these bytes were used in an earlier round"
         try:

@@ -205,7 +205,8 @@ class Session:
         new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
         extra = {
             "accepted": len(accepted),
-            "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail} for r in rejected],
+            "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail, "recorded": r.recorded}
+                         for r in rejected],
             "clipped_fraction": clipped / (len(self.hospitals) * self.global_flat.size),
             "_accepted": {u.hospital: u.blob for u in accepted},
         }
