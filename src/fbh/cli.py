@@ -37,6 +37,10 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation-size", type=int, dest="validation_size",
                    help="examples held out for the auditor (default 5000)")
     p.add_argument("--threads", type=int, help="crypto threads (default: all cores)")
+    p.add_argument("--keep-updates", dest="keep_updates", choices=["auto", "all", "until-approved"],
+                   help="keep every hospital's blob ('all'), or drop them once the round is approved on chain "
+                        "('until-approved': the aggregate, signatures and digests stay); 'auto' (default): "
+                        "all for runs of at most 10 rounds")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
@@ -88,12 +92,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from fbh.protocol.audit import audit_run
+    from fbh.protocol.audit import audit_report
 
-    problems = audit_run(args.run_dir, rpc_url=args.rpc_url)
-    for line in problems:
+    report = audit_report(args.run_dir, rpc_url=args.rpc_url)
+    for line in report.problems:
         print(f"MISMATCH {line}", file=sys.stderr)
-    if problems:
+    for line in report.verified:
+        print(f"verified: {line}")
+    for line in report.unverified:
+        print(f"not verified: {line}")
+    if report.problems:
         return 1
     print(f"{args.run_dir}: every commitment, aggregate and model hash matches the chain")
     return 0

@@ -200,3 +200,72 @@ def test_a_tampered_update_is_dropped_and_the_round_goes_on(small_mnist, tmp_pat
     victim = row["rejected"][1]["hospital"]
     assert victim not in RunDir(out).load_updates(1)
     assert main(["audit", str(out)]) == 0  # the exclusion is on chain; what was summed matches
+
+
+def test_audit_of_a_run_that_kept_every_blob_says_what_it_verified(finished_run, capsys):
+    out, _ = finished_run
+    assert RunConfig.from_json(json.loads((out / "config.json").read_text())).retention == "all"
+    assert main(["audit", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"verified: {2 * CLIENTS} accepted updates in rounds 1, 2: signed by their hospitals'" in printed
+    assert "the sum of the accepted blobs is the recorded aggregate" in printed
+    assert "dropped" not in printed and "not verified: that each model is the previous one" in printed
+
+
+@pytest.fixture(scope="module")
+def pruned_run(tmp_path_factory, small_mnist):
+    out = tmp_path_factory.mktemp("runs") / "pruned"
+    run(dataclasses_replace(SMALL, rounds=1, keep_updates="until-approved"), out, dataset=small_mnist,
+        progress=False)
+    return out
+
+
+def test_until_approved_keeps_aggregate_signatures_and_digests_and_audit_says_what_it_cannot_check(
+        pruned_run, capsys):
+    rd = RunDir(pruned_run)
+    folder = rd.round_dir(1) / "updates"
+    assert list(folder.glob("*.bin")) == [] and len(list(folder.glob("*.sig"))) == CLIENTS
+    assert rd.aggregate_path(1).stat().st_size > 0 and len(rd.load_pruned(1)) == CLIENTS
+    assert main(["audit", str(pruned_run)]) == 0
+    printed = capsys.readouterr().out
+    assert "verified: round 1 (blobs dropped after approval): the dropped blobs' digests match" in printed
+    assert "not verified: round 1: that the recorded aggregate is the sum of the accepted blobs" in printed
+
+
+@pytest.mark.parametrize("damage", ["aggregate", "digest", "signature"])
+def test_audit_of_a_pruned_round_catches_a_changed_aggregate_digest_or_signature(
+        pruned_run, tmp_path, capsys, damage):
+    copy = tmp_path / "pruned"
+    shutil.copytree(pruned_run, copy)
+    rd = RunDir(copy)
+    address = sorted(rd.load_pruned(1))[0]
+    if damage == "aggregate":
+        blob = bytearray(rd.aggregate_path(1).read_bytes())
+        blob[100] ^= 1
+        rd.aggregate_path(1).write_bytes(bytes(blob))
+        expected = "round 1: aggregate.bin is not the aggregate recorded on chain"
+    elif damage == "digest":
+        manifest = json.loads(rd.pruned_path(1).read_text())
+        manifest["dropped"][address] = "00" * 32
+        rd.pruned_path(1).write_text(json.dumps(manifest))
+        expected = f"round 1: dropped blob of hospital {address} does not match its commitment"
+    else:
+        other = sorted(rd.load_pruned(1))[1]
+        shutil.copy(rd.update_path(1, other, ".sig"), rd.update_path(1, address, ".sig"))
+        expected = f"round 1: the kept signature of hospital {address} is not its signature"
+    assert main(["audit", str(copy)]) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_retention_policy_resolution_and_bad_input():
+    from fbh.protocol import retention
+
+    assert retention.resolve("auto", 3) == "all"
+    assert retention.resolve("auto", 70) == "until-approved"
+    assert retention.resolve("all", 70) == "all"
+    assert RunConfig(rounds=70).retention == "until-approved"
+    with pytest.raises(ValueError, match="keep_updates must be one of auto, all, until-approved"):
+        RunConfig(keep_updates="never")
+    with pytest.raises(SystemExit) as info:  # argparse rejects an unknown choice before anything runs
+        main(["run", "--keep-updates", "some"])
+    assert info.value.code == 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from fbh.protocol import retention
+
 __all__ = ["PRESETS", "RunConfig"]
 
 
@@ -34,6 +36,10 @@ class RunConfig:
         None: all) — for quick experiments and tests.
       seed: seeds data partitioning, initialisation, shuffling and rounding.
       threads: crypto threads (None: all cores).
+      keep_updates: how long the run directory keeps each hospital's blob:
+        "all", "until-approved" (drop them once the round is approved on
+        chain; keep the aggregate, signatures and digests) or "auto" (all
+        for runs of at most 10 rounds); see :mod:`fbh.protocol.retention`.
     """
 
     dataset: str = "mnist"
@@ -56,6 +62,7 @@ class RunConfig:
     train_examples: int | None = None
     seed: int = 0
     threads: int | None = None
+    keep_updates: str = "auto"
 
     def __post_init__(self) -> None:
         checks = [
@@ -71,10 +78,17 @@ class RunConfig:
             (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
             (self.train_examples is None or self.train_examples >= self.clients,
              f"train_examples must be >= clients, got {self.train_examples}"),
+            (self.keep_updates in retention.POLICIES,
+             f"keep_updates must be one of {', '.join(retention.POLICIES)}, got {self.keep_updates!r}"),
         ]
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
+
+    @property
+    def retention(self) -> str:
+        """The concrete blob retention policy: "all" or "until-approved"."""
+        return retention.resolve(self.keep_updates, self.rounds)
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -9,6 +9,7 @@ Ethereum key and committed (SHA-256) on chain.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 
 from fbh.chain import hashing
@@ -100,8 +101,9 @@ class EncryptedUpdate:
     signature: bytes
     num_samples: int
 
-    @property
+    @functools.cached_property
     def digest(self) -> bytes:
+        """SHA-256 of ``blob``, hashed once: every role asks for it, and a blob is megabytes."""
         return digest(self.blob)
 
     def __repr__(self) -> str:  # blobs are megabytes: never print them

@@ -7,6 +7,8 @@ Layout::
     RUN_DIR/model.npz                        final global model
     RUN_DIR/rounds/<r>/updates/<addr>.bin    each hospital's ciphertext blob
     RUN_DIR/rounds/<r>/updates/<addr>.sig    its signature
+    RUN_DIR/rounds/<r>/aggregate.bin         the round's aggregate (``--keep-updates until-approved``)
+    RUN_DIR/rounds/<r>/pruned.json           blobs dropped after approval: address -> SHA-256
     RUN_DIR/rounds/<r>/model.npz             the global model after round r
     RUN_DIR/chain/                           what it takes to bring the chain back
     RUN_DIR/accuracy.png, loss.png           curves
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +73,12 @@ class RunDir:
     def update_path(self, round_: int, address: str, suffix: str = ".bin") -> Path:
         return self.round_dir(round_) / "updates" / f"{address}{suffix}"
 
+    def aggregate_path(self, round_: int) -> Path:
+        return self.round_dir(round_) / "aggregate.bin"
+
+    def pruned_path(self, round_: int) -> Path:
+        return self.round_dir(round_) / "pruned.json"
+
     def rounds(self) -> list[int]:
         """Round numbers present on disk, ascending."""
         base = self.root / "rounds"
@@ -101,6 +110,35 @@ class RunDir:
             sig_path = blob_path.with_suffix(".sig")
             out[blob_path.stem] = (blob_path.read_bytes(), sig_path.read_bytes())
         return out
+
+    def save_aggregate(self, round_: int, blob: bytes) -> None:
+        atomic_write(self.aggregate_path(round_), blob)
+
+    def prune_updates(self, round_: int, digests: Mapping[str, bytes]) -> None:
+        """Drop ``round_``'s individual blobs, keeping their signatures.
+
+        Args:
+          round_: the round.
+          digests: address -> SHA-256 of every blob saved for the round
+            (the caller has them; re-reading hundreds of MB to hash is waste).
+
+        The manifest is written before any blob is deleted, so an interrupted
+        prune leaves every blob either present or listed as dropped.
+        """
+        dropped = {**self.load_pruned(round_), **{a: bytes(d).hex() for a, d in digests.items()}}
+        self.write_json(self.pruned_path(round_), {"policy": "until-approved", "dropped": dropped})
+        for address in digests:
+            self.update_path(round_, address).unlink(missing_ok=True)
+
+    def load_pruned(self, round_: int) -> dict[str, str]:
+        """address -> SHA-256 (hex) of the blobs dropped from ``round_`` (empty if none)."""
+        path = self.pruned_path(round_)
+        return dict(self.read_json(path)["dropped"]) if path.exists() else {}
+
+    def load_signatures(self, round_: int) -> dict[str, bytes]:
+        """address -> signature of every update of ``round_`` whose signature was kept."""
+        folder = self.round_dir(round_) / "updates"
+        return {p.stem: p.read_bytes() for p in sorted(folder.glob("*.sig"))}
 
     # --- models ------------------------------------------------------------------
     def save_model(self, path: Path, flat: np.ndarray, **meta: Any) -> None:

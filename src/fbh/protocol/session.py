@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
+from fbh.protocol import retention
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
@@ -164,6 +165,10 @@ class Session:
             with timer(msg.AUDIT):
                 accepted = row.pop("_accepted")
                 verdict = self.auditor.audit(round_, accepted, new_flat)
+            digests = row.pop("_digests")
+            if verdict.approved and c.retention == retention.UNTIL_APPROVED:
+                with timer("storage"):
+                    self.run_dir.prune_updates(round_, digests)
             row.update(validation_accuracy=verdict.validation_accuracy, approved=verdict.approved)
             if verdict.problems:
                 row["audit_problems"] = list(verdict.problems)
@@ -198,6 +203,9 @@ class Session:
             self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
         with timer(msg.AGGREGATE):
             aggregate = self.server.aggregate(plan, accepted)
+        if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
+            with timer("storage"):
+                self.run_dir.save_aggregate(round_, aggregate)
         with timer(msg.DECRYPT):
             summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
                                           min_parties=min(2, len(self.hospitals)),
@@ -209,6 +217,7 @@ class Session:
                          for r in rejected],
             "clipped_fraction": clipped / (len(self.hospitals) * self.global_flat.size),
             "_accepted": {u.hospital: u.blob for u in accepted},
+            "_digests": {u.hospital: u.digest for u in accepted},
         }
         return new_flat, extra
 
