@@ -10,6 +10,7 @@
 
 #include "elgamal.h"
 #include "msm.h"
+#include "rmul.h"
 #include "sha256.h"
 #include "util.h"
 
@@ -18,7 +19,7 @@ namespace fbh {
 namespace {
 
 constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 2) points
-constexpr std::size_t kDecBlocks = 64;
+constexpr std::size_t kDecBlocks = 32;  // 32 R tables (1 MiB) and 32 k products per chunk
 constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
@@ -227,42 +228,42 @@ int verify_range(const unsigned char* pts, const unsigned char* proofs, std::siz
 
 /// Per-thread buffers for decryption; the products s_j R are cleared after use.
 struct PackedDecWorkspace {
-  MulWorkspace mul;
-  std::vector<ge> r, s, d;
-  std::vector<std::uint8_t> rinf, sinf, dinf;
+  RMulWorkspace mul;
+  std::vector<ge> r, d;
+  std::vector<std::uint8_t> rinf, dinf, sinf;
   std::vector<std::uint32_t> pos, idx;
   std::vector<fe> scratch;
   PackedDecWorkspace(std::size_t b, std::size_t k)
-      : mul(b), r(b), s(b), d(b * k), rinf(b), sinf(b), dinf(b * k), pos(b), idx(b * k),
+      : mul(b, k), r(b), d(b * k), rinf(b), dinf(b * k), sinf(b * k), pos(b), idx(b * k),
         scratch(b * k) {}
-  ~PackedDecWorkspace() {
-    secure_zero(s.data(), s.size() * sizeof(ge));
-    secure_zero(d.data(), d.size() * sizeof(ge));
-  }
+  ~PackedDecWorkspace() { secure_zero(d.data(), d.size() * sizeof(ge)); }
 };
 
 /// s_j R_i for the b blocks at pts into ws.d[i * k + j] (inf flags in ws.dinf).
-void mul_r_chunk(const unsigned char* pts, std::size_t b, std::size_t k,
-                 const std::vector<std::unique_ptr<SharedDigits>>& kd, bool ct,
-                 PackedDecWorkspace& ws) {
+void mul_r_chunk(const unsigned char* pts, std::size_t b, std::size_t k, const KeyDigits& kd,
+                 bool ct, PackedDecWorkspace& ws) {
   const std::size_t blk = (k + 1) * kPointBytes;
   std::size_t cnt = 0;
   for (std::size_t i = 0; i < b; ++i) {
     ge_load_var(&ws.r[cnt], &ws.rinf[i], pts + i * blk, false);
     if (!ws.rinf[i]) ws.pos[cnt++] = static_cast<std::uint32_t>(i);
+  }
+  // Products land compacted (non-infinite R first); spread them back, last first.
+  rmul_batch(ws.d.data(), ws.sinf.data(), ws.r.data(), cnt, kd, ct, ws.mul);
+  for (std::size_t i = b; i-- > 0;) {
     for (std::size_t j = 0; j < k; ++j) ws.dinf[i * k + j] = 1;  // s_j * infinity
   }
-  for (std::size_t j = 0; j < k; ++j) {
-    ecmult_shared_batch(ws.s.data(), ws.sinf.data(), ws.r.data(), cnt, *kd[j], ct, ws.mul);
-    for (std::size_t c = 0; c < cnt; ++c) {
-      ws.d[ws.pos[c] * k + j] = ws.s[c];
-      ws.dinf[ws.pos[c] * k + j] = ws.sinf[c];
+  for (std::size_t c = cnt; c-- > 0;) {
+    const std::size_t i = ws.pos[c];
+    for (std::size_t j = 0; j < k; ++j) {
+      ws.d[i * k + j] = ws.d[c * k + j];
+      ws.dinf[i * k + j] = ws.sinf[c * k + j];
     }
   }
 }
 
-std::vector<std::unique_ptr<SharedDigits>> key_digits(const SecKeySet& sk) {
-  std::vector<std::unique_ptr<SharedDigits>> kd;
+KeyDigits key_digits(const SecKeySet& sk) {
+  KeyDigits kd;
   for (std::size_t j = 0; j < sk.k(); ++j) kd.push_back(std::make_unique<SharedDigits>(sk.s(j)));
   return kd;
 }
