@@ -11,7 +11,10 @@
 
 #include "bsgs.h"
 #include "elgamal.h"
+#include "keyset.h"
+#include "packed.h"
 #include "rows.h"
+#include "sha256.h"
 
 namespace py = pybind11;
 using fbh::u64;
@@ -197,6 +200,235 @@ std::shared_ptr<fbh::BsgsTable> make_table(std::uint64_t baby, int threads) {
   return t;
 }
 
+
+// ---- packed ciphertexts (fbh.crypto.packed) ----
+
+constexpr auto kPt = static_cast<py::ssize_t>(fbh::kPointBytes);
+
+/// Points argument: uint8[B, k + 1, 64]; returns B.
+std::size_t require_blocks(const u8_array& a, std::size_t k) {
+  require(a.ndim() == 3 && a.shape(1) == static_cast<py::ssize_t>(k + 1) && a.shape(2) == kPt,
+          "block points must have shape (B, k + 1, 64)");
+  return static_cast<std::size_t>(a.shape(0));
+}
+
+std::size_t require_proofs(const u8_array& a, std::size_t nblocks) {
+  require(a.ndim() == 2 && static_cast<std::size_t>(a.shape(0)) == nblocks &&
+              a.shape(1) == static_cast<py::ssize_t>(fbh::kProofBytes),
+          "proofs must have shape (B, 96)");
+  return nblocks;
+}
+
+std::string require_digest(const py::bytes& b) {
+  std::string s = as_string(b);
+  require(s.size() == 32, "context digest must be 32 bytes");
+  return s;
+}
+
+std::shared_ptr<fbh::PubKeySet> pubset_from_points(const u8_array& pts) {
+  require(pts.ndim() == 2 && pts.shape(1) == kPt, "key points must have shape (k, 64)");
+  const auto k = static_cast<std::size_t>(pts.shape(0));
+  require(k >= 1 && k <= fbh::kMaxSlots, "a key set has 1 to 256 keys");
+  std::vector<fbh::ge> p(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    std::uint8_t inf = 0;
+    if (!fbh::ge_load_var(&p[j], &inf, pts.data() + 64 * j, true) || inf) {
+      throw py::value_error("key " + std::to_string(j) + " is not a finite point of secp256k1");
+    }
+    fbh::fe_normalize(&p[j].x);
+    fbh::fe_normalize(&p[j].y);
+  }
+  return std::make_shared<fbh::PubKeySet>(std::move(p));
+}
+
+u8_array pubset_points(const fbh::PubKeySet& pk) {
+  u8_array out({static_cast<py::ssize_t>(pk.k()), kPt});
+  for (std::size_t j = 0; j < pk.k(); ++j) fbh::ge_store(out.mutable_data() + 64 * j, &pk.points()[j], 0);
+  return out;
+}
+
+std::shared_ptr<fbh::SecKeySet> secset_generate(std::size_t k) {
+  require(k >= 1 && k <= fbh::kMaxSlots, "a key set has 1 to 256 keys");
+  std::vector<fbh::scalar> s(k);
+  for (auto& x : s) fbh::scalar_random(&x);  // independent keys: never derived from each other
+  return std::make_shared<fbh::SecKeySet>(std::move(s));
+}
+
+std::shared_ptr<fbh::SecKeySet> secset_from_bytes(const py::bytes& b) {
+  char* data = nullptr;
+  Py_ssize_t len = 0;
+  if (PyBytes_AsStringAndSize(b.ptr(), &data, &len) != 0) throw py::error_already_set();
+  require(len > 0 && len % 32 == 0 && static_cast<std::size_t>(len / 32) <= fbh::kMaxSlots,
+          "a secret key set is 32 bytes per key, 1 to 256 keys");
+  const auto k = static_cast<std::size_t>(len / 32);
+  std::vector<fbh::scalar> s(k);
+  for (std::size_t j = 0; j < k; ++j) {
+    const u64 over = fbh::scalar_set_b32(&s[j], reinterpret_cast<const unsigned char*>(data) + 32 * j);
+    if (over || fbh::scalar_is_zero(&s[j])) {
+      fbh::secure_zero(s.data(), s.size() * sizeof(fbh::scalar));
+      throw py::value_error("secret key " + std::to_string(j) + " must be in [1, n - 1]");
+    }
+  }
+  return std::make_shared<fbh::SecKeySet>(std::move(s));
+}
+
+py::bytes secset_to_bytes(const fbh::SecKeySet& sk) {
+  std::vector<unsigned char> buf(32 * sk.k());
+  for (std::size_t j = 0; j < sk.k(); ++j) fbh::scalar_get_b32(buf.data() + 32 * j, &sk.s(j));
+  py::bytes out(reinterpret_cast<char*>(buf.data()), static_cast<py::ssize_t>(buf.size()));
+  fbh::secure_zero(buf.data(), buf.size());
+  return out;
+}
+
+std::shared_ptr<fbh::PubKeySet> secset_public(const fbh::SecKeySet& sk) {
+  std::vector<fbh::ge> p(sk.k());
+  for (std::size_t j = 0; j < sk.k(); ++j) {
+    fbh::pubkey_from_secret(&p[j], &sk.s(j));
+    fbh::fe_normalize(&p[j].x);
+    fbh::fe_normalize(&p[j].y);
+  }
+  return std::make_shared<fbh::PubKeySet>(std::move(p));
+}
+
+py::tuple packed_encrypt(fbh::PubKeySet& pk, const i64_array& m, const py::bytes& ctx,
+                         std::uint64_t count, const py::object& nonces, int threads, bool ct) {
+  const std::size_t k = pk.k();
+  require(m.ndim() == 1 && static_cast<std::size_t>(m.shape(0)) % k == 0,
+          "packed plaintexts must be a 1-D int64 array of whole blocks");
+  const std::size_t nb = static_cast<std::size_t>(m.shape(0)) / k;
+  const std::string c = require_digest(ctx);
+  u8_array nonce_arr;
+  const unsigned char* np = nullptr;
+  if (!nonces.is_none()) {
+    nonce_arr = nonces.cast<u8_array>();
+    require(nonce_arr.ndim() == 2 && static_cast<std::size_t>(nonce_arr.shape(0)) == nb &&
+                nonce_arr.shape(1) == 64,
+            "nonces must have shape (B, 64)");
+    np = nonce_arr.data();
+  }
+  u8_array pts({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(k + 1), kPt});
+  u8_array proofs({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(fbh::kProofBytes)});
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::packed_encrypt(pts.mutable_data(), proofs.mutable_data(), pk, m.data(), nb,
+                              reinterpret_cast<const unsigned char*>(c.data()), count, np, threads, ct);
+  }
+  return py::make_tuple(pts, proofs, bad);
+}
+
+std::int64_t packed_verify(const u8_array& pts, const u8_array& proofs, std::size_t k,
+                           const py::bytes& ctx, std::uint64_t count, int threads) {
+  const std::size_t nb = require_blocks(pts, k);
+  require_proofs(proofs, nb);
+  const std::string c = require_digest(ctx);
+  py::gil_scoped_release nogil;
+  return fbh::packed_verify_var(pts.data(), proofs.data(), nb, k,
+                                reinterpret_cast<const unsigned char*>(c.data()), count, threads);
+}
+
+std::int64_t packed_validate(const u8_array& pts, const py::object& proofs, std::size_t k,
+                             int threads) {
+  const std::size_t nb = require_blocks(pts, k);
+  u8_array pr;
+  const unsigned char* pp = nullptr;
+  if (!proofs.is_none()) {
+    pr = proofs.cast<u8_array>();
+    require_proofs(pr, nb);
+    pp = pr.data();
+  }
+  py::gil_scoped_release nogil;
+  return fbh::packed_validate_var(pts.data(), pp, nb, k, threads);
+}
+
+u8_array packed_mul_r(const fbh::SecKeySet& sk, const u8_array& pts, int threads, bool ct) {
+  const std::size_t nb = require_blocks(pts, sk.k());
+  u8_array out({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(sk.k()), kPt});
+  py::gil_scoped_release nogil;
+  fbh::packed_mul_r(out.mutable_data(), sk, pts.data(), nb, threads, ct);
+  return out;
+}
+
+py::tuple packed_decrypt(const fbh::SecKeySet& sk, const u8_array& pts, const fbh::BsgsTable& t,
+                         std::uint64_t bound, int threads, bool ct) {
+  const std::size_t nb = require_blocks(pts, sk.k());
+  i64_array out(static_cast<py::ssize_t>(nb * sk.k()));
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::packed_decrypt(out.mutable_data(), sk, pts.data(), nb, t, bound, threads, ct);
+  }
+  return py::make_tuple(out, bad);
+}
+
+/// Points argument: uint8[..., 64] of any leading shape; returns the number of points.
+std::size_t require_points(const u8_array& a) {
+  require(a.ndim() >= 1 && a.shape(a.ndim() - 1) == kPt, "points must have a last axis of 64 bytes");
+  return static_cast<std::size_t>(a.size()) / 64;
+}
+
+u8_array like(const u8_array& a) {
+  std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
+  return u8_array(shape);
+}
+
+py::tuple aggregate_points(const std::vector<u8_array>& items, int threads) {
+  require(!items.empty(), "aggregate needs at least one input");
+  const std::size_t np = require_points(items[0]);
+  std::vector<const unsigned char*> ptrs;
+  for (const auto& it : items) {
+    require(require_points(it) == np, "all inputs must have the same number of points");
+    ptrs.push_back(it.data());
+  }
+  std::vector<std::uint8_t> val(items.size(), 0);  // inputs are validated objects
+  auto out = like(items[0]);
+  std::size_t bad_c = 0;
+  std::int64_t bad;
+  {
+    py::gil_scoped_release nogil;
+    bad = fbh::points_aggregate_var(out.mutable_data(), ptrs.data(), val.data(), ptrs.size(), np,
+                                    threads, &bad_c);
+  }
+  return py::make_tuple(out, bad, bad_c);
+}
+
+u8_array scale_points(const u8_array& pts, const py::bytes& k32, int threads) {
+  const std::size_t np = require_points(pts);
+  const fbh::scalar s = scalar_from_bytes(k32, true);
+  auto out = like(pts);
+  py::gil_scoped_release nogil;
+  fbh::points_scale_var(out.mutable_data(), pts.data(), np, &s, threads);
+  return out;
+}
+
+u8_array negate_points(const u8_array& pts) {
+  const std::size_t np = require_points(pts);
+  auto out = like(pts);
+  py::gil_scoped_release nogil;
+  fbh::points_negate_var(out.mutable_data(), pts.data(), np);
+  return out;
+}
+
+py::bytes sha256_bytes(const py::bytes& b) {
+  const std::string s = as_string(b);
+  unsigned char d[32];
+  fbh::sha256(d, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  return py::bytes(reinterpret_cast<char*>(d), 32);
+}
+
+py::bytes challenge(const py::bytes& ctx, std::uint64_t k, std::uint64_t count, std::uint64_t index,
+                    const py::bytes& pts, const py::bytes& a) {
+  const std::string c = require_digest(ctx), p = as_string(pts), aa = as_string(a);
+  require(p.size() == (k + 1) * 64 && aa.size() == 64, "block must be (k + 1) * 64 bytes, A 64");
+  fbh::scalar s;
+  fbh::packed_challenge(&s, reinterpret_cast<const unsigned char*>(c.data()), k, count, index,
+                        reinterpret_cast<const unsigned char*>(p.data()),
+                        reinterpret_cast<const unsigned char*>(aa.data()));
+  unsigned char out[32];
+  fbh::scalar_get_b32(out, &s);
+  return py::bytes(reinterpret_cast<char*>(out), 32);
+}
+
 // ---- internals exposed for tests (tests/crypto/test_core_*.py) ----
 
 py::bytes fe_bytes(const fbh::fe& a) {
@@ -351,6 +583,38 @@ PYBIND11_MODULE(_ec, m) {
   m.def("validate_rows", &validate_rows, py::arg("rows"), py::arg("threads"));
   m.def("to_sec1", &to_sec1, py::arg("rows"));
   m.def("from_sec1", &from_sec1, py::arg("points"));
+
+  m.attr("MAX_SLOTS") = fbh::kMaxSlots;
+  m.attr("PROOF_BYTES") = fbh::kProofBytes;
+  m.attr("CHALLENGE_TAG") = py::bytes(fbh::kChallengeTag, sizeof(fbh::kChallengeTag) - 1);
+
+  py::class_<fbh::PubKeySet, std::shared_ptr<fbh::PubKeySet>>(m, "PubKeySet")
+      .def_static("from_points", &pubset_from_points, py::arg("points"))
+      .def_property_readonly("k", &fbh::PubKeySet::k)
+      .def("points", &pubset_points);
+
+  py::class_<fbh::SecKeySet, std::shared_ptr<fbh::SecKeySet>>(m, "SecKeySet")
+      .def_static("generate", &secset_generate, py::arg("k"))
+      .def_static("from_bytes", &secset_from_bytes, py::arg("data"))
+      .def_property_readonly("k", &fbh::SecKeySet::k)
+      .def("to_bytes", &secset_to_bytes)
+      .def("public", &secset_public);
+
+  m.def("packed_encrypt", &packed_encrypt, py::arg("pk"), py::arg("m"), py::arg("ctx"),
+        py::arg("count"), py::arg("nonces"), py::arg("threads"), py::arg("ct"));
+  m.def("packed_verify", &packed_verify, py::arg("points"), py::arg("proofs"), py::arg("k"),
+        py::arg("ctx"), py::arg("count"), py::arg("threads"));
+  m.def("packed_validate", &packed_validate, py::arg("points"), py::arg("proofs"), py::arg("k"),
+        py::arg("threads"));
+  m.def("packed_mul_r", &packed_mul_r, py::arg("sk"), py::arg("points"), py::arg("threads"),
+        py::arg("ct"));
+  m.def("packed_decrypt", &packed_decrypt, py::arg("sk"), py::arg("points"), py::arg("table"),
+        py::arg("bound"), py::arg("threads"), py::arg("ct"));
+  m.def("aggregate_points", &aggregate_points, py::arg("items"), py::arg("threads"));
+  m.def("scale_points", &scale_points, py::arg("points"), py::arg("k"), py::arg("threads"));
+  m.def("negate_points", &negate_points, py::arg("points"));
+  m.def("_sha256", &sha256_bytes);
+  m.def("_challenge", &challenge);
 
   m.def("_field_op", &field_op);
   m.def("_scalar_op", &scalar_op);

@@ -13,23 +13,22 @@ namespace fbh {
 
 namespace {
 
-constexpr std::size_t kAggChunk = 1024;  // values per batched step (2048 points; fits in L2)
+constexpr std::size_t kAggChunk = 2048;  // points per batched step (fits in L2)
 constexpr std::size_t kScaleChunk = 512;
 
 }  // namespace
 
-std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
-                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
-                                   int threads, std::size_t* bad_input) {
-  const int nt = thread_count(n, threads, 512);
+std::int64_t points_aggregate_var(unsigned char* out, const unsigned char* const* in,
+                                  const std::uint8_t* validate, std::size_t nc, std::size_t np,
+                                  int threads, std::size_t* bad_input) {
+  const int nt = thread_count(np, threads, 1024);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   std::vector<std::size_t> first_c(static_cast<std::size_t>(nt), 0);
-  parallel_for(n, nt, [&](int tid, std::size_t begin, std::size_t end) {
-    const std::size_t np = 2 * kAggChunk;
-    std::vector<ge> acc(np), q(np);
-    std::vector<std::uint8_t> ainf(np), qinf(np);
-    std::vector<fe> scratch(np);
-    std::vector<std::uint32_t> idx(np);
+  parallel_for(np, nt, [&](int tid, std::size_t begin, std::size_t end) {
+    std::vector<ge> acc(kAggChunk), q(kAggChunk);
+    std::vector<std::uint8_t> ainf(kAggChunk), qinf(kAggChunk);
+    std::vector<fe> scratch(kAggChunk);
+    std::vector<std::uint32_t> idx(kAggChunk);
     for (std::size_t st = begin; st < end; st += kAggChunk) {
       const std::size_t b = std::min(kAggChunk, end - st);
       std::int64_t bad = -1;
@@ -37,10 +36,10 @@ std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* cons
       for (std::size_t c = 0; c < nc; ++c) {
         ge* dst = c == 0 ? acc.data() : q.data();
         std::uint8_t* dinf = c == 0 ? ainf.data() : qinf.data();
-        const unsigned char* src = in[c] + st * kRowBytes;
-        for (std::size_t p = 0; p < 2 * b; ++p) {
+        const unsigned char* src = in[c] + st * kPointBytes;
+        for (std::size_t p = 0; p < b; ++p) {
           if (!ge_load_var(&dst[p], &dinf[p], src + p * kPointBytes, validate[c] != 0)) {
-            const auto k = static_cast<std::int64_t>(p / 2);
+            const auto k = static_cast<std::int64_t>(p);
             if (bad < 0 || k < bad) {
               bad = k;
               bad_c = c;
@@ -50,10 +49,10 @@ std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* cons
         if (c > 0 && bad < 0) {
           // Fast path without per-point case checks; rare cases take the full version.
           unsigned any_inf = 0;
-          for (std::size_t p = 0; p < 2 * b; ++p) any_inf |= unsigned{ainf[p]} | unsigned{qinf[p]};
-          if (any_inf || !ge_batch_add(acc.data(), q.data(), 2 * b, scratch.data())) {
-            ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), 2 * b,
-                             scratch.data(), idx.data());
+          for (std::size_t p = 0; p < b; ++p) any_inf |= unsigned{ainf[p]} | unsigned{qinf[p]};
+          if (any_inf || !ge_batch_add(acc.data(), q.data(), b, scratch.data())) {
+            ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), b, scratch.data(),
+                             idx.data());
           }
         }
       }
@@ -62,9 +61,7 @@ std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* cons
         first_c[static_cast<std::size_t>(tid)] = bad_c;
         return;
       }
-      for (std::size_t p = 0; p < 2 * b; ++p) {
-        ge_store(out + st * kRowBytes + p * kPointBytes, &acc[p], ainf[p]);
-      }
+      for (std::size_t p = 0; p < b; ++p) ge_store(out + (st + p) * kPointBytes, &acc[p], ainf[p]);
     }
   });
   for (std::size_t t = 0; t < first.size(); ++t) {
@@ -76,10 +73,21 @@ std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* cons
   return -1;
 }
 
+std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
+                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
+                                   int threads, std::size_t* bad_input) {
+  const std::int64_t bad = points_aggregate_var(out, in, validate, nc, 2 * n, threads, bad_input);
+  return bad < 0 ? bad : bad / 2;
+}
+
 void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
                        const scalar* k, int threads) {
+  points_scale_var(out, in, 2 * n, k, threads);
+}
+
+void points_scale_var(unsigned char* out, const unsigned char* in, std::size_t np,
+                      const scalar* k, int threads) {
   const SharedDigits kd(*k);
-  const std::size_t np = 2 * n;
   const int nt = thread_count(np, threads, 256);
   parallel_for(np, nt, [&](int, std::size_t begin, std::size_t end) {
     MulWorkspace ws(kScaleChunk);
@@ -107,7 +115,11 @@ void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t 
 }
 
 void rows_negate_var(unsigned char* out, const unsigned char* in, std::size_t n) {
-  for (std::size_t p = 0; p < 2 * n; ++p) {
+  points_negate_var(out, in, 2 * n);
+}
+
+void points_negate_var(unsigned char* out, const unsigned char* in, std::size_t np) {
+  for (std::size_t p = 0; p < np; ++p) {
     ge a;
     std::uint8_t inf = 0;
     ge_load_var(&a, &inf, in + p * kPointBytes, false);

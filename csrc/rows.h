@@ -17,6 +17,19 @@ std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* cons
                                    const std::uint8_t* validate, std::size_t nc, std::size_t n,
                                    int threads, std::size_t* bad_input);
 
+/// Sum of nc arrays of np points each (the generic form of elgamal_aggregate_var); returns -1
+/// or the first bad point index.
+std::int64_t points_aggregate_var(unsigned char* out, const unsigned char* const* in,
+                                  const std::uint8_t* validate, std::size_t nc, std::size_t np,
+                                  int threads, std::size_t* bad_input);
+
+/// out = k * in for np points and a public scalar k (variable time).
+void points_scale_var(unsigned char* out, const unsigned char* in, std::size_t np,
+                      const scalar* k, int threads);
+
+/// out = -in for np points.
+void points_negate_var(unsigned char* out, const unsigned char* in, std::size_t np);
+
 /// out = k * in for n rows and a public scalar k (variable time).
 void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
                        const scalar* k, int threads);

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <thread>
 #include <vector>
 
@@ -48,13 +49,30 @@ void parallel_for(std::size_t n, int nthreads,
   }
   const auto nt = static_cast<std::size_t>(nthreads);
   auto begin_of = [&](std::size_t t) { return n * t / nt; };
+  // An exception in a worker (bad_alloc, ...) is caught there and rethrown here after every
+  // thread has joined: escaping a std::thread would call std::terminate.
+  std::vector<std::exception_ptr> errors(nt);
+  auto run = [&](std::size_t t) {
+    try {
+      fn(static_cast<int>(t), begin_of(t), begin_of(t + 1));
+    } catch (...) {
+      errors[t] = std::current_exception();
+    }
+  };
   std::vector<std::thread> pool;
-  pool.reserve(nt - 1);
-  for (std::size_t t = 1; t < nt; ++t) {
-    pool.emplace_back(fn, static_cast<int>(t), begin_of(t), begin_of(t + 1));
+  std::exception_ptr start_error;
+  try {
+    pool.reserve(nt - 1);
+    for (std::size_t t = 1; t < nt; ++t) pool.emplace_back(run, t);
+  } catch (...) {
+    start_error = std::current_exception();  // e.g. std::system_error: no thread available
   }
-  fn(0, 0, begin_of(1));
+  if (!start_error) run(0);
   for (auto& th : pool) th.join();
+  if (start_error) std::rethrow_exception(start_error);
+  for (const auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
 }
 
 }  // namespace fbh

@@ -14,7 +14,9 @@ void os_random(void* buf, std::size_t n);
 int thread_count(std::size_t n, int threads, std::size_t grain);
 
 /// Run fn(t, begin, end) over [0, n) split into `nthreads` contiguous ranges, one per thread
-/// (the caller's thread runs range 0). Ranges depend only on n and nthreads.
+/// (the caller's thread runs range 0). Ranges depend only on n and nthreads. An exception
+/// thrown by fn in any thread, or std::system_error when a thread cannot start, is rethrown
+/// here after every started thread has joined.
 void parallel_for(std::size_t n, int nthreads,
                   const std::function<void(int, std::size_t, std::size_t)>& fn);
 

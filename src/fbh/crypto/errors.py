@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["CryptoError", "InvalidPoint", "MalformedCiphertext", "PlaintextOutOfRange"]
+__all__ = [
+    "CryptoError",
+    "InvalidPoint",
+    "InvalidProof",
+    "MalformedCiphertext",
+    "PlaintextOutOfRange",
+    "UnsupportedVersion",
+]
 
 
 class CryptoError(ValueError):
@@ -34,3 +41,28 @@ class PlaintextOutOfRange(CryptoError):
         self.index = index
         self.value = value
         self.bound = bound
+
+
+class UnsupportedVersion(MalformedCiphertext):
+    """A blob or key set in a format version this build does not read (e.g. a v1 blob).
+
+    Attributes:
+        version: The version byte found in the header.
+    """
+
+    def __init__(self, message: str, *, version: int) -> None:
+        super().__init__(message)
+        self.version = version
+
+
+class InvalidProof(CryptoError):
+    """A packed ciphertext's proof of knowledge of its nonce does not verify.
+
+    Attributes:
+        block: The first failing block (``None`` when the blob as a whole is rejected, e.g. for a
+            context mismatch or an aggregate that carries no proofs).
+    """
+
+    def __init__(self, message: str, *, block: int | None) -> None:
+        super().__init__(message)
+        self.block = block

@@ -1,0 +1,275 @@
+// Pippenger's bucket method over Jacobian coordinates (variable time: public data only).
+//
+// Each scalar is GLV-split into two signed halves below 2^129, so n inputs become 2n points
+// with short scalars; those are recoded into signed base-2^c digits and summed window by
+// window: per window one mixed addition per point into its bucket, then 2^c additions for
+// the running sums (N. Pippenger, "On the evaluation of powers and related problems", FOCS
+// 1976; the bucket formulation of D. J. Bernstein et al., "Faster batch forgery
+// identification", INDOCRYPT 2012).
+#include "msm.h"
+
+#include <cmath>
+#include <vector>
+
+#include "util.h"
+
+namespace fbh {
+
+namespace {
+
+constexpr fe kBeta = fe_const(0x7ae96a2b657c0710ULL, 0x6e64479eac3434e9ULL, 0x9cf0497512f58995ULL,
+                              0xc1396c28719501eeULL);
+constexpr int kHalfBits = 130;  // |GLV half| < 2^129, plus one bit of signed-digit carry
+
+/// A Jacobian point (x = X / Z^2, y = Y / Z^3) with an explicit infinity flag.
+struct gej {
+  fe x, y, z;
+  int inf;
+};
+
+inline bool fe_zero_var(const fe* a) { return fe_normalizes_to_zero_var(a) != 0; }
+
+void gej_double_var(gej* r, const gej* a) {
+  if (a->inf) {
+    *r = *a;
+    return;
+  }
+  // dbl-2009-l for a = 0 (secp256k1 has no point with y = 0).
+  fe A, B, C, D, E, F, t, x3, y3, z3;
+  fe_sqr(&A, &a->x);
+  fe_sqr(&B, &a->y);
+  fe_sqr(&C, &B);
+  fe_add(&t, &a->x, &B);
+  fe_sqr(&t, &t);
+  fe_sub(&t, &t, &A);
+  fe_sub(&t, &t, &C);
+  fe_add(&D, &t, &t);
+  fe_mul_int(&E, &A, 3);
+  fe_sqr(&F, &E);
+  fe_mul(&z3, &a->y, &a->z);
+  fe_add(&z3, &z3, &z3);
+  fe_add(&t, &D, &D);
+  fe_sub(&x3, &F, &t);
+  fe_sub(&t, &D, &x3);
+  fe_mul(&y3, &E, &t);
+  fe_mul_int(&t, &C, 8);
+  fe_sub(&y3, &y3, &t);
+  r->x = x3;
+  r->y = y3;
+  r->z = z3;
+  r->inf = 0;
+}
+
+/// r = a + b for an affine finite b (madd-2007-bl).
+void gej_add_ge_var(gej* r, const gej* a, const ge* b) {
+  if (a->inf) {
+    r->x = b->x;
+    r->y = b->y;
+    fe_set_int(&r->z, 1);
+    r->inf = 0;
+    return;
+  }
+  fe z1z1, u2, s2, h, rr, hh, i, j, v, t, x3, y3, z3;
+  fe_sqr(&z1z1, &a->z);
+  fe_mul(&u2, &b->x, &z1z1);
+  fe_mul(&s2, &b->y, &a->z);
+  fe_mul(&s2, &s2, &z1z1);
+  fe_sub(&h, &u2, &a->x);
+  fe_sub(&rr, &s2, &a->y);
+  if (fe_zero_var(&h)) {
+    if (fe_zero_var(&rr)) {
+      gej_double_var(r, a);
+    } else {
+      r->inf = 1;
+    }
+    return;
+  }
+  fe_sqr(&hh, &h);
+  fe_mul_int(&i, &hh, 4);
+  fe_mul(&j, &h, &i);
+  fe_add(&rr, &rr, &rr);
+  fe_mul(&v, &a->x, &i);
+  fe_sqr(&x3, &rr);
+  fe_sub(&x3, &x3, &j);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&t, &v, &x3);
+  fe_mul(&y3, &rr, &t);
+  fe_mul(&t, &a->y, &j);
+  fe_add(&t, &t, &t);
+  fe_sub(&y3, &y3, &t);
+  fe_add(&z3, &a->z, &h);
+  fe_sqr(&z3, &z3);
+  fe_sub(&z3, &z3, &z1z1);
+  fe_sub(&z3, &z3, &hh);
+  r->x = x3;
+  r->y = y3;
+  r->z = z3;
+  r->inf = 0;
+}
+
+/// r = a + b (add-2007-bl).
+void gej_add_var(gej* r, const gej* a, const gej* b) {
+  if (a->inf) {
+    *r = *b;
+    return;
+  }
+  if (b->inf) {
+    *r = *a;
+    return;
+  }
+  fe z1z1, z2z2, u1, u2, s1, s2, h, rr, i, j, v, t, x3, y3, z3;
+  fe_sqr(&z1z1, &a->z);
+  fe_sqr(&z2z2, &b->z);
+  fe_mul(&u1, &a->x, &z2z2);
+  fe_mul(&u2, &b->x, &z1z1);
+  fe_mul(&s1, &a->y, &b->z);
+  fe_mul(&s1, &s1, &z2z2);
+  fe_mul(&s2, &b->y, &a->z);
+  fe_mul(&s2, &s2, &z1z1);
+  fe_sub(&h, &u2, &u1);
+  fe_sub(&rr, &s2, &s1);
+  if (fe_zero_var(&h)) {
+    if (fe_zero_var(&rr)) {
+      gej_double_var(r, a);
+    } else {
+      r->inf = 1;
+    }
+    return;
+  }
+  fe_add(&i, &h, &h);
+  fe_sqr(&i, &i);
+  fe_mul(&j, &h, &i);
+  fe_add(&rr, &rr, &rr);
+  fe_mul(&v, &u1, &i);
+  fe_sqr(&x3, &rr);
+  fe_sub(&x3, &x3, &j);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&t, &v, &x3);
+  fe_mul(&y3, &rr, &t);
+  fe_mul(&t, &s1, &j);
+  fe_add(&t, &t, &t);
+  fe_sub(&y3, &y3, &t);
+  fe_add(&z3, &a->z, &b->z);
+  fe_sqr(&z3, &z3);
+  fe_sub(&z3, &z3, &z1z1);
+  fe_sub(&z3, &z3, &z2z2);
+  fe_mul(&z3, &z3, &h);
+  r->x = x3;
+  r->y = y3;
+  r->z = z3;
+  r->inf = 0;
+}
+
+/// A GLV half as a sign and a magnitude below 2^129 (two 64-bit words plus a top bit).
+struct Half {
+  u64 w[3];
+  bool neg;
+};
+
+Half half_of(const scalar* k) {
+  scalar neg;
+  scalar_negate(&neg, k);
+  Half h{};
+  // The half is k or k - n; whichever of k, n - k is short is its magnitude.
+  const bool short_pos = k->d[2] == 0 && k->d[3] == 0;
+  const bool short_neg = neg.d[2] == 0 && neg.d[3] == 0;
+  h.neg = !short_pos && short_neg;
+  const scalar* m = h.neg ? &neg : k;
+  h.w[0] = m->d[0];
+  h.w[1] = m->d[1];
+  h.w[2] = m->d[2];
+  return h;
+}
+
+/// Signed base-2^c digits of h (least significant first, nw digits).
+void recode_signed(int* out, const Half& h, int c, int nw) {
+  int carry = 0;
+  const int half = 1 << (c - 1);
+  for (int w = 0; w < nw; ++w) {
+    const int bit = w * c;
+    u64 v = 0;
+    if (bit < 192) {
+      const int word = bit >> 6, off = bit & 63;
+      v = h.w[word] >> off;
+      if (off + c > 64 && word + 1 < 3) v |= h.w[word + 1] << (64 - off);
+    }
+    int d = static_cast<int>(v & ((u64{1} << c) - 1)) + carry;
+    carry = d >= half ? 1 : 0;
+    if (carry) d -= 1 << c;
+    out[w] = d;
+  }
+}
+
+/// Pippenger over pts[0..n) with digits dig[i * nw + w]; returns the sum.
+gej pippenger_var(const ge* pts, const int* dig, std::size_t n, int c, int nw) {
+  const std::size_t nbuckets = std::size_t{1} << (c - 1);
+  std::vector<gej> bucket(nbuckets);
+  gej total{};
+  total.inf = 1;
+  for (int w = nw - 1; w >= 0; --w) {
+    for (int s = 0; s < c && w != nw - 1; ++s) gej_double_var(&total, &total);
+    for (auto& b : bucket) b.inf = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const int d = dig[i * static_cast<std::size_t>(nw) + static_cast<std::size_t>(w)];
+      if (d == 0) continue;
+      gej* b = &bucket[static_cast<std::size_t>(d < 0 ? -d : d) - 1];
+      if (d > 0) {
+        gej_add_ge_var(b, b, &pts[i]);
+      } else {
+        ge neg;
+        ge_negate(&neg, &pts[i]);
+        gej_add_ge_var(b, b, &neg);
+      }
+    }
+    gej run{}, acc{};
+    run.inf = acc.inf = 1;
+    for (std::size_t b = nbuckets; b-- > 0;) {
+      gej_add_var(&run, &run, &bucket[b]);
+      gej_add_var(&acc, &acc, &run);
+    }
+    gej_add_var(&total, &total, &acc);
+  }
+  return total;
+}
+
+}  // namespace
+
+int msm_is_infinity_var(const ge* pts, const scalar* sc, std::size_t n, int threads) {
+  if (n == 0) return 1;
+  // 2n points with short scalars: P with k1, lambda P = (beta x, y) with k2.
+  const std::size_t np = 2 * n;
+  const double lg = std::log2(static_cast<double>(np));
+  int c = static_cast<int>(lg) - 2;
+  c = c < 4 ? 4 : (c > 15 ? 15 : c);
+  const int nw = (kHalfBits + c - 1) / c + 1;
+  std::vector<ge> p(np);
+  std::vector<int> dig(np * static_cast<std::size_t>(nw));
+  const int nt = thread_count(n, threads, 512);
+  parallel_for(n, nt, [&](int, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      scalar k1, k2;
+      scalar_split_lambda(&k1, &k2, &sc[i]);
+      Half h1 = half_of(&k1), h2 = half_of(&k2);
+      p[2 * i] = pts[i];
+      p[2 * i + 1] = pts[i];
+      fe_mul(&p[2 * i + 1].x, &p[2 * i + 1].x, &kBeta);
+      if (h1.neg) ge_negate(&p[2 * i], &p[2 * i]);
+      if (h2.neg) ge_negate(&p[2 * i + 1], &p[2 * i + 1]);
+      recode_signed(&dig[2 * i * static_cast<std::size_t>(nw)], h1, c, nw);
+      recode_signed(&dig[(2 * i + 1) * static_cast<std::size_t>(nw)], h2, c, nw);
+    }
+  });
+  std::vector<gej> part(static_cast<std::size_t>(nt));
+  parallel_for(np, nt, [&](int t, std::size_t begin, std::size_t end) {
+    part[static_cast<std::size_t>(t)] =
+        pippenger_var(p.data() + begin, dig.data() + begin * static_cast<std::size_t>(nw),
+                      end - begin, c, nw);
+  });
+  gej total = part[0];
+  for (std::size_t t = 1; t < part.size(); ++t) gej_add_var(&total, &total, &part[t]);
+  return total.inf ? 1 : 0;
+}
+
+}  // namespace fbh

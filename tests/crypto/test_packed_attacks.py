@@ -1,0 +1,144 @@
+"""Every malleability attack on packed blobs is rejected by verify(), and related keys leak.
+
+Regression tests for issue 7: with the v1 format an exact copy of another hospital's blob
+was accepted; here a copy, a re-randomization, a splice, a reordering, a truncation or a
+replay into another context each fails with InvalidProof naming what failed.
+"""
+
+from __future__ import annotations
+
+import coincurve
+import numpy as np
+import pytest
+
+import fbh.crypto as fc
+
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+ALICE = b"chain 1|contract 0xabc|round 3|sender alice"
+MALLORY = b"chain 1|contract 0xabc|round 3|sender mallory"
+
+
+@pytest.fixture(scope="session")
+def ks():
+    return fc.KeySet.generate(k=4)
+
+
+@pytest.fixture(scope="session")
+def alice_blob(ks):
+    return fc.encrypt_packed(ks.public, list(range(1, 11)), context=ALICE)
+
+
+def forged(ct, points=None, proofs=None, count=None, digest=None):
+    """A blob assembled from (modified) parts, as an attacker would write it."""
+    return fc.PackedCiphertexts(
+        ct._points if points is None else points,
+        ct._proofs if proofs is None else proofs,
+        count=ct.count if count is None else count,
+        context_digest=ct.context_digest if digest is None else digest,
+    )
+
+
+def test_honest_blob_verifies(alice_blob):
+    alice_blob.verify(ALICE)
+    fc.PackedCiphertexts.from_bytes(alice_blob.to_bytes()).verify(ALICE, threads=2)
+
+
+def test_exact_copy_submitted_by_another_sender_fails(alice_blob):
+    copy = fc.PackedCiphertexts.from_bytes(alice_blob.to_bytes())
+    with pytest.raises(fc.InvalidProof, match="another context"):
+        copy.verify(MALLORY)
+    # Rewriting the header's digest does not help: the proofs are bound to Alice's context.
+    relabeled = forged(alice_blob, digest=fc.context_digest(MALLORY))
+    with pytest.raises(fc.InvalidProof, match="block 0") as e:
+        relabeled.verify(MALLORY)
+    assert e.value.block == 0
+
+
+def test_replay_into_another_round_fails(alice_blob):
+    with pytest.raises(fc.InvalidProof):
+        alice_blob.verify(ALICE.replace(b"round 3", b"round 4"))
+
+
+def test_rerandomized_blob_fails(ks, alice_blob):
+    # Adding an encryption of zeros keeps the plaintexts (R' = R + tG, C' = C + tP) but the
+    # attacker cannot make a proof for r + t without r.
+    zeros = fc.encrypt_packed(ks.public, [0] * 10, context=MALLORY)
+    rerand = alice_blob + zeros
+    points = rerand._points
+    for digest, ctx in ((alice_blob.context_digest, ALICE), (fc.context_digest(MALLORY), MALLORY)):
+        for proofs in (alice_blob._proofs, zeros._proofs):
+            with pytest.raises(fc.InvalidProof, match="block 0"):
+                forged(alice_blob, points=points, proofs=proofs, digest=digest).verify(ctx)
+
+
+def test_modified_slot_fails(ks, alice_blob):
+    # Shift one plaintext by adding G to one C_j: R and the proof's A are unchanged, but the
+    # challenge covers the whole block.
+    points = np.array(alice_blob._points)
+    c = coincurve.PublicKey(b"\x04" + points[1, 2].tobytes())
+    g = coincurve.PublicKey.from_secret((1).to_bytes(32, "big"))
+    points[1, 2] = np.frombuffer(coincurve.PublicKey.combine_keys([c, g]).format(False)[1:], np.uint8)
+    with pytest.raises(fc.InvalidProof, match="block 1"):
+        forged(alice_blob, points=points).verify(ALICE)
+
+
+def test_spliced_blob_fails(ks, alice_blob):
+    bob = fc.encrypt_packed(ks.public, [7] * 10, context=MALLORY)
+    points = np.concatenate([alice_blob._points[:2], bob._points[2:]])
+    proofs = np.concatenate([alice_blob._proofs[:2], bob._proofs[2:]])
+    with pytest.raises(fc.InvalidProof, match="block 2"):
+        forged(alice_blob, points=points, proofs=proofs).verify(ALICE)
+
+
+def test_reordered_and_truncated_blobs_fail(alice_blob):
+    order = [1, 0, 2]
+    swapped = forged(alice_blob, points=alice_blob._points[order], proofs=alice_blob._proofs[order])
+    with pytest.raises(fc.InvalidProof, match="block 0"):
+        swapped.verify(ALICE)
+    truncated = forged(
+        alice_blob, points=alice_blob._points[:2], proofs=alice_blob._proofs[:2], count=8
+    )
+    with pytest.raises(fc.InvalidProof, match="block 0"):
+        truncated.verify(ALICE)
+
+
+def test_proof_from_another_block_fails(alice_blob):
+    proofs = np.array(alice_blob._proofs)
+    proofs[2] = proofs[0]
+    with pytest.raises(fc.InvalidProof, match="block 2"):
+        forged(alice_blob, proofs=proofs).verify(ALICE)
+
+
+def _point(p: np.ndarray) -> coincurve.PublicKey:
+    return coincurve.PublicKey(b"\x04" + p.tobytes())
+
+
+def _difference_leak(pub_bytes: bytes, ct: fc.PackedCiphertexts, delta: int) -> bytes:
+    """C_1 - C_0 - delta R, computed by an eavesdropper who knows only delta."""
+    r = _point(ct._points[0, 0])
+    c0, c1 = _point(ct._points[0, 1]), _point(ct._points[0, 2])
+    neg = (N - 1).to_bytes(32, "big")
+    minus = [c0.multiply(neg), r.multiply((N - delta).to_bytes(32, "big"))]
+    return coincurve.PublicKey.combine_keys([c1, *minus]).format()
+
+
+def test_related_keys_leak_plaintext_differences():
+    """Why slot keys must be independent: with P_1 = P_0 + delta G (s_1 = s_0 + delta, e.g.
+    keys derived from one seed by adding a public offset), C_1 - C_0 = r delta G + (m_1 - m_0) G
+    = delta R + (m_1 - m_0) G, so anyone who knows delta learns (m_1 - m_0) G and decodes the
+    difference of two plaintexts without any secret key."""
+    delta = 12345
+    s0 = 0xC0FFEE
+    p0 = coincurve.PublicKey.from_secret(s0.to_bytes(32, "big"))
+    p1 = coincurve.PublicKey.from_secret((s0 + delta).to_bytes(32, "big"))
+    related = fc.PublicKeySet.from_bytes(
+        b"FBHK\x02\x00\x02\x00" + p0.format(False)[1:] + p1.format(False)[1:]
+    )
+    m0, m1 = 1000, 1042
+    ct = fc.encrypt_packed(related, [m0, m1], context=b"x")
+    diff_g = coincurve.PublicKey.from_secret((m1 - m0).to_bytes(32, "big")).format()
+    assert _difference_leak(related.to_bytes(), ct, delta) == diff_g
+    # The same computation against an independent key set gives nothing.
+    independent = fc.KeySet.generate(k=2).public
+    ct2 = fc.encrypt_packed(independent, [m0, m1], context=b"x")
+    assert _difference_leak(independent.to_bytes(), ct2, delta) != diff_g
