@@ -8,15 +8,25 @@ pragma solidity 0.8.37;
 /// bytes, the server may exclude parties with a reason code, then records the
 /// aggregate's commitment and the new global model's hash (closing the round),
 /// and an auditor approves or rejects it with the validation accuracy.
+/// A round that cannot finish (a crash, no usable update) is cancelled by
+/// the server or the admin with a reason, so no round is ever stuck Open;
+/// the admin can revoke a participant. Every input is bounded: round numbers
+/// are consecutive, reason codes are enums, sample counts fit 32 bits.
 /// @dev Storage is packed so a commitment writes exactly two fresh slots
 /// (digest; samples + block + rejection) and touches no array: the round view
 /// enumerates the registered hospitals instead of a per-round list.
 contract UpdateRegistry {
     enum Role { None, Server, Hospital, Auditor }
-    enum Status { None, Open, Aggregated, Approved, Rejected }
+    enum Status { None, Open, Aggregated, Approved, Rejected, Cancelled }
+    /// Why the server excluded a party (fbh.chain.RejectReason); 0 is reserved.
+    enum RejectReason { None, DigestMismatch, UnregisteredSender, Replay, Duplicate, BadSignature,
+                        NotCommitted, Malformed }
+    /// Why a round was cancelled (fbh.chain.CancelReason); 0 is reserved.
+    enum CancelReason { None, Interrupted, NoUsableUpdates, DecryptionFailed, AuditTimeout, Administrative }
 
     struct Participant {
         Role role;
+        bool revoked; // set by the admin: the account can no longer act in its role
         address signer; // key that signs the participant's ciphertext blobs
     }
 
@@ -29,6 +39,7 @@ contract UpdateRegistry {
 
     struct Round {
         Status status;
+        CancelReason cancelReason;
         uint16 accuracyBps;
         uint64 openedBlock;
         uint64 aggregatedBlock;
@@ -47,6 +58,7 @@ contract UpdateRegistry {
         address account;
         Role role;
         address signer;
+        bool revoked;
     }
 
     struct UpdateView {
@@ -69,6 +81,7 @@ contract UpdateRegistry {
         bytes32 modelHash;
         UpdateView[] updates;
         Rejection[] rejections;
+        CancelReason cancelReason;
     }
 
     error NotAdmin(address caller);
@@ -82,7 +95,12 @@ contract UpdateRegistry {
     error InvalidPublicKey();
     error KeyNotPublished();
     error RoundAlreadyOpen(uint64 openRound);
-    error RoundNotIncreasing(uint64 round, uint64 lastRound);
+    error RoundNotNext(uint64 round, uint64 expected);
+    error RoundNotCancellable(uint64 round);
+    error NotServerOrAdmin(address caller);
+    error NotRegistered(address account);
+    error AlreadyRevoked(address account);
+    error TooManySamples(uint64 numSamples);
     error RoundNotOpen(uint64 round);
     error RoundNotAggregated(uint64 round);
     error UnknownRound(uint64 round);
@@ -91,7 +109,7 @@ contract UpdateRegistry {
     error Excluded(uint64 round, address hospital);
     error ZeroDigest();
     error ZeroSamples();
-    error InvalidReason();
+    error InvalidReason(uint256 reason);
     error InvalidAccuracy(uint16 accuracyBps);
 
     event ParticipantRegistered(address indexed account, Role role, address signer);
@@ -101,8 +119,11 @@ contract UpdateRegistry {
     event PartyRejected(uint64 indexed round, address indexed party, uint16 reason);
     event AggregateRecorded(uint64 indexed round, bytes32 aggregateDigest, bytes32 modelHash);
     event RoundAudited(uint64 indexed round, address indexed auditor, bool approved, uint16 accuracyBps);
+    event RoundCancelled(uint64 indexed round, address indexed by, CancelReason reason);
+    event ParticipantRevoked(address indexed account);
 
     uint16 private constant MAX_BPS = 10_000;
+    uint64 private constant MAX_SAMPLES = type(uint32).max;
 
     address public admin; // the KGC; plain storage so deployed code equals the artifact
     uint64 public lastRound; // shares a slot with currentRound: one write opens a round
@@ -127,7 +148,8 @@ contract UpdateRegistry {
     }
 
     modifier onlyRole(Role role) {
-        if (_participants[msg.sender].role != role) {
+        Participant storage p = _participants[msg.sender];
+        if (p.role != role || p.revoked) {
             if (role == Role.Server) revert NotServer(msg.sender);
             if (role == Role.Hospital) revert NotHospital(msg.sender);
             revert NotAuditor(msg.sender);
@@ -143,10 +165,19 @@ contract UpdateRegistry {
         if (account == address(0) || signer == address(0)) revert ZeroAddress();
         if (role == Role.None) revert InvalidRole();
         if (_participants[account].role != Role.None) revert AlreadyRegistered(account);
-        _participants[account] = Participant(role, signer);
+        _participants[account] = Participant(role, false, signer);
         _accounts.push(account);
         if (role == Role.Hospital) _hospitals.push(account);
         emit ParticipantRegistered(account, role, signer);
+    }
+
+    /// @notice Revokes `account`: it keeps its history but can no longer act.
+    function revoke(address account) external onlyAdmin {
+        Participant storage p = _participants[account];
+        if (p.role == Role.None) revert NotRegistered(account);
+        if (p.revoked) revert AlreadyRevoked(account);
+        p.revoked = true;
+        emit ParticipantRevoked(account);
     }
 
     /// @notice Publishes the ElGamal public key (33-byte compressed secp256k1).
@@ -161,12 +192,13 @@ contract UpdateRegistry {
 
     // ---------------------------------------------------------------- server
 
-    /// @notice Opens `round` for commitments; rounds strictly increase, one
-    /// is open at a time, and none opens before the public key is published.
+    /// @notice Opens `round` for commitments; rounds are consecutive (so no
+    /// huge number can exhaust them), one is open at a time, and none opens
+    /// before the public key is published.
     function openRound(uint64 round) external onlyRole(Role.Server) {
         if (_publicKey.length == 0) revert KeyNotPublished();
         if (currentRound != 0) revert RoundAlreadyOpen(currentRound);
-        if (round <= lastRound) revert RoundNotIncreasing(round, lastRound);
+        if (round != lastRound + 1) revert RoundNotNext(round, lastRound + 1);
         lastRound = round;
         currentRound = round;
         _roundIds.push(round);
@@ -179,7 +211,7 @@ contract UpdateRegistry {
     /// @notice Excludes `party` (a hospital or any sender) from `round`.
     function recordRejection(uint64 round, address party, uint16 reason) external onlyRole(Role.Server) {
         if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
-        if (reason == 0) revert InvalidReason();
+        if (reason == 0 || reason > uint16(type(RejectReason).max)) revert InvalidReason(reason);
         // The entry's reason doubles as the exclusion flag, also for parties
         // that never committed, so a late commitment is refused too.
         Entry storage e = _entries[round][party];
@@ -206,6 +238,21 @@ contract UpdateRegistry {
         emit AggregateRecorded(round, aggregateDigest, modelHash);
     }
 
+    /// @notice Cancels `round`, open or aggregated but not yet audited, with
+    /// `reason`; the server or the admin may. Its number stays used: the
+    /// work is redone in the next round.
+    function cancelRound(uint64 round, uint8 reason) external {
+        Participant storage p = _participants[msg.sender];
+        if (msg.sender != admin && (p.role != Role.Server || p.revoked)) revert NotServerOrAdmin(msg.sender);
+        if (reason == 0 || reason > uint8(type(CancelReason).max)) revert InvalidReason(reason);
+        Round storage r = _rounds[round];
+        if (r.status != Status.Open && r.status != Status.Aggregated) revert RoundNotCancellable(round);
+        r.status = Status.Cancelled;
+        r.cancelReason = CancelReason(reason);
+        if (currentRound == round) currentRound = 0;
+        emit RoundCancelled(round, msg.sender, CancelReason(reason));
+    }
+
     // -------------------------------------------------------------- hospital
 
     /// @notice Commits the caller's update for `round`: SHA-256 of its exact
@@ -214,6 +261,7 @@ contract UpdateRegistry {
         if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
         if (digest == bytes32(0)) revert ZeroDigest();
         if (numSamples == 0) revert ZeroSamples();
+        if (numSamples > MAX_SAMPLES) revert TooManySamples(numSamples);
         Entry storage e = _entries[round][msg.sender];
         if (e.digest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
         if (e.rejectReason != 0) revert Excluded(round, msg.sender);
@@ -246,14 +294,15 @@ contract UpdateRegistry {
 
     function participant(address account) external view returns (ParticipantView memory) {
         Participant storage p = _participants[account];
-        return ParticipantView(account, p.role, p.signer);
+        return ParticipantView(account, p.role, p.signer, p.revoked);
     }
 
     function participants() external view returns (ParticipantView[] memory out) {
         out = new ParticipantView[](_accounts.length);
         for (uint256 i = 0; i < out.length; ++i) {
             address a = _accounts[i];
-            out[i] = ParticipantView(a, _participants[a].role, _participants[a].signer);
+            Participant storage p = _participants[a];
+            out[i] = ParticipantView(a, p.role, p.signer, p.revoked);
         }
     }
 
@@ -276,6 +325,7 @@ contract UpdateRegistry {
         v.modelHash = r.modelHash;
         v.updates = _updates(round);
         v.rejections = _rejections[round];
+        v.cancelReason = r.cancelReason;
     }
 
     function getRounds(uint64[] calldata rounds) external view returns (RoundView[] memory out) {

@@ -45,7 +45,20 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
 
+def _show_defaults(p: argparse.ArgumentParser) -> None:
+    """Append RunConfig's default to every option's help (options default to None so presets apply)."""
+    from fbh.protocol.config import RunConfig
+
+    defaults = {f.name: f.default for f in dataclasses.fields(RunConfig)}
+    for action in p._actions:
+        if action.dest not in defaults or action.nargs == 0 or "default" in (action.help or ""):
+            continue  # flags say what they switch; some helps name their default already
+        shown = "all" if defaults[action.dest] is None else defaults[action.dest]
+        action.help = f"{action.help or action.dest.replace('_', ' ')} (default: {shown})"
+
+
 def _config_from(args: argparse.Namespace):
+    from fbh.errors import BadInput
     from fbh.protocol.config import PRESETS, RunConfig
 
     values = dict(PRESETS[args.preset])
@@ -53,7 +66,10 @@ def _config_from(args: argparse.Namespace):
         value = getattr(args, field.name, None)
         if value is not None:
             values[field.name] = value
-    return RunConfig(**values)
+    try:
+        return RunConfig(**values)
+    except ValueError as exc:
+        raise BadInput(f"invalid option: {exc}", "see `fbh run --help` for what each option accepts") from None
 
 
 def _default_out(prefix: str) -> str:
@@ -63,10 +79,13 @@ def _default_out(prefix: str) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from fbh.protocol.preflight import check_config, check_out_dir
     from fbh.protocol.simulation import run
 
     config = _config_from(args)
     out = args.out or _default_out("run")
+    check_config(config)
+    check_out_dir(out)
     metrics = run(config, out, data_dir=args.data_dir)
     last = metrics["rounds"][-1]
     print(f"done: {out}  test accuracy {last['test_accuracy']:.4f} after {last['round']} rounds")
@@ -74,10 +93,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
+    from fbh.errors import BadInput
     from fbh.protocol.baseline import run_centralized
+
+    from fbh.protocol.preflight import check_config, check_out_dir
 
     config = _config_from(args)
     out = args.out or _default_out(f"baseline-{config.model}")
+    check_config(dataclasses.replace(config, encrypt=False))
+    check_out_dir(out)
+    if args.epochs < 1:
+        raise BadInput(f"--epochs must be >= 1, got {args.epochs}")
     result = run_centralized(config, out, epochs=args.epochs, data_dir=args.data_dir)
     print(f"done: {out}  test accuracy {result['test_accuracy']:.4f}")
     return 0
@@ -86,7 +112,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from fbh.protocol.deploy import predict_files
 
-    for path, labels in predict_files(args.run_dir, args.images):
+    for path, labels in predict_files(args.run_dir, args.images, args.round):
         print(f"{path}: {' '.join(map(str, labels))}")
     return 0
 
@@ -107,7 +133,27 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCHES = {"crypto": "encryption, aggregation and decryption against coincurve/pure-Python baselines",
+            "train": "vmapped federated training against a per-client loop",
+            "chain": "gas and latency of every contract call",
+            "round": "one whole encrypted round, seconds per stage"}
+
+
+def _bench_help() -> str:
+    lines = ["usage: fbh bench WHAT [options]", "", "benchmarks with same-run baselines; WHAT is one of:"]
+    lines += [f"  {name:<8} {what}" for name, what in _BENCHES.items()]
+    lines += ["", "`fbh bench WHAT --help` lists that benchmark's options."]
+    return "\n".join(lines)
+
+
 def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
+    if args.what is None or args.what in ("-h", "--help"):
+        print(_bench_help())
+        return 0 if args.what is not None or {"-h", "--help"} & set(rest) else 2
+    if args.what not in _BENCHES:
+        print(f"fbh bench: error: unknown benchmark {args.what!r}\n  choose one of {', '.join(_BENCHES)}",
+              file=sys.stderr)
+        return 2
     if args.what == "crypto":
         from fbh.bench.crypto_bench import main as bench_main
     elif args.what == "train":
@@ -119,36 +165,64 @@ def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
     return int(bench_main(rest) or 0)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fbh", description="FedBlockHealth: encrypted, audited federated learning")
+_EPILOG = ("exit codes: 0 ok, 1 audit mismatch or verification failed, 2 bad input or unusable run "
+           "directory, 3 interrupted (continue with `fbh run --resume RUN_DIR`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from fbh import __version__
+
+    parser = argparse.ArgumentParser(prog="fbh", description="FedBlockHealth: encrypted, audited federated learning",
+                                     epilog=_EPILOG)
+    parser.add_argument("--version", action="version", version=f"fbh {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="a whole federated run (encrypted, on the embedded chain by default)")
+    p = sub.add_parser("run", help="a whole federated run (encrypted, on the embedded chain by default)",
+                       epilog=_EPILOG)
     _add_run_options(p)
+    _show_defaults(p)
     p = sub.add_parser("baseline", help="the non-federated baseline (centralized training)")
     _add_run_options(p)
-    p.add_argument("--epochs", type=int, default=5)
+    _show_defaults(p)
+    p.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     p = sub.add_parser("predict", help="classify images with a run's latest approved global model")
     p.add_argument("run_dir")
     p.add_argument("images", nargs="+", help=".npy (N,28,28) uint8/float arrays, IDX(.gz) files or PNG images")
+    p.add_argument("--round", type=int, help="serve this approved round's model (default: the latest approved)")
     p = sub.add_parser("audit", help="re-verify a finished run against the chain")
     p.add_argument("run_dir")
     p.add_argument("--rpc-url", dest="rpc_url", help="a live node holding the run's contract")
     # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
     p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
-    p.add_argument("what", choices=["crypto", "train", "chain", "round"])
+    p.add_argument("what", nargs="?", help=", ".join(_BENCHES))
+    return parser
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import signal
+
+    from fbh.errors import describe
+
+    parser = _parser()
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         return _cmd_bench(args, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit}
+    # SIGTERM stops a run like Ctrl-C does: the run directory stays resumable.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return handlers[args.command](args)
-    except (ValueError, FileNotFoundError, FileExistsError, PermissionError) as exc:
-        print(f"fbh {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.debug:
+            raise
+        code, lines = describe(exc, args.command)
+        print(f"fbh {args.command}: error: {lines[0]}", file=sys.stderr)
+        for line in lines[1:]:
+            print(f"  {line}", file=sys.stderr)
+        return int(code)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,10 @@ HOSPITAL = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4"
 EXPECTED_ERRORS = {
     "NotAdmin", "NotServer", "NotHospital", "NotAuditor", "ZeroAddress", "InvalidRole",
     "AlreadyRegistered", "KeyAlreadyPublished", "InvalidPublicKey", "KeyNotPublished",
-    "RoundAlreadyOpen", "RoundNotIncreasing", "RoundNotOpen", "RoundNotAggregated", "UnknownRound",
+    "RoundAlreadyOpen", "RoundNotNext", "RoundNotOpen", "RoundNotAggregated", "UnknownRound",
     "AlreadySubmitted", "AlreadyRejected", "Excluded", "ZeroDigest", "ZeroSamples", "InvalidReason",
-    "InvalidAccuracy",
+    "InvalidAccuracy", "RoundNotCancellable", "NotServerOrAdmin", "NotRegistered", "AlreadyRevoked",
+    "TooManySamples",
 }
 
 

@@ -40,18 +40,18 @@ def test_chain_full_round_happy_path(parties) -> None:
 
 def test_chain_rejections_adjust_the_round(parties) -> None:
     led, (h0, h1, h2), outsider = parties.ledger, parties.hospitals, parties.outsider
-    led.open_round(4)
+    led.open_round(1)
     for h, n in ((h0, 10), (h1, 20), (h2, 30)):
-        led.commit_update(4, commitment(h.address.encode()), n, sender=h)
-    led.record_rejection(4, h1.address, RejectReason.DIGEST_MISMATCH)
-    led.record_rejection(4, outsider.address, RejectReason.UNREGISTERED_SENDER)
-    led.record_rejection(4, h2.address, 99)  # unknown codes survive as numbers
-    led.record_aggregate(4, commitment(b"agg"), commitment(b"model"))
-    led.approve(4, False, 0.5)
+        led.commit_update(1, commitment(h.address.encode()), n, sender=h)
+    led.record_rejection(1, h1.address, RejectReason.DIGEST_MISMATCH)
+    led.record_rejection(1, outsider.address, RejectReason.UNREGISTERED_SENDER)
+    led.record_rejection(1, h2.address, RejectReason.MALFORMED)
+    led.record_aggregate(1, commitment(b"agg"), commitment(b"model"))
+    led.approve(1, False, 0.5)
 
-    rec = led.round(4)
+    rec = led.round(1)
     assert rec.status is RoundStatus.REJECTED and not rec.approved and rec.accuracy == 0.5
-    assert [u.reject_reason for u in rec.updates] == [None, RejectReason.DIGEST_MISMATCH, 99]
+    assert [u.reject_reason for u in rec.updates] == [None, RejectReason.DIGEST_MISMATCH, RejectReason.MALFORMED]
     assert [u.hospital for u in rec.accepted_updates] == [h0.address]
     assert rec.rejected == {h1.address, h2.address, outsider.address}
     assert rec.by_hospital[h2.address].num_samples == 30
@@ -59,7 +59,7 @@ def test_chain_rejections_adjust_the_round(parties) -> None:
     assert [(r.party, r.reason) for r in rec.rejections] == [
         (h1.address, RejectReason.DIGEST_MISMATCH),
         (outsider.address, RejectReason.UNREGISTERED_SENDER),
-        (h2.address, 99),
+        (h2.address, RejectReason.MALFORMED),
     ]
 
 
@@ -68,7 +68,7 @@ def test_chain_participants_history_and_key(parties, public_key) -> None:
     signer = parties.outsider.address
     led.register(Role.HOSPITAL, led.account("hospital-x").address, signer=signer)
     assert led.history() == []
-    for r in (1, 3):
+    for r in (1, 2):
         led.open_round(r)
         led.commit_update(r, commitment(b"%d" % r), r, sender=parties.hospitals[0])
         led.record_aggregate(r, commitment(b"a%d" % r), commitment(b"m%d" % r))
@@ -87,9 +87,9 @@ def test_chain_participants_history_and_key(parties, public_key) -> None:
     assert led.admin() == parties.kgc.address
     assert led.public_key() == public_key
     history = led.history()
-    assert led.round_ids() == [h.round for h in history] == [1, 3]
+    assert led.round_ids() == [h.round for h in history] == [1, 2]
     assert [h.status for h in history] == [RoundStatus.APPROVED, RoundStatus.AGGREGATED]
-    assert history == [led.round(1), led.round(3)]
+    assert history == [led.round(1), led.round(2)]
 
 
 def test_chain_update_signatures(parties) -> None:

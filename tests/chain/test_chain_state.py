@@ -164,7 +164,7 @@ def test_chain_rpc_url_backend_with_env_keys(anvil_backend: AnvilBackend, tmp_pa
     _run_two_rounds(led, hospitals=2)
     with pytest.raises(RevertError) as info:
         led.open_round(2)
-    assert info.value.error_name == "RoundNotIncreasing"
+    assert info.value.error_name == "RoundNotNext"
     before = _snapshot(led)
     led.save_state(tmp_path)
     led.close()

@@ -118,7 +118,7 @@ def run_chain_bench(backend: str = "embedded", hospitals: int = 10, rounds: int 
 
 def main(argv: list[str] | None = None) -> None:
     """Prints :func:`run_chain_bench`'s report as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="fbh bench chain", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", default="embedded")
     parser.add_argument("--hospitals", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)

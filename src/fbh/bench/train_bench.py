@@ -167,7 +167,7 @@ def _print_table(result: dict) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry: prints the table, then the JSON."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="fbh bench train", description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=10)
     p.add_argument("--examples-per-client", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=10)

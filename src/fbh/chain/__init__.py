@@ -11,6 +11,7 @@ from fbh.chain.errors import ChainConfigError, ChainError, ChainStateError, Reve
 from fbh.chain.hashing import commitment, recover_update_signer, sign_update
 from fbh.chain.keys import KeySource, write_keystore
 from fbh.chain.records import (
+    CancelReason,
     ParticipantRecord,
     RejectionRecord,
     RejectReason,
@@ -24,6 +25,7 @@ from fbh.chain.registry import Ledger, load_artifact
 
 __all__ = [
     "BACKENDS",
+    "CancelReason",
     "ChainConfigError",
     "ChainError",
     "ChainStateError",

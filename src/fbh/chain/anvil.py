@@ -10,6 +10,9 @@ The node is stopped by :meth:`AnvilBackend.close`, by leaving the ledger's
 ``with`` block (also on an exception or Ctrl-C) and, as a last resort, at
 interpreter exit. It runs in its own session so a terminal's Ctrl-C reaches
 fbh first, which can still dump the chain state before stopping the node.
+On Linux the kernel also kills it when fbh dies in a way no Python code sees
+(SIGKILL, OOM): the child asks for a parent-death signal (``prctl(2)``,
+``PR_SET_PDEATHSIG``) before it executes anvil.
 """
 
 from __future__ import annotations
@@ -43,6 +46,30 @@ _PLATFORMS = {("linux", "x86_64"): "linux-amd64", ("linux", "aarch64"): "linux-a
 _LISTENING = re.compile(r"Listening on 127\.0\.0\.1:(\d+)")
 _FIRST_KEY = re.compile(r"\(0\) (0x[0-9a-fA-F]{64})")
 _INSTALL_HINT = "run `make test` or `npm ci --prefix contracts` to install it"
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int):
+    """A ``preexec_fn``: SIGKILL this child when ``parent`` dies (Linux; elsewhere a no-op).
+
+    The signal follows the thread that forked, so fbh starts anvil from the
+    main thread; if the parent is already gone when this runs, exit at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def preexec() -> None:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 def find_anvil(contracts_dir: Path | None = None) -> Path:
@@ -95,7 +122,7 @@ class AnvilBackend(Backend):
         with self.log_path.open("w") as log:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))  # noqa: PLW1509
         atexit.register(self.close)
         try:
             self.port, self._funder_key = self._wait_listening(startup_timeout)
@@ -146,7 +173,14 @@ class AnvilBackend(Backend):
     # --------------------------------------------------------------- state
 
     def save_state(self, directory: Path) -> dict[str, Any]:
-        """Dumps anvil's state (accounts, blocks, transactions) to ``directory``."""
+        """Dumps anvil's state (accounts, blocks, transactions) to ``directory``.
+
+        Raises:
+            ChainStateError: The node is no longer running.
+        """
+        if not self.running:
+            msg = "the anvil node is not running: its state since the last dump is lost"
+            raise ChainStateError(msg)
         blob = self.w3.provider.make_request("anvil_dumpState", [])["result"]
         path = Path(directory) / STATE_FILE
         tmp = path.with_name(path.name + ".tmp")

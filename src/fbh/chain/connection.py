@@ -106,7 +106,11 @@ def _check_head(backend: Backend, manifest: dict[str, Any], state_dir: Path) -> 
         msg = f"{state_dir}: chain id {backend.chain_id} != saved {manifest['chain_id']}"
         raise ChainStateError(msg)
     head = manifest["head"]
-    block = backend.w3.eth.get_block(head["number"])
+    try:
+        block = backend.w3.eth.get_block(head["number"])
+    except Exception as exc:  # web3's BlockNotFound: the saved chain is shorter than the manifest says
+        msg = f"{state_dir}: the restored chain has no block {head['number']} (saved head): {exc}"
+        raise ChainStateError(msg) from None
     got = "0x" + bytes(block["hash"]).hex()
     if got != head["hash"]:
         msg = f"{state_dir}: block {head['number']} is {got}, saved {head['hash']}"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -59,6 +60,44 @@ class _ReplayablePyEVM(PyEVMBackend):
             )
             hashes.append(block.hash)
         return tuple(hashes)
+
+
+def _append_line(path: Path, line: str) -> None:
+    """Appends one line in a single write and syncs it, so a crash tears at most this line."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        os.write(fd, (line + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_journal(path: Path) -> tuple[list[dict[str, Any]], bool]:
+    """The journal's records, and whether a torn last line was dropped.
+
+    A crash mid-append can leave the last line incomplete; the transactions
+    before it stand.  Any other unreadable line is corruption.
+
+    Raises:
+        ChainStateError: A line other than the last does not parse.
+    """
+    lines = path.read_text().splitlines()
+    records, torn = [], False
+    for i, line in enumerate(lines):
+        if not line:
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1 and records:
+                torn = True
+                continue
+            msg = f"{path}: line {i + 1} is not a journal record ({exc})"
+            raise ChainStateError(msg) from None
+    if not records:
+        msg = f"{path} is empty"
+        raise ChainStateError(msg)
+    return records, torn
 
 
 def _hex(value: bytes) -> str:
@@ -122,8 +161,7 @@ class EmbeddedBackend(Backend):
                  "block_hash": _hex(receipt["blockHash"])}
         self._entries.append(entry)
         if self._journal_path is not None:
-            with self._journal_path.open("a") as f:
-                f.write(json.dumps(entry) + "\n")
+            _append_line(self._journal_path, json.dumps(entry))
         return receipt
 
     # ------------------------------------------------------------- journal
@@ -136,7 +174,10 @@ class EmbeddedBackend(Backend):
     def _write_journal(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
         lines = [self._header(), *self._entries]
-        tmp.write_text("".join(json.dumps(x) + "\n" for x in lines))
+        with tmp.open("w") as f:
+            f.write("".join(json.dumps(x) + "\n" for x in lines))
+            f.flush()
+            os.fsync(f.fileno())
         tmp.replace(path)
 
     def save_state(self, directory: Path) -> dict[str, Any]:
@@ -147,8 +188,16 @@ class EmbeddedBackend(Backend):
         return {"journal": JOURNAL, "transactions": len(self._entries)}
 
     @classmethod
-    def replay(cls, directory: Path) -> EmbeddedBackend:
+    def replay(cls, directory: Path, *, resume: bool = False) -> EmbeddedBackend:
         """Rebuilds the chain from ``directory/embedded_journal.jsonl``.
+
+        A torn last line (a crash mid-append) is dropped: the transactions
+        before it stand.
+
+        Args:
+            directory: Where the journal is.
+            resume: Keep journaling new transactions there (the journal is
+                rewritten first if a torn line was dropped).
 
         Raises:
             ChainStateError: The journal is missing, or a replayed genesis or
@@ -158,7 +207,7 @@ class EmbeddedBackend(Backend):
         if not path.is_file():
             msg = f"no embedded-chain journal at {path}"
             raise ChainStateError(msg)
-        header, *entries = (json.loads(line) for line in path.read_text().splitlines() if line)
+        (header, *entries), torn = _read_journal(path)
         if header.get("format") != _JOURNAL_FORMAT:
             msg = f"{path}: unsupported journal format {header.get('format')!r}"
             raise ChainStateError(msg)
@@ -178,4 +227,8 @@ class EmbeddedBackend(Backend):
                 msg = (f"{path}: transaction {i} replays to block {receipt['blockNumber']} {got}, "
                        f"recorded {entry['block']} {entry['block_hash']} {versions}")
                 raise ChainStateError(msg)
+        if resume:
+            if torn:
+                backend._write_journal(path)
+            backend._journal_path = path
         return backend

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "CancelReason",
     "ParticipantRecord",
     "RejectReason",
     "RejectionRecord",
@@ -42,6 +43,7 @@ class RoundStatus(enum.IntEnum):
     AGGREGATED = 2
     APPROVED = 3
     REJECTED = 4
+    CANCELLED = 5
 
 
 class RejectReason(enum.IntEnum):
@@ -55,6 +57,16 @@ class RejectReason(enum.IntEnum):
     NOT_COMMITTED = 6  # a blob arrived without a commitment on chain
     MALFORMED = 7  # the blob does not parse as a ciphertext
     NOT_RECEIVED = 8  # committed on chain, but no validly signed update reached the server
+
+
+class CancelReason(enum.IntEnum):
+    """Why a round was cancelled; matches ``UpdateRegistry.CancelReason`` (0 is reserved)."""
+
+    INTERRUPTED = 1  # the run crashed or was stopped; a resumed run redoes the round
+    NO_USABLE_UPDATES = 2  # every update was refused
+    DECRYPTION_FAILED = 3  # the aggregate could not be decrypted
+    AUDIT_TIMEOUT = 4  # no auditor verdict in time
+    ADMINISTRATIVE = 5  # the admin stopped it
 
 
 def _reason(code: int) -> RejectReason | int:
@@ -86,11 +98,12 @@ class ParticipantRecord:
     address: str
     role: Role
     signer: str | None
+    revoked: bool = False
 
     @classmethod
     def from_chain(cls, raw: tuple[Any, ...]) -> ParticipantRecord:
         """Builds the record from the contract's ``ParticipantView`` tuple."""
-        return cls(address=raw[0], role=Role(raw[1]), signer=_address_or_none(raw[2]))
+        return cls(address=raw[0], role=Role(raw[1]), signer=_address_or_none(raw[2]), revoked=bool(raw[3]))
 
 
 @dataclass(frozen=True)
@@ -136,12 +149,13 @@ class RoundRecord:
     opened_block: int
     aggregated_block: int | None
     audited_block: int | None
+    cancel_reason: CancelReason | None = None
 
     @classmethod
     def from_chain(cls, raw: tuple[Any, ...]) -> RoundRecord:
         """Builds the record from the contract's ``RoundView`` tuple."""
         (number, status, bps, opened, aggregated, audited, auditor, aggregate, model,
-         updates, rejections) = raw
+         updates, rejections, cancel_reason) = raw
         audited_yet = audited != 0
         return cls(
             round=number,
@@ -156,6 +170,7 @@ class RoundRecord:
             opened_block=opened,
             aggregated_block=aggregated or None,
             audited_block=audited or None,
+            cancel_reason=CancelReason(cancel_reason) if cancel_reason else None,
         )
 
     @property

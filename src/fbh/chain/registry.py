@@ -29,6 +29,7 @@ from fbh.chain.errors import ChainConfigError, ChainStateError, ErrorDecoder
 from fbh.chain.keys import env_var_for
 from fbh.chain.records import (
     MAX_BPS,
+    CancelReason,
     ParticipantRecord,
     RejectReason,
     Role,
@@ -96,7 +97,8 @@ class Ledger:
     def close(self) -> None:
         """Saves the state (if ``state_dir`` is set) and closes the backend."""
         try:
-            if self.state_dir is not None and self._contract is not None:
+            # A node that died took its latest state with it; the last dump stands.
+            if self.state_dir is not None and self._contract is not None and getattr(self.backend, "running", True):
                 self.save_state()
         finally:
             self.backend.close()
@@ -247,6 +249,22 @@ class Ledger:
         return self._transact("openRound", self._fn("openRound", round_number),
                               self._signer(sender, "server"))
 
+    def cancel_round(self, round_number: int, reason: CancelReason | int, *, sender: Sender = None) -> TxResult:
+        """Cancels an open or aggregated (not audited) round with ``reason``; acts as the server.
+
+        The admin may cancel too (``sender="kgc"``).  The round number stays
+        used; the work is redone under the next one.
+        """
+        call = self._fn("cancelRound", round_number, int(reason))
+        result = self._transact("cancelRound", call, self._signer(sender, "server"))
+        self._autosave()
+        return result
+
+    def revoke(self, address: str, *, sender: Sender = None) -> TxResult:
+        """Revokes a participant: it can no longer act in its role; acts as the admin."""
+        call = self._fn("revoke", to_checksum_address(address))
+        return self._transact("revoke", call, self._signer(sender, "admin"))
+
     def commit_update(self, round_number: int, digest: bytes, num_samples: int, *,
                       sender: Sender) -> TxResult:
         """Commits a hospital's update; ``sender`` is the hospital (required).
@@ -323,6 +341,10 @@ class Ledger:
     def admin(self) -> str:
         """The admin (KGC) address."""
         return self._read("admin")
+
+    def last_round(self) -> int:
+        """The highest round number ever opened (0 before the first)."""
+        return self._read("lastRound")
 
     def current_round(self) -> int | None:
         """The open round, or None between rounds."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from fbh.protocol import retention
@@ -65,6 +66,11 @@ class RunConfig:
     keep_updates: str = "auto"
 
     def __post_init__(self) -> None:
+        for name in ("lr", "momentum", "alpha", "clip", "clip_stats"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                msg = f"{name} must be a finite number, got {value}"
+                raise ValueError(msg)
         checks = [
             (self.model in ("cnn", "ann"), f"model must be 'cnn' or 'ann', got {self.model!r}"),
             (self.clients >= 1, f"clients must be >= 1, got {self.clients}"),
@@ -74,6 +80,9 @@ class RunConfig:
             (self.local_epochs >= 1, f"local_epochs must be >= 1, got {self.local_epochs}"),
             (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.momentum >= 0, f"momentum must be >= 0, got {self.momentum}"),
+            (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (self.validation_size >= 1, f"validation_size must be >= 1, got {self.validation_size}"),
             (self.clip > 0, f"clip must be > 0, got {self.clip}"),
             (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
             (self.train_examples is None or self.train_examples >= self.clients,

@@ -12,6 +12,7 @@ Layout::
     RUN_DIR/rounds/<r>/model.npz             the global model after round r
     RUN_DIR/chain/                           what it takes to bring the chain back
     RUN_DIR/accuracy.png, loss.png           curves
+    RUN_DIR/INCOMPLETE                       present while a run is unfinished (resumable)
 
 Every file is written to a temporary name and renamed, so an interrupted run
 never leaves a half-written file behind.
@@ -38,6 +39,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the rename must never expose a file whose bytes are still in flight
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -67,6 +70,23 @@ class RunDir:
     def chain_dir(self) -> Path:
         return self.root / "chain"
 
+    @property
+    def incomplete_path(self) -> Path:
+        return self.root / "INCOMPLETE"
+
+    @property
+    def is_incomplete(self) -> bool:
+        """Whether a run started here and has not finished (``fbh run --resume`` continues it)."""
+        return self.incomplete_path.exists()
+
+    def mark_incomplete(self, **note: Any) -> None:
+        """Record that the run is unfinished, and where it stands (round, stage)."""
+        self.write_json(self.incomplete_path, {"note": "unfinished fbh run: continue it with "
+                                               f"`fbh run --resume {self.root}`", **note})
+
+    def mark_complete(self) -> None:
+        self.incomplete_path.unlink(missing_ok=True)
+
     def round_dir(self, round_: int) -> Path:
         return self.root / "rounds" / str(round_)
 
@@ -91,11 +111,14 @@ class RunDir:
         atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
     def read_json(self, path: Path) -> Any:
+        from fbh.errors import UnusableRunDir
+
         try:
             return json.loads(path.read_text())
         except FileNotFoundError:
-            msg = f"{path} is missing: is {self.root} a finished fbh run directory?"
-            raise FileNotFoundError(msg) from None
+            raise UnusableRunDir(f"{path} is missing", f"is {self.root} an fbh run directory?") from None
+        except (OSError, ValueError) as exc:
+            raise UnusableRunDir(f"{path} is unreadable: {exc}", "the run directory is damaged") from None
 
     # --- updates -----------------------------------------------------------------
     def save_update(self, round_: int, address: str, blob: bytes, signature: bytes) -> None:
@@ -151,5 +174,20 @@ class RunDir:
 
     @staticmethod
     def load_model(path: Path) -> tuple[np.ndarray, dict[str, Any]]:
-        with np.load(path, allow_pickle=False) as z:
-            return z["params"], json.loads(str(z["meta"]))
+        """Read a model saved by :meth:`save_model`.
+
+        Raises:
+          UnusableRunDir: the file is missing, truncated or not a model.
+        """
+        import zipfile
+
+        from fbh.errors import UnusableRunDir
+
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["params"], json.loads(str(z["meta"]))
+        except FileNotFoundError:
+            raise UnusableRunDir(f"{path} is missing", "was this run finished? see `fbh report`") from None
+        except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            raise UnusableRunDir(f"{path} is not a readable fbh model (truncated or corrupt: {exc})",
+                                 "restore it from a backup, or re-run / resume the run") from None

@@ -17,6 +17,7 @@ from fbh.protocol import retention
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
+from fbh.protocol.faults import checkpoint
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
 from fbh.protocol.rundir import RunDir
@@ -51,7 +52,7 @@ class Session:
         self.config = config
         self.run_dir = run_dir
         self.progress = progress
-        self.rng = np.random.default_rng(config.seed)
+        self.round_offset = 0  # chain round id - training step: > 0 after a resumed run cancelled a round
         self._prepare_data(dataset)
         self.trainer = FederatedTrainer(
             config.model, dataset.num_classes, lr=config.lr, momentum=config.momentum,
@@ -133,8 +134,14 @@ class Session:
             lines.append("     plaintext FedAvg (no encryption, no chain)")
         return "\n".join(lines)
 
-    def round_numbers(self):
-        return tqdm(range(1, self.config.rounds + 1), desc="rounds", unit="round", disable=not self.progress)
+    def round_numbers(self, first: int = 1):
+        """Training steps ``first..rounds`` (with a progress bar)."""
+        return tqdm(range(first, self.config.rounds + 1), desc="rounds", unit="round", initial=first - 1,
+                    total=self.config.rounds, disable=not self.progress)
+
+    def next_round_id(self, step: int) -> int:
+        """The chain's round number for training step ``step`` (equal unless a round was cancelled)."""
+        return step + self.round_offset
 
     # --- one round ---------------------------------------------------------------------
     def _state(self, flat: np.ndarray):
@@ -143,25 +150,34 @@ class Session:
     def _validation_accuracy(self, flat: np.ndarray) -> float:
         return self.trainer.evaluate(self._state(flat), self.x_val, self.y_val)[0]
 
-    def run_round(self, round_: int, timer, tamper) -> dict[str, Any]:
-        """Train, protect, aggregate, audit and evaluate one round; returns its metrics row."""
+    def run_round(self, round_: int, timer, tamper, step: int | None = None) -> dict[str, Any]:
+        """Train, protect, aggregate, audit and evaluate one round; returns its metrics row.
+
+        ``round_`` numbers the round on chain and on disk; ``step`` (default
+        ``round_``) seeds training and rounding, so a round redone after a
+        crash computes what the lost one would have.
+        """
         c = self.config
-        key = jax.random.fold_in(jax.random.key(c.seed), round_)
+        step = round_ if step is None else step
+        key = jax.random.fold_in(jax.random.key(c.seed), step)
         with timer(msg.TRAIN):
             client_states, train_metrics = self.trainer.round(
                 self._state(self.global_flat), self.x_c, self.y_c, self.mask, key
             )
             client_flats = np.asarray(ravel_clients(client_states))
-        row: dict[str, Any] = {"round": round_}
+        checkpoint("train", round_, self.ledger)
+        row: dict[str, Any] = {"round": round_} if step == round_ else {"round": round_, "step": step}
         if c.encrypt:
-            new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper)
+            new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper, step)
             row.update(extra)
         else:
             with timer(msg.AGGREGATE):
                 new_flat = np.asarray(ravel(fedavg(client_states, self.counts)))
         self.global_flat = new_flat
-        self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_)
+        self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_,
+                                **self.trainer.meta())
         if c.encrypt:
+            checkpoint("audit", round_, self.ledger)
             with timer(msg.AUDIT):
                 accepted = row.pop("_accepted")
                 verdict = self.auditor.audit(round_, accepted, new_flat)
@@ -179,7 +195,7 @@ class Session:
         )
         return row
 
-    def _secure_aggregate(self, round_, client_flats, timer, tamper):
+    def _secure_aggregate(self, round_, client_flats, timer, tamper, step):
         c = self.config
         plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in self.hospitals})
         updates, clipped = [], 0
@@ -187,14 +203,17 @@ class Session:
                    disable=not self.progress)
         for i, hospital in enumerate(bar):
             with timer(msg.QUANTIZE):
-                q, n_clipped = hospital.quantize(plan, client_flats[i] - self.global_flat,
-                                                 seed=int(self.rng.integers(2**63)))
+                seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))
+                q, n_clipped = hospital.quantize(plan, client_flats[i] - self.global_flat, seed=seed)
             with timer(msg.ENCRYPT):
                 update = hospital.encrypt(plan, q)
             with timer("chain"):
                 hospital.commit(update)
+            if i == 0:
+                checkpoint("encrypt", round_, self.ledger)
             updates.append(update)
             clipped += n_clipped
+        checkpoint("commit", round_, self.ledger)
         if tamper is not None:
             updates = tamper(round_, updates)
         with timer(msg.VERIFY):
@@ -206,6 +225,7 @@ class Session:
         if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
             with timer("storage"):
                 self.run_dir.save_aggregate(round_, aggregate)
+        checkpoint("aggregate", round_, self.ledger)
         with timer(msg.DECRYPT):
             summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
                                           min_parties=min(2, len(self.hospitals)),

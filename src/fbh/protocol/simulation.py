@@ -10,6 +10,7 @@ step took is recorded per round in ``metrics.json``.
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from fbh.errors import FbhError, RunInterrupted, UnusableRunDir
 from fbh.protocol import messages as msg
 from fbh.protocol.config import RunConfig
 from fbh.protocol.rundir import RunDir
@@ -65,20 +67,81 @@ def run(
     from fbh.protocol.session import Session  # heavy imports (jax, web3) only when running
 
     run_dir = RunDir(out_dir)
-    if run_dir.metrics_path.exists():
-        msg_ = f"{run_dir.root} already holds a run (metrics.json); choose another --out"
-        raise FileExistsError(msg_)
-    run_dir.root.mkdir(parents=True, exist_ok=True)
+    created = _claim(run_dir)
     run_dir.write_json(run_dir.config_path, config.to_json())
+    run_dir.mark_incomplete(stage="setup")
+    try:
+        with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
+            with stopped_as_interrupted(session, run_dir):
+                return _rounds(session, run_dir, tamper)
+    except BaseException:
+        if created and not run_dir.chain_dir.exists() and not run_dir.rounds():
+            shutil.rmtree(run_dir.root, ignore_errors=True)  # failed before anything worth resuming
+        raise
 
-    with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
-        metrics: dict[str, Any] = {"rounds": []}
-        for round_ in session.round_numbers():
-            timer = _StageTimer()
-            row = session.run_round(round_, timer, tamper)
-            row["seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
-            metrics["rounds"].append(row)
-            run_dir.write_json(run_dir.metrics_path, metrics)
-            session.report(row)
-        session.finish(metrics)
+
+@contextlib.contextmanager
+def stopped_as_interrupted(session, run_dir: RunDir):
+    """Turn Ctrl-C / SIGTERM and a dead chain node into :class:`RunInterrupted` (exit 3, resumable)."""
+    hint = f"continue it with `fbh run --resume {run_dir.root}`"
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise RunInterrupted(f"run interrupted ({_where(run_dir)})", hint) from None
+    except FbhError:
+        raise
+    except Exception as exc:
+        backend = getattr(session.ledger, "backend", None)
+        if backend is not None and getattr(backend, "running", True) is False:
+            raise RunInterrupted(f"the {backend.kind} chain node died ({_where(run_dir)})", hint) from exc
+        raise
+
+
+def _where(run_dir: RunDir) -> str:
+    try:
+        note = run_dir.read_json(run_dir.incomplete_path)
+    except FbhError:
+        return "before round 1"
+    return f"in round {note['round']}" if "round" in note else "during set-up"
+
+
+def _claim(run_dir: RunDir) -> bool:
+    """Make ``run_dir`` ready for a new run; returns whether it was created.
+
+    Raises:
+      UnusableRunDir: it holds a finished run, or files that are not a run's.
+    """
+    root = run_dir.root
+    if root.is_dir() and any(root.iterdir()):
+        if run_dir.is_incomplete:
+            # An unfinished run: starting over must not mix its chain or blobs into the new one.
+            for name in ("rounds", "chain", "keys"):
+                shutil.rmtree(root / name, ignore_errors=True)
+            for path in root.iterdir():
+                if path.is_file():
+                    path.unlink()
+            return False
+        if run_dir.metrics_path.exists() or run_dir.config_path.exists():
+            raise UnusableRunDir(f"{root} already holds a run", "choose another --out (or remove that folder)")
+        raise UnusableRunDir(f"{root} is not empty and holds no fbh run", "choose an empty or new --out folder")
+    created = not root.exists()
+    root.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def _rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
+            first_step: int = 1) -> dict[str, Any]:
+    """Run the remaining rounds (from ``first_step``) and finish; ``metrics`` holds rounds done before."""
+    metrics = {"rounds": []} if metrics is None else metrics
+    for step in session.round_numbers(first_step):
+        round_ = session.next_round_id(step)
+        run_dir.mark_incomplete(round=round_, step=step)
+        timer = _StageTimer()
+        row = session.run_round(round_, timer, tamper, step=step)
+        row["seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
+        metrics["rounds"].append(row)
+        run_dir.write_json(run_dir.metrics_path, metrics)
+        session.report(row)
+    session.finish(metrics)
+    run_dir.mark_complete()
     return metrics
