@@ -189,8 +189,7 @@ std::int64_t decrypt_chunk(std::int64_t* out, const unsigned char* rows, std::si
   }
   ge_batch_add_var(ws.c2.data(), ws.c2inf.data(), ws.q.data(), ws.sinf.data(), b,
                    ws.scratch.data(), ws.idx.data());
-  return bsgs_decode_var(out, t, ws.c2.data(), ws.c2inf.data(), b, bound, ws.scratch.data(),
-                         ws.idx.data());
+  return bsgs_decode_var(out, t, ws.c2.data(), ws.c2inf.data(), b, bound);
 }
 
 }  // namespace

@@ -384,8 +384,7 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
       }
       ge_batch_add_var(c.data(), cinf.data(), ws.d.data(), ws.dinf.data(), b * k,
                        ws.scratch.data(), ws.idx.data());
-      const std::int64_t bad = bsgs_decode_var(out + s * k, t, c.data(), cinf.data(), b * k, bound,
-                                               ws.scratch.data(), ws.idx.data());
+      const std::int64_t bad = bsgs_decode_var(out + s * k, t, c.data(), cinf.data(), b * k, bound);
       if (bad >= 0) {
         first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(s * k) + bad;
         return;
