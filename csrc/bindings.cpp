@@ -537,6 +537,8 @@ u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool com
 
 }  // namespace
 
+void fbh_bind_threshold(py::module_& m);  // threshold_bindings.cpp
+
 PYBIND11_MODULE(_ec, m) {
   m.doc() = "fbh EC-ElGamal core on secp256k1 (private: use fbh.crypto)";
   m.attr("ROW_BYTES") = fbh::kRowBytes;
@@ -622,4 +624,6 @@ PYBIND11_MODULE(_ec, m) {
   m.def("_recode", &recode);
   m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),
         py::arg("complete"));
+
+  fbh_bind_threshold(m);
 }

@@ -99,3 +99,27 @@ def _mul_points(
     points: npt.NDArray[np.uint8], k: bytes, ct: bool, complete: bool
 ) -> npt.NDArray[np.uint8]:
     """Test hook: k * P for uint8[P, 64] points via the batched kernel or the ladder."""
+
+# ---- threshold kernels (csrc/threshold.h) ----
+
+def points_lincomb(points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8]) -> bytes:
+    """sum_i scalars[i] points[i] (uint8[n, 64], uint8[n, 32]); ValueError names a bad index."""
+
+def point_mul_const(point: bytes, k: bytes) -> bytes:
+    """k * point for a secret scalar in [1, n-1] and a finite point (constant time)."""
+
+def points_decode(
+    points: npt.NDArray[np.uint8], table: BsgsTable, bound: int, threads: int
+) -> tuple[npt.NDArray[np.int64], int]:
+    """Decode points m G with |m| <= bound; ``bad`` is the first invalid or undecodable index."""
+
+def share_batch_check(
+    r: npt.NDArray[np.uint8],
+    d: npt.NDArray[np.uint8],
+    c: npt.NDArray[np.uint8],
+    rstar: bytes,
+    dstar: npt.NDArray[np.uint8],
+    rho: npt.NDArray[np.uint8],
+    threads: int,
+) -> bool:
+    """One MSM check that d[b, j] = s_j r[b] given R* and D*_j (see fbh.crypto.chaum_pedersen)."""
