@@ -1,0 +1,250 @@
+"""Guardians: the parties that jointly hold the decryption key and decrypt each round's sum once.
+
+A :class:`Guardian` owns exactly its own secrets (its ECIES key, its dealing polynomials and
+its key shares) and is the only place they are used (electionguard-python's ``guardian.py``).
+The key ceremony runs in named steps, each a method taking and returning messages (announce
+-> share backups -> verify backups -> finalize), driven by
+:class:`fbh.protocol.ceremony.KeyCeremonyMediator`, which holds no secret.
+
+Decryption follows "decrypt once, only the recorded aggregate": asked for a round's share, a
+guardian reads the round from the ledger (the accepted hospitals with their commitment digests
+and the aggregate digest the server recorded), recomputes the aggregate itself from exactly
+the accepted, committed blobs, and refuses anything else: a subset or superset, a blob twice,
+a blob that does not match its commitment, an aggregate digest that differs, a round the chain
+no longer holds open, or a second aggregate for a round it already answered. Answering the
+same aggregate again for another quorum (after a faulty share) reveals nothing new: both
+answers are multiples of ``x_i R`` for the one recorded aggregate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+import numpy as np
+
+from fbh import crypto as fc
+from fbh.crypto import _ec, ecies, vss
+from fbh.crypto import points as pt
+from fbh.crypto.chaum_pedersen import DleqProof
+from fbh.crypto.hash import hash_elems
+from fbh.crypto.threshold import DecryptionShare, make_decryption_share
+from fbh.protocol.messages import digest
+
+__all__ = [
+    "Announcement",
+    "Backup",
+    "Complaint",
+    "DecryptionRequest",
+    "Guardian",
+    "Refusal",
+    "aggregate_digest",
+]
+
+CEREMONY_TAG = b"FBH/key-ceremony/v1"
+DECRYPT_TAG = b"FBH/decryption/v1"
+
+
+class Refusal(PermissionError):
+    """A guardian refused a decryption request; ``reason`` is a short code."""
+
+    def __init__(self, guardian: int, round_: int, reason: str, detail: str) -> None:
+        super().__init__(f"guardian {guardian} refused round {round_}: {reason}: {detail}")
+        self.guardian, self.round, self.reason, self.detail = guardian, round_, reason, detail
+
+
+@dataclasses.dataclass(frozen=True)
+class Announcement:
+    """Step 1: a guardian's index, ECIES public key and Feldman commitments ``uint8[t, k, 64]``."""
+
+    index: int
+    enc_key: bytes
+    commitments: np.ndarray
+
+    def digest(self) -> bytes:
+        return hash_elems(CEREMONY_TAG, self.index, self.enc_key, self.commitments.tobytes())
+
+
+@dataclasses.dataclass(frozen=True)
+class Backup:
+    """Step 2: dealer's shares for recipient, ECIES-encrypted to the recipient."""
+
+    dealer: int
+    recipient: int
+    ciphertext: bytes
+
+
+@dataclasses.dataclass(frozen=True)
+class Complaint:
+    """Step 3: the recipient's public opening of a bad backup (K = x E with a DLEQ proof)."""
+
+    backup: Backup
+    shared: bytes
+    proof: DleqProof
+
+
+@dataclasses.dataclass(frozen=True)
+class DecryptionRequest:
+    """What the mediator asks a guardian to decrypt: a round's blobs and the quorum."""
+
+    round: int
+    blobs: tuple[tuple[str, bytes], ...]  # (hospital, committed blob)
+    quorum: tuple[int, ...]
+
+
+def backup_aad(context: bytes, dealer: int, recipient: int) -> bytes:
+    return hash_elems(CEREMONY_TAG, context, b"backup", dealer, recipient)
+
+
+def aggregate_digest(aggregate: fc.PackedCiphertexts) -> bytes:
+    """The on-chain digest of an aggregate: SHA-256 of its wire bytes (as for updates)."""
+    return digest(aggregate.to_bytes())
+
+
+def decryption_context(context: bytes, round_: int, agg_digest: bytes) -> bytes:
+    """Proof context of a round's decryption shares: deployment, round and the aggregate."""
+    return hash_elems(DECRYPT_TAG, context, round_, agg_digest)
+
+
+class Guardian:
+    """One guardian: index i in 1..n, threshold t, k slot keys.
+
+    Args:
+      index: this guardian's x-coordinate (1-based, distinct).
+      threshold: shares needed to decrypt.
+      k: slots of the packed key set.
+      ledger: what the guardian reads rounds from (``round(r)`` -> record with
+        ``accepted_updates``, ``aggregate_digest``, ``status``); ``None`` for the ceremony only.
+      context: the deployment (chain id, contract) every proof and backup is bound to.
+      blob_context: ``(round, hospital) -> bytes``, the packed proofs' context, to re-verify
+        each blob's proofs; ``None`` skips that (the server verified them).
+      name: who this guardian is (auditor, a hospital) for reports.
+    """
+
+    def __init__(self, index: int, threshold: int, k: int, *, ledger=None, context: bytes = b"",
+                 blob_context: Callable[[int, str], bytes] | None = None, name: str = "",
+                 threads: int | None = None) -> None:
+        if index < 1 or not 1 <= threshold:
+            msg = f"guardian index must be >= 1 and threshold >= 1, got {index}, {threshold}"
+            raise ValueError(msg)
+        self.index, self.threshold, self.k = index, threshold, k
+        self.ledger, self.context, self.blob_context = ledger, context, blob_context
+        self.name = name or f"guardian {index}"
+        self.threads = threads
+        self._enc_secret = _ec.SecKey.generate().to_bytes()
+        self._poly = vss.Polynomial.generate(k, threshold)
+        self._received: dict[int, bytes] = {}  # dealer -> my k shares from it
+        self._key_shares: bytes | None = None
+        self._answered: dict[int, bytes] = {}  # round -> aggregate digest answered
+
+    def __repr__(self) -> str:
+        return f"Guardian(index={self.index}, t={self.threshold}, k={self.k}, <secret>)"
+
+    def _refuse(self, *args: object) -> NoReturn:
+        msg = "a Guardian holds secrets and cannot be pickled or copied"
+        raise TypeError(msg)
+
+    __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse
+
+    # --- key ceremony ---------------------------------------------------------------------
+    def announce(self) -> Announcement:
+        """Step 1: publish the ECIES key and the polynomial commitments."""
+        return Announcement(self.index, pt.mul_base(self._enc_secret), self._poly.commitments())
+
+    def share_backups(self, announcements: Sequence[Announcement]) -> list[Backup]:
+        """Step 2: ``f_i(m)`` for every other guardian m, encrypted to m's announced key."""
+        out = []
+        for a in announcements:
+            shares = self._poly.evaluate(a.index)
+            if a.index == self.index:
+                self._received[self.index] = shares
+                continue
+            aad = backup_aad(self.context, self.index, a.index)
+            out.append(Backup(self.index, a.index, ecies.encrypt(a.enc_key, shares, aad)))
+        return out
+
+    def verify_backups(self, backups: Sequence[Backup], announcements: Sequence[Announcement]) -> list[Complaint]:
+        """Step 3: decrypt and check each backup addressed to me; a public complaint per bad one."""
+        by_index = {a.index: a for a in announcements}
+        complaints = []
+        for b in backups:
+            if b.recipient != self.index:
+                continue
+            try:
+                shares = ecies.decrypt(self._enc_secret, b.ciphertext, backup_aad(self.context, b.dealer, b.recipient))
+                ok = vss.verify_share(by_index[b.dealer].commitments, self.index, shares)
+            except ecies.DecryptionFailed:
+                ok = False
+            if ok:
+                self._received[b.dealer] = shares
+            else:
+                shared, proof = ecies.open_with_proof(self._enc_secret, b.ciphertext, self.context)
+                complaints.append(Complaint(b, shared, proof))
+        return complaints
+
+    def finalize(self, qualified: Sequence[int]) -> np.ndarray:
+        """Step 4: my key shares ``x_ij = sum_{i in QUAL} f_ij(me)``; returns my ``S_ij`` (uint8[k, 64])."""
+        missing = [d for d in qualified if d not in self._received]
+        if missing:
+            msg = f"guardian {self.index} holds no valid shares from dealers {missing}"
+            raise RuntimeError(msg)
+        acc = self._received[qualified[0]]
+        for d in qualified[1:]:
+            s = self._received[d]
+            acc = b"".join(_ec._scalar_op("add", acc[i : i + 32], s[i : i + 32]) for i in range(0, len(acc), 32))
+        self._key_shares = acc
+        self._received.clear()
+        return vss.share_public_points(acc)
+
+    # --- decryption -----------------------------------------------------------------------
+    def _check_request(self, request: DecryptionRequest) -> fc.PackedCiphertexts:
+        r = request.round
+
+        def refuse(reason: str, detail: str) -> NoReturn:
+            raise Refusal(self.index, r, reason, detail)
+
+        if self._key_shares is None:
+            refuse("no-key", "the key ceremony has not finished")
+        if self.index not in request.quorum:
+            refuse("not-in-quorum", f"quorum {list(request.quorum)}")
+        info = self.ledger.round(r)
+        if getattr(info.status, "name", "") != "OPEN":
+            refuse("round-closed", f"round is {getattr(info.status, 'name', info.status)}, already decrypted or never open")
+        if info.aggregate_digest is None:
+            refuse("no-aggregate", "no aggregate digest recorded on chain")
+        if r in self._answered and self._answered[r] != info.aggregate_digest:
+            refuse("second-aggregate", "already answered another aggregate for this round")
+        accepted = {u.hospital: u.digest for u in info.accepted_updates}
+        hospitals = [h for h, _ in request.blobs]
+        digests = [digest(b) for _, b in request.blobs]
+        if len(set(hospitals)) != len(hospitals) or len(set(digests)) != len(digests):
+            refuse("duplicate", "a hospital or a blob appears twice")
+        if set(hospitals) != set(accepted):
+            refuse("not-the-accepted-set", f"{len(set(hospitals) & set(accepted))} of {len(accepted)} accepted "
+                   f"hospitals, {len(set(hospitals) - set(accepted))} not accepted")
+        for h, d in zip(hospitals, digests, strict=True):
+            if accepted[h] != d:
+                refuse("not-committed", f"the blob of {h} is not its on-chain commitment")
+        cts = [fc.PackedCiphertexts.from_bytes(b, threads=self.threads) for _, b in request.blobs]
+        if self.blob_context is not None:
+            for h, ct in zip(hospitals, cts, strict=True):
+                try:
+                    ct.verify(self.blob_context(r, h), threads=self.threads)
+                except fc.InvalidProof as exc:
+                    refuse("bad-proof", f"blob of {h}: {exc}")
+        aggregate = fc.aggregate_packed(cts, threads=self.threads)
+        if aggregate_digest(aggregate) != info.aggregate_digest:
+            refuse("aggregate-mismatch", "the accepted blobs do not sum to the recorded aggregate")
+        return aggregate
+
+    def decrypt_share(self, request: DecryptionRequest, *, constant_time: bool = True) -> DecryptionShare:
+        """My pre-scaled, proven share of the round's recorded aggregate, or :class:`Refusal`."""
+        aggregate = self._check_request(request)
+        agg = aggregate_digest(aggregate)
+        self._answered[request.round] = agg
+        return make_decryption_share(
+            self.index, self._key_shares, list(request.quorum), aggregate,
+            decryption_context(self.context, request.round, agg), threads=self.threads,
+            constant_time=constant_time,
+        )
