@@ -36,7 +36,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="train on a seeded subset of this many examples (quick experiments)")
     p.add_argument("--validation-size", type=int, dest="validation_size",
                    help="examples held out for the auditor (default 5000)")
-    p.add_argument("--threads", type=int, help="crypto threads (default: all cores)")
+    p.add_argument("--threads", type=int, help="crypto threads (default: the CPUs this process may use: affinity and cgroup quota)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
