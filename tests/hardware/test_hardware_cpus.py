@@ -106,7 +106,7 @@ def test_default_threads_follow_affinity_and_quota(monkeypatch):
     assert resolve_threads(5) == 5  # an explicit choice is kept
 
 
-def test_this_process(monkeypatch):
+def test_this_process():
     """On the real system: never more than the affinity mask, at least one."""
     n = hw.available_cpus()
     assert 1 <= n <= len(os.sched_getaffinity(0))
