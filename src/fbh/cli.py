@@ -37,6 +37,9 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation-size", type=int, dest="validation_size",
                    help="examples held out for the auditor (default 5000)")
     p.add_argument("--threads", type=int, help="crypto threads (default: the CPUs this process may use: affinity and cgroup quota)")
+    p.add_argument("--client-batch", type=int, dest="client_batch",
+                   help="clients trained per vmap chunk (default: 1 on CPU, all on GPU)")
+    p.add_argument("--profile", help="apply `fbh profile`'s threads and client_batch: a profile.json, or 'auto'")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
@@ -49,6 +52,12 @@ def _config_from(args: argparse.Namespace):
         value = getattr(args, field.name, None)
         if value is not None:
             values[field.name] = value
+    if getattr(args, "profile", None):
+        from fbh.bench.profile import apply_profile, resolve_profile
+
+        profile, source = resolve_profile(args.profile)
+        values = apply_profile(values, profile)
+        print(f"using {source}: threads {values['threads']}, client_batch {values['client_batch']}", file=sys.stderr)
     return RunConfig(**values)
 
 
@@ -99,6 +108,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_profile(rest: list[str]) -> int:
+    from fbh.bench.profile import main as profile_main
+
+    return int(profile_main(rest) or 0)
+
+
 def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
     if args.what == "crypto":
         from fbh.bench.crypto_bench import main as bench_main
@@ -129,10 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
     p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
     p.add_argument("what", choices=["crypto", "train", "chain", "round"])
+    sub.add_parser("profile", add_help=False,
+                   help="detect this machine, time fbh on it, recommend threads and client_batch")
 
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         return _cmd_bench(args, rest)
+    if args.command == "profile":
+        return _cmd_profile(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit}

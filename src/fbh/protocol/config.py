@@ -33,7 +33,8 @@ class RunConfig:
       train_examples: use only this many training examples (seeded subset;
         None: all) — for quick experiments and tests.
       seed: seeds data partitioning, initialisation, shuffling and rounding.
-      threads: crypto threads (None: all cores).
+      threads: crypto threads (None: the CPUs this process may use, see ``fbh.hardware``).
+      client_batch: clients trained per ``vmap`` chunk (None: 1 on CPU, all on GPU).
     """
 
     dataset: str = "mnist"
@@ -56,6 +57,7 @@ class RunConfig:
     train_examples: int | None = None
     seed: int = 0
     threads: int | None = None
+    client_batch: int | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -69,6 +71,8 @@ class RunConfig:
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.clip > 0, f"clip must be > 0, got {self.clip}"),
             (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
+            (self.threads is None or self.threads >= 1, f"threads must be >= 1, got {self.threads}"),
+            (self.client_batch is None or self.client_batch >= 1, f"client_batch must be >= 1, got {self.client_batch}"),
             (self.train_examples is None or self.train_examples >= self.clients,
              f"train_examples must be >= clients, got {self.train_examples}"),
         ]
