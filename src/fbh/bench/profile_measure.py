@@ -131,17 +131,15 @@ def measure_table(bound: int, threads: int, target: float) -> dict[str, Any]:
     return {"bound": bound, "threads": threads, "seconds": seconds, "bytes": table.nbytes}
 
 
-def measure_train(model: str, clients: int, client_batches: Sequence[int], batch_sizes: Sequence[int], *,
-                  batches_per_client: int, target: float,
-                  step: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Training images/s of one round per (``client_batch``, batch size), after compiling.
+def measure_train(model: str, clients: int, variants: Sequence[tuple[int, int]], *, batches_per_client: int,
+                  target: float, step: Callable[[str], None] = lambda _: None) -> list[dict[str, Any]]:
+    """Training images/s of one round per (``client_batch``, batch size) variant, after compiling.
 
     Each client holds ``batches_per_client`` batches of random uint8 images; a
     ``client_batch`` of ``clients`` or more vmaps all clients in one call.
 
     Returns:
-        ``{"model", "clients", "backend", "rows": [{client_batch, batch_size, images_per_s,
-        compile_seconds}]}``.
+        One row per variant: ``{client_batch, batch_size, images_per_s, compile_seconds}``.
     """
     import jax
 
@@ -149,13 +147,13 @@ def measure_train(model: str, clients: int, client_batches: Sequence[int], batch
 
     rows = []
     rng = np.random.default_rng(0)
-    for batch_size in batch_sizes:
+    for batch_size in dict.fromkeys(bs for _, bs in variants):
         n = batch_size * batches_per_client
         x = rng.integers(0, 256, (clients, n, 28, 28, 1), dtype=np.uint8)
         y = rng.integers(0, 10, (clients, n)).astype(np.int32)
         mask = np.ones((clients, n), bool)
         xd, yd, md = jax.device_put(x), jax.device_put(y), jax.device_put(mask)
-        for cb in client_batches:
+        for cb in [cb for cb, bs in variants if bs == batch_size]:
             trainer = FederatedTrainer(model, batch_size=batch_size, local_epochs=1, client_batch=cb)
             state, key = trainer.init(), jax.random.key(0)
             t0 = time.perf_counter()
@@ -165,5 +163,5 @@ def measure_train(model: str, clients: int, client_batches: Sequence[int], batch
                                       target)
             rows.append({"client_batch": min(cb, clients), "batch_size": batch_size,
                          "images_per_s": clients * n / seconds, "compile_seconds": compile_seconds})
-            step(f"train cb={cb} bs={batch_size}")
-    return {"model": model, "clients": clients, "backend": jax.default_backend(), "rows": rows}
+            step(f"train client_batch={cb} batch={batch_size}")
+    return rows
