@@ -116,3 +116,12 @@ def test_profile_rejects_bad_arguments(capsys):
         main(["profile", "--clients", "0"])
     assert exc.value.code == 2
     assert "--clients must be >= 1" in capsys.readouterr().err
+
+
+def test_profile_refuses_an_unwritable_out_before_measuring(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(fprofile, "run_profile", lambda **kw: pytest.fail("measured before checking --out"))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["profile", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to" in err and "Traceback" not in err

@@ -72,3 +72,14 @@ def test_recommend_all_clients_at_once_scales_to_the_runs_clients():
                                     {"client_batch": 4, "batch_size": 10, "images_per_s": 900.0}]}
     rec = recommend({"curves": CURVES}, train, params=10, clients=10, train_images=100, batch_size=10)
     assert rec["client_batch"] == 10  # a GPU-style "vmap everything"
+
+
+def test_interleaved_best_alternates_thread_counts_and_keeps_the_fastest(monkeypatch):
+    import fbh.bench.profile_measure as pm
+
+    clock = iter([0, 5, 5, 6, 6, 8, 8, 9, 100, 101])  # perf_counter readings: run t1=5, t2=1, t1=2, t2=1
+    monkeypatch.setattr(pm.time, "perf_counter", lambda: next(clock))
+    calls = []
+    best = pm.interleaved_best(lambda t: calls.append(t) or t * 10, [1, 2], target=1.0)
+    assert calls == [1, 2, 1, 2]  # one run per thread count per round, two rounds
+    assert best == {1: (2, 10), 2: (1, 20)}

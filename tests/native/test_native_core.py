@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from fbh.hardware import available_cpus
+
 REPO = Path(__file__).resolve().parents[2]
 NATIVE = REPO / "tests" / "native"
 VECTORS = REPO / "tests" / "data" / "vectors"
@@ -58,7 +60,7 @@ def build(arch: str) -> Path:
     cmd = [_cmake(), "-S", str(NATIVE), "-B", str(out), "-DCMAKE_BUILD_TYPE=Release"]
     if arch == "aarch64":
         cmd.append(f"-DCMAKE_TOOLCHAIN_FILE={NATIVE / 'aarch64-linux-gnu.cmake'}")
-    for step in (cmd, [_cmake(), "--build", str(out), "-j", str(os.cpu_count() or 1)]):
+    for step in (cmd, [_cmake(), "--build", str(out), "-j", str(available_cpus())]):
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{' '.join(step)} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     return out / "fbh_selftest"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -184,7 +185,8 @@ def apply_profile(values: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fbh profile", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="fbh profile", description="What this machine is, how fbh scales on it, "
+                                "and the settings it recommends (threads, client_batch).")
     p.add_argument("--quick", action="store_true", help="seconds instead of a minute (rough numbers; tests)")
     p.add_argument("--clients", type=int, default=10, help="hospitals of the round to predict (default 10)")
     p.add_argument("--train-images", type=int, default=55_000, dest="train_images",
@@ -200,11 +202,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    out = Path(args.out)
+    try:  # fail before a minute of measuring, not after
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "profile.json").touch()
+    except OSError as exc:
+        print(f"fbh profile: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     profile = run_profile(quick=args.quick, clients=args.clients, train_images=args.train_images,
                           batch_size=args.batch_size, local_epochs=args.local_epochs,
                           max_threads=args.max_threads, progress=not args.no_progress)
     print(format_report(profile))
-    written = write_profile(profile, Path(args.out))
+    written = write_profile(profile, out)
     print(f"\nwrote {', '.join(map(str, written))} in {profile['seconds']:.0f} s; "
           f"apply with `fbh run --profile {written[0]}` (or --profile auto)")
     return 0
