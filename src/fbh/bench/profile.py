@@ -48,12 +48,14 @@ def _train_params(model: str) -> int:
     return int(ravel(FederatedTrainer(model).init()).size)
 
 
-def run_profile(*, quick: bool = False, clients: int = 10, train_images: int = 55_000, batch_size: int = 10,
-                local_epochs: int = 1, max_threads: int | None = None, progress: bool = True) -> dict[str, Any]:
+def run_profile(*, quick: bool = False, model: str | None = None, clients: int = 10, train_images: int = 55_000,
+                batch_size: int = 10, local_epochs: int = 1, max_threads: int | None = None,
+                progress: bool = True) -> dict[str, Any]:
     """Detects the machine, measures, and recommends; returns the profile (the JSON document).
 
     Args:
         quick: the seconds-long ``QUICK`` setting instead of ``STANDARD``.
+        model: "cnn" or "ann", trained and predicted for (default: the setting's).
         clients: hospitals of the round to predict (``C``).
         train_images: images trained per round by all hospitals together, per local epoch.
         batch_size: the run's batch size (``client_batch`` is chosen for it).
@@ -62,6 +64,7 @@ def run_profile(*, quick: bool = False, clients: int = 10, train_images: int = 5
         progress: show a progress bar on stderr.
     """
     setting = dict(QUICK if quick else STANDARD)
+    setting["model"] = model or setting["model"]
     if quick:
         batch_size = setting["batch_sizes"][0]
     other_sizes = [bs for bs in setting["batch_sizes"] if bs != batch_size]
@@ -188,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fbh profile", description="What this machine is, how fbh scales on it, "
                                 "and the settings it recommends (threads, client_batch).")
     p.add_argument("--quick", action="store_true", help="seconds instead of a minute (rough numbers; tests)")
+    p.add_argument("--model", choices=["cnn", "ann"], default=None,
+                   help="model to train and predict for (default cnn; --quick: ann)")
     p.add_argument("--clients", type=int, default=10, help="hospitals of the round to predict (default 10)")
     p.add_argument("--train-images", type=int, default=55_000, dest="train_images",
                    help="images per round over all hospitals (default 55000, MNIST less validation)")
@@ -209,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"fbh profile: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    profile = run_profile(quick=args.quick, clients=args.clients, train_images=args.train_images,
+    profile = run_profile(quick=args.quick, model=args.model, clients=args.clients, train_images=args.train_images,
                           batch_size=args.batch_size, local_epochs=args.local_epochs,
                           max_threads=args.max_threads, progress=not args.no_progress)
     print(format_report(profile))
