@@ -16,6 +16,7 @@ CURVES = {
     "decrypt_fast": {1: 50.0, 2: 100.0, 4: 190.0, 8: 200.0, 16: 200.0},
     "decrypt_ct": {1: 40.0, 2: 80.0, 4: 150.0, 8: 160.0, 16: 150.0},
 }
+CRYPTO = {"curves": CURVES, "bytes_per_value": 128.0, "sha256_bytes_per_s": 1.28e10}
 
 
 def test_thread_counts():
@@ -34,11 +35,15 @@ def test_knee_is_the_fewest_threads_near_the_best_rate():
 
 
 def test_predicted_round_adds_the_protocol_stages():
-    s = predict_round(CURVES, 2, params=1000, clients=10, constant_time=True, train_images=500, images_per_s=100.0)
-    assert s["encrypt"] == pytest.approx(10 * 1000 / 80)
-    assert s["encrypt_per_hospital"] == pytest.approx(1000 / 80)
-    assert s["verify"] == pytest.approx(10_000 / 2e4) == s["aggregate"]
-    assert s["decrypt"] == pytest.approx(0.5 + 0.5 + 1000 / 80)  # the KGC re-derives the sum, then decrypts P
+    slow_hash = dict(CRYPTO, sha256_bytes_per_s=1.28e6)
+    s = predict_round(slow_hash, 2, params=1000, clients=10, constant_time=True, train_images=500,
+                      images_per_s=100.0)
+    hash_one = 10 * 1000 * 128 / 1.28e6  # one SHA-256 pass over every blob: 1 s
+    assert s["encrypt"] == pytest.approx(10 * 1000 / 80 + 2 * hash_one)
+    assert s["encrypt_per_hospital"] == pytest.approx(s["encrypt"] / 10)
+    assert s["verify"] == pytest.approx(10_000 / 2e4 + 4 * hash_one)
+    assert s["aggregate"] == pytest.approx(10_000 / 2e4 + 2 * hash_one)
+    assert s["decrypt"] == pytest.approx(0.5 + 0.5 + 1000 / 80 + hash_one)  # the KGC re-derives the sum
     assert s["train"] == pytest.approx(5.0)
     assert s["secure_total"] == pytest.approx(s["encrypt"] + s["verify"] + s["aggregate"] + s["decrypt"])
     assert s["secure_over_train"] == pytest.approx(s["secure_total"] / 5.0)
@@ -46,10 +51,10 @@ def test_predicted_round_adds_the_protocol_stages():
 
 def test_best_threads_stops_where_the_round_stops_getting_faster():
     def predict(t):
-        return predict_round(CURVES, t, params=1000, clients=10, constant_time=True, train_images=1,
+        return predict_round(CRYPTO, t, params=1000, clients=10, constant_time=True, train_images=1,
                              images_per_s=1.0)
 
-    assert best_threads(CURVES, predict) == 8  # 16 is no faster for the dominant encrypt_ct
+    assert best_threads([1, 2, 4, 8, 16], predict) == 8  # 16 is no faster for the dominant encrypt_ct
 
 
 def test_recommend_picks_fastest_client_batch_at_the_runs_batch_size():
@@ -59,7 +64,7 @@ def test_recommend_picks_fastest_client_batch_at_the_runs_batch_size():
         {"client_batch": 4, "batch_size": 10, "images_per_s": 800.0},
         {"client_batch": 4, "batch_size": 32, "images_per_s": 5000.0},  # another batch size: reported only
     ]}
-    rec = recommend({"curves": CURVES}, train, params=1000, clients=10, train_images=55_000, batch_size=10)
+    rec = recommend(CRYPTO, train, params=1000, clients=10, train_images=55_000, batch_size=10)
     assert rec["client_batch"] == 2 and rec["threads"] == 8
     assert rec["round"]["images_per_s"] == 1000.0
     assert rec["constant_time_cost"]["encrypt"] == pytest.approx(760 / 300)
@@ -70,7 +75,7 @@ def test_recommend_picks_fastest_client_batch_at_the_runs_batch_size():
 def test_recommend_all_clients_at_once_scales_to_the_runs_clients():
     train = {"clients": 4, "rows": [{"client_batch": 1, "batch_size": 10, "images_per_s": 100.0},
                                     {"client_batch": 4, "batch_size": 10, "images_per_s": 900.0}]}
-    rec = recommend({"curves": CURVES}, train, params=10, clients=10, train_images=100, batch_size=10)
+    rec = recommend(CRYPTO, train, params=10, clients=10, train_images=100, batch_size=10)
     assert rec["client_batch"] == 10  # a GPU-style "vmap everything"
 
 

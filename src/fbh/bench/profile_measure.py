@@ -112,6 +112,10 @@ def measure_crypto(threads: Sequence[int], *, target: float, bound: int, clients
         "decrypt_ct": (lambda t: fc.decrypt(sk, ct_values, bound=bound, table=table, threads=t,
                                             constant_time=True), n),
     }
+    # The protocol hashes every blob (commitments, signatures): SHA-256 speed and blob size.
+    import hashlib
+
+    sha_seconds, _ = best_seconds(lambda: hashlib.sha256(blob).digest(), target)
     curves: dict[str, dict[int, float]] = {op: {} for op in ops}
     for op, (fn, items) in ops.items():
         best = interleaved_best(fn, threads, target, on_first=lambda t, op=op: step(f"{op} x{t}"))
@@ -119,7 +123,8 @@ def measure_crypto(threads: Sequence[int], *, target: float, bound: int, clients
             if op.startswith("decrypt"):
                 _check(op, out, values)
             curves[op][t] = items / seconds
-    return {"n": n, "clients": clients, "curves": curves}
+    return {"n": n, "clients": clients, "curves": curves, "bytes_per_value": len(blob) / n,
+            "sha256_bytes_per_s": len(blob) / sha_seconds}
 
 
 def interleaved_best(fn: Callable[[int], Any], threads: Sequence[int], target: float, max_rounds: int = 10,

@@ -17,6 +17,10 @@ __all__ = ["best_threads", "format_report", "knee", "plot_curves", "predict_roun
 KNEE_SHARE = 0.9
 #: Among thread counts, the smallest whose predicted secure time is within this of the best.
 THREADS_SLACK = 1.05
+#: SHA-256 passes over each blob per stage, counted in fbh.protocol: the hospital hashes to
+#: sign and to commit; the server for the commitment check, the signature, the replay check
+#: and its parse cache, then twice more while aggregating; the KGC once to check commitments.
+HASHES_PER_BLOB = {"encrypt": 2, "verify": 4, "aggregate": 2, "decrypt": 1}
 
 
 def knee(curve: dict[int, float], share: float = KNEE_SHARE) -> int:
@@ -29,12 +33,16 @@ def knee(curve: dict[int, float], share: float = KNEE_SHARE) -> int:
     return min(t for t, rate in curve.items() if rate >= share * top)
 
 
-def predict_round(curves: dict[str, dict[int, float]], threads: int, *, params: int, clients: int,
+def predict_round(crypto: dict[str, Any], threads: int, *, params: int, clients: int,
                   constant_time: bool, train_images: int, images_per_s: float) -> dict[str, float]:
     """Expected seconds per stage of one encrypted round on this machine.
 
+    Crypto and hashing only: signing, chain calls and Python overheads are left out, so
+    this is a lower bound (``fbh bench round`` measures a real round).
+
     Args:
-        curves: measured values/s per op and thread count (see ``measure_crypto``).
+        crypto: ``measure_crypto``'s result: values/s per op and thread count, blob bytes
+            per value and SHA-256 bytes/s.
         threads: the thread count to predict for (must have been measured).
         params: ``P``, values each hospital encrypts (the model's parameter count).
         clients: ``C``, hospitals.
@@ -43,15 +51,19 @@ def predict_round(curves: dict[str, dict[int, float]], threads: int, *, params: 
         images_per_s: the training rate.
     """
     mode = "ct" if constant_time else "fast"
+    curves = crypto["curves"]
 
     def secs(op: str, items: float) -> float:
         return items / curves[op][threads]
 
     cp = clients * params
-    encrypt = secs(f"encrypt_{mode}", cp)
-    verify = secs("validate", cp)
-    aggregate = secs("aggregate", cp)
-    decrypt = verify + aggregate + secs(f"decrypt_{mode}", params)  # the KGC re-derives the sum
+    hashing = {stage: k * cp * crypto["bytes_per_value"] / crypto["sha256_bytes_per_s"]
+               for stage, k in HASHES_PER_BLOB.items()}
+    encrypt = secs(f"encrypt_{mode}", cp) + hashing["encrypt"]
+    verify = secs("validate", cp) + hashing["verify"]
+    aggregate = secs("aggregate", cp) + hashing["aggregate"]
+    # The KGC re-derives the sum from the wire bytes (parse, add), then decrypts P values.
+    decrypt = secs("validate", cp) + secs("aggregate", cp) + secs(f"decrypt_{mode}", params) + hashing["decrypt"]
     stages = {"train": train_images / images_per_s, "encrypt": encrypt, "encrypt_per_hospital": encrypt / clients,
               "verify": verify, "aggregate": aggregate, "decrypt": decrypt}
     stages["secure_total"] = encrypt + verify + aggregate + decrypt
@@ -59,9 +71,8 @@ def predict_round(curves: dict[str, dict[int, float]], threads: int, *, params: 
     return stages
 
 
-def best_threads(curves: dict[str, dict[int, float]], predict) -> int:
+def best_threads(counts: list[int], predict) -> int:
     """The fewest threads whose predicted secure time is within :data:`THREADS_SLACK` of the best."""
-    counts = sorted(next(iter(curves.values())))
     totals = {t: predict(t)["secure_total"] for t in counts}
     best = min(totals.values())
     return min(t for t in counts if totals[t] <= THREADS_SLACK * best)
@@ -83,10 +94,10 @@ def recommend(crypto: dict[str, Any], train: dict[str, Any], *, params: int, cli
     rate = fastest["images_per_s"]
 
     def predict(t: int, constant_time: bool = True) -> dict[str, float]:
-        return predict_round(curves, t, params=params, clients=clients, constant_time=constant_time,
+        return predict_round(crypto, t, params=params, clients=clients, constant_time=constant_time,
                              train_images=train_images, images_per_s=rate)
 
-    threads = best_threads(curves, predict)
+    threads = best_threads(sorted(next(iter(curves.values()))), predict)
     ct, fast = predict(threads, True), predict(threads, False)
     return {
         "threads": threads,
@@ -138,6 +149,8 @@ def format_report(profile: dict[str, Any]) -> str:
     for op, curve in crypto["curves"].items():
         lines.append(f"{op:<14}" + "".join(f"{curve[t]:>11,.0f}" for t in counts) + f"{rec['knees'][op]:>7}")
     table = profile["table"]
+    lines.append(f"SHA-256 {crypto['sha256_bytes_per_s'] / 1e6:,.0f} MB/s; {crypto['bytes_per_value']:.0f} bytes "
+                 "per ciphertext on the wire")
     lines += [f"decoding table for bound 2^{table['bound'].bit_length() - 1}: {table['seconds']:.2f} s, "
               f"{table['bytes'] / 2**20:.0f} MiB (built once per run)", "",
               f"training, images/s ({train['model']}, {train['clients']} clients, {train['backend']})",
@@ -160,11 +173,12 @@ def format_report(profile: dict[str, Any]) -> str:
               f"{'sec/train':>10}{'enc/hosp.':>10}"]
     for name in ("constant_time", "fast"):
         s = rnd[name]
-        lines.append(f"{name:<15}{s['train']:>8.1f}{s['encrypt']:>9.1f}{s['verify']:>8.2f}{s['aggregate']:>8.2f}"
+        lines.append(f"{name:<15}{s['train']:>8.2f}{s['encrypt']:>9.1f}{s['verify']:>8.2f}{s['aggregate']:>8.2f}"
                      f"{s['decrypt']:>9.2f}{s['secure_total']:>8.1f}{s['secure_over_train']:>9.0%}"
                      f"{s['encrypt_per_hospital']:>10.2f}")
-    lines.append("(simulation on this machine; chain ~0.2-0.6 s not included; enc/hosp. = one hospital's "
-                 "encryption on its own machine)")
+    lines.append("(crypto + SHA-256 of the blobs, simulated on this machine: a lower bound; signatures, chain "
+                 "and Python overheads\n excluded, `fbh bench round` measures them; enc/hosp. = one hospital "
+                 "encrypting on its own machine)")
     return "\n".join(lines)
 
 
