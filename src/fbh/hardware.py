@@ -56,7 +56,7 @@ def _quota_v2(directory: Path) -> float | None:
     if not text:
         return None
     parts = text.split()
-    if parts[0] == "max" or len(parts) != 2:
+    if len(parts) != 2 or not (parts[0].isdigit() and parts[1].isdigit()):  # "max": unlimited
         return None
     quota, period = int(parts[0]), int(parts[1])
     return quota / period if quota > 0 and period > 0 else None
@@ -67,7 +67,10 @@ def _quota_v1(directory: Path) -> float | None:
     quota, period = _read(directory / "cpu.cfs_quota_us"), _read(directory / "cpu.cfs_period_us")
     if quota is None or period is None:
         return None
-    q, p = int(quota), int(period)
+    try:
+        q, p = int(quota), int(period)
+    except ValueError:
+        return None
     return q / p if q > 0 and p > 0 else None
 
 

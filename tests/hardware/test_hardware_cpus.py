@@ -39,11 +39,12 @@ def test_v2_tightest_level_wins(v2):
     assert hw.cgroup_cpu_limit(proc, root) == 0.5
 
 
-def test_v2_unlimited(tmp_path):
+@pytest.mark.parametrize("cpu_max", ["max 100000\n", "garbage\n", "abc 100000\n", "0 100000\n", ""])
+def test_v2_unlimited_or_malformed_cpu_max_is_no_limit(tmp_path, cpu_max):
     proc, root = tmp_path / "proc", tmp_path / "cgroup"
     _write(proc / "cgroup", "0::/\n")
     _write(root / "cgroup.controllers", "cpu\n")
-    _write(root / "cpu.max", "max 100000\n")
+    _write(root / "cpu.max", cpu_max)
     assert hw.cgroup_cpu_limit(proc, root) is None
 
 
@@ -78,14 +79,6 @@ def test_v1_unlimited_and_hybrid_unified_without_quota(tmp_path):
 
 def test_no_cgroup_information(tmp_path):
     assert hw.cgroup_cpu_limit(tmp_path / "missing", tmp_path) is None
-
-
-def test_malformed_cpu_max_is_ignored(tmp_path):
-    proc, root = tmp_path / "proc", tmp_path / "cgroup"
-    _write(proc / "cgroup", "0::/\n")
-    _write(root / "cgroup.controllers", "cpu\n")
-    _write(root / "cpu.max", "garbage\n")
-    assert hw.cgroup_cpu_limit(proc, root) is None
 
 
 @pytest.mark.parametrize(("affinity", "limit", "want"), [
