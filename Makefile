@@ -12,7 +12,7 @@ ifneq ($(wildcard ../shared/data/mnist),)
 export FBH_DATA_DIR ?= $(abspath ../shared/data)
 endif
 
-.PHONY: install demo test bench contracts node clean
+.PHONY: install demo test bench contracts node clean native-check cross-tools
 
 install: $(STAMP)
 
@@ -43,6 +43,19 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/fbh bench train
 	$(BIN)/fbh bench chain
 	$(BIN)/fbh bench round --fast-crypto
+
+# The C++ core's self-test driver, natively and for aarch64 under qemu-user (tests/native).
+native-check: $(STAMP)
+	$(BIN)/python -m pytest tests/native -q
+
+# Debian's aarch64 cross compiler and qemu-user for native-check (root; .ci/run calls it).
+cross-tools:
+	@if command -v aarch64-linux-gnu-g++ >/dev/null && command -v qemu-aarch64 >/dev/null; then \
+	  echo "aarch64 cross toolchain and qemu-aarch64 present"; \
+	else \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user >/dev/null; \
+	fi
 
 contracts: $(NODE_STAMP)
 	node contracts/compile.mjs

@@ -6,19 +6,18 @@ plaintexts, the clients' wire blobs, decoding tables). Per-value cost is ``mean 
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 import fbh.crypto as fc
 from fbh.bench.crypto_baseline import PAIR_BYTES, BaselineTable, CoincurveElGamal
+from fbh.hardware import available_cpus
 
 CLIENTS = 10
 BOUND = 2**20
 
 SIZES = [1_000, 10_000]
-CORES = len(os.sched_getaffinity(0))
+CORES = available_cpus()
 FBH = list(dict.fromkeys([("fast", 1), ("ct", 1), ("fast", CORES), ("ct", CORES)]))
 IMPLS = [pytest.param(m, t, id=f"fbh-{m}-{t}t") for m, t in FBH] + [pytest.param("baseline", 1, id="baseline")]
 

@@ -36,11 +36,14 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="train on a seeded subset of this many examples (quick experiments)")
     p.add_argument("--validation-size", type=int, dest="validation_size",
                    help="examples held out for the auditor (default 5000)")
-    p.add_argument("--threads", type=int, help="crypto threads (default: all cores)")
+    p.add_argument("--threads", type=int, help="crypto threads (default: the CPUs this process may use: affinity and cgroup quota)")
     p.add_argument("--keep-updates", dest="keep_updates", choices=["auto", "all", "until-approved"],
                    help="keep every hospital's blob ('all'), or drop them once the round is approved on chain "
                         "('until-approved': the aggregate, signatures and digests stay); 'auto' (default): "
                         "all for runs of at most 10 rounds")
+    p.add_argument("--client-batch", type=int, dest="client_batch",
+                   help="clients trained per vmap chunk (default: 1 on CPU, all on GPU)")
+    p.add_argument("--profile", help="apply `fbh profile`'s threads and client_batch: a profile.json, or 'auto'")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
@@ -66,6 +69,12 @@ def _config_from(args: argparse.Namespace):
         value = getattr(args, field.name, None)
         if value is not None:
             values[field.name] = value
+    if getattr(args, "profile", None):
+        from fbh.bench.profile import apply_profile, resolve_profile
+
+        profile, source = resolve_profile(args.profile)
+        values = apply_profile(values, profile)
+        print(f"using {source}: threads {values['threads']}, client_batch {values['client_batch']}", file=sys.stderr)
     try:
         return RunConfig(**values)
     except ValueError as exc:
@@ -146,6 +155,12 @@ def _bench_help() -> str:
     return "\n".join(lines)
 
 
+def _cmd_profile(rest: list[str]) -> int:
+    from fbh.bench.profile import main as profile_main
+
+    return int(profile_main(rest) or 0)
+
+
 def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
     if args.what is None or args.what in ("-h", "--help"):
         print(_bench_help())
@@ -196,6 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
     p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
     p.add_argument("what", nargs="?", help=", ".join(_BENCHES))
+    sub.add_parser("profile", add_help=False,
+                   help="detect this machine, time fbh on it, recommend threads and client_batch")
     return parser
 
 
@@ -208,6 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args, rest = parser.parse_known_args(argv)
     if args.command == "bench":
         return _cmd_bench(args, rest)
+    if args.command == "profile":
+        return _cmd_profile(rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit}

@@ -23,12 +23,14 @@ def test_round_equals_python_loop_over_clients(client_batch):
     x, y, mask = _clients(3, 20, counts=[20, 13, 6])
     key = jax.random.key(11)
 
-    client_states, metrics = trainer.round(state, x, y, mask, key)
+    # Equality is the point: full float32 matmuls, or TF32 on a GPU errs by ~1e-3 and fails rtol 1e-4.
+    with jax.default_matmul_precision("highest"):
+        client_states, metrics = trainer.round(state, x, y, mask, key)
+        local = make_local_fn(trainer.graphdef, trainer.config)
+        keys = jax.random.split(key, 3)
+        wants = [local(state, x[c], y[c], mask[c], keys[c]) for c in range(3)]
 
-    local = make_local_fn(trainer.graphdef, trainer.config)
-    keys = jax.random.split(key, 3)
-    for c in range(3):
-        want, want_metrics = local(state, x[c], y[c], mask[c], keys[c])
+    for c, (want, want_metrics) in enumerate(wants):
         got = jax.tree.map(lambda a, c=c: a[c], client_states)
         for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -34,8 +34,9 @@ def test_unknown_model_name_raises():
 def test_patch_conv_equals_lax_conv():
     x = jax.random.normal(jax.random.key(0), (2, 7, 7, 5))
     kernel = jax.random.normal(jax.random.key(1), (3, 3, 5, 6))
-    ref = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    got = conv_patches(x) @ kernel.reshape(-1, 6)
+    with jax.default_matmul_precision("highest"):  # else TF32 on a GPU: both sides err by ~1e-3
+        ref = jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        got = conv_patches(x) @ kernel.reshape(-1, 6)
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import os
 import platform
 import sys
 import time
@@ -37,18 +36,12 @@ from fbh.bench.crypto_baseline import (
     available,
 )
 from fbh.bench.crypto_report import IMPL_LABELS, format_table, summarize_targets
+from fbh.hardware import available_cpus
 
 __all__ = ["main", "run_crypto_bench"]
 
 VALUE_BITS = 15  # values are drawn from [-2^15, 2^15)
 MODES = {"fast": False, "ct": True}  # mode name -> constant_time
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _timeit(fn: Callable[[], Any], min_seconds: float = 0.3,
@@ -108,7 +101,7 @@ def _bench_fbh(run: _Run, sk: Any, data: np.ndarray, sums: np.ndarray, threads: 
     pk = sk.public_key
     for mode in modes:  # builds pk's cached fixed-base tables outside the timed region
         fc.encrypt(pk, data[0, :2], threads=1, constant_time=MODES[mode])
-    cores = _cpu_count()
+    cores = available_cpus()
     counts = [threads] + ([cores] if cores > threads else [])
     for t in counts:
         for mode in modes:
@@ -220,7 +213,7 @@ def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path |
     sums = data.sum(axis=0)
     nb, nc = min(n, baseline_n), min(n, context_n)
     contexts = [c for c in ("paillier", "tenseal") if include_context and available({"paillier": "phe"}.get(c, c))]
-    cores = _cpu_count()
+    cores = available_cpus()
     fbh_stages = (1 + 2 * len(modes)) * (1 + (cores > threads)) + 1
     run = _Run(n, 4 + (fbh_stages + 4) * include_fbh + 3 * len(contexts), progress)
     bytes_per_value: dict[str, float | None] = {"fbh": None, "baseline": PAIR_BYTES, "paillier": None,

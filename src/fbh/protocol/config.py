@@ -36,11 +36,12 @@ class RunConfig:
       train_examples: use only this many training examples (seeded subset;
         None: all) — for quick experiments and tests.
       seed: seeds data partitioning, initialisation, shuffling and rounding.
-      threads: crypto threads (None: all cores).
+      threads: crypto threads (None: the CPUs this process may use, see ``fbh.hardware``).
       keep_updates: how long the run directory keeps each hospital's blob:
         "all", "until-approved" (drop them once the round is approved on
         chain; keep the aggregate, signatures and digests) or "auto" (all
         for runs of at most 10 rounds); see :mod:`fbh.protocol.retention`.
+      client_batch: clients trained per ``vmap`` chunk (None: 1 on CPU, all on GPU).
     """
 
     dataset: str = "mnist"
@@ -64,6 +65,7 @@ class RunConfig:
     seed: int = 0
     threads: int | None = None
     keep_updates: str = "auto"
+    client_batch: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("lr", "momentum", "alpha", "clip", "clip_stats"):
@@ -85,6 +87,7 @@ class RunConfig:
             (self.validation_size >= 1, f"validation_size must be >= 1, got {self.validation_size}"),
             (self.clip > 0, f"clip must be > 0, got {self.clip}"),
             (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
+            (self.client_batch is None or self.client_batch >= 1, f"client_batch must be >= 1, got {self.client_batch}"),
             (self.train_examples is None or self.train_examples >= self.clients,
              f"train_examples must be >= clients, got {self.train_examples}"),
             (self.keep_updates in retention.POLICIES,

@@ -57,6 +57,7 @@ class Session:
         self.trainer = FederatedTrainer(
             config.model, dataset.num_classes, lr=config.lr, momentum=config.momentum,
             batch_size=config.batch_size, local_epochs=config.local_epochs, seed=config.seed,
+            client_batch="auto" if config.client_batch is None else config.client_batch,
         )
         self.template = self.trainer.init()
         self.global_flat = np.asarray(ravel(self.template))
