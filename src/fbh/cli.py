@@ -24,7 +24,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="standardise each channel with the training split's mean and std")
     p.add_argument("--strategy", choices=["fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi"],
                    help="server step on the decrypted mean update (fedprox: proximal term --mu in local training)")
-    p.add_argument("--mu", type=float, help="FedProx proximal weight (default 0.01 with --strategy fedprox)")
+    p.add_argument("--mu", type=float, help="FedProx proximal weight (only with --strategy fedprox; default 0.01)")
     p.add_argument("--server-lr", type=float, dest="server_lr", help="server learning rate of fedavgm/fedadam/fedyogi")
     p.add_argument("--sample-fraction", type=float, dest="sample_fraction",
                    help="share of hospitals sampled per round (seeded)")

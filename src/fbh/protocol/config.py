@@ -40,7 +40,7 @@ class RunConfig:
       strategy: the server's step on the decrypted mean update: "fedavg",
         "fedprox" (FedAvg plus the local proximal term ``mu``), "fedavgm",
         "fedadam" or "fedyogi" (``fbh.protocol.strategy``).
-      mu: FedProx proximal weight (used by "fedprox"; 0 elsewhere unless set).
+      mu: FedProx proximal weight, used only with strategy "fedprox" (0 there means 0.01).
       server_lr: server learning rate of fedavgm/fedadam/fedyogi (FedAvg: 1).
       sample_fraction: share of hospitals sampled per round (seeded); 1: all.
       clients_per_round: number of hospitals sampled per round (overrides
@@ -126,8 +126,10 @@ class RunConfig:
 
     @property
     def local_mu(self) -> float:
-        """The proximal weight local training uses: ``mu``, defaulting to 0.01 for "fedprox"."""
-        return self.mu if self.mu or self.strategy != "fedprox" else 0.01
+        """The proximal weight local training uses: ``mu`` (default 0.01) with "fedprox", else 0."""
+        if self.strategy != "fedprox":
+            return 0.0
+        return self.mu or 0.01
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

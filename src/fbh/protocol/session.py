@@ -109,8 +109,8 @@ class Session:
         """Load data, build the model, set up keys and the chain; closes the chain on exit.
 
         ``model`` (an NNX module or ``ModelSpec``) overrides ``config.model``;
-        ``partition`` (C index arrays into the training split, or a callable)
-        overrides ``config.partition``.
+        ``partition`` (C index arrays into ``dataset.x_train``, or a callable
+        ``(labels, C, seed)`` over the training split) overrides ``config.partition``.
         """
         dataset = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
         session = cls(config, run_dir, dataset, progress, model, partition)
@@ -123,8 +123,13 @@ class Session:
     def _prepare_data(self, ds, partition=None) -> None:
         c = self.config
         train_idx, val_idx = training_split(ds, c)
-        scheme = c.partition if partition is None else partition
-        parts = fdata.partition(ds.y_train[train_idx], c.clients, scheme, alpha=c.alpha, seed=c.seed)
+        if partition is not None and not callable(partition):
+            # the user's index lists address ds.x_train; drop what the auditor holds out
+            user = fdata.user_partition(partition, ds.y_train.size, c.clients)
+            parts = [np.searchsorted(train_idx, p[np.isin(p, train_idx)]) for p in user]
+        else:
+            scheme = c.partition if partition is None else partition
+            parts = fdata.partition(ds.y_train[train_idx], c.clients, scheme, alpha=c.alpha, seed=c.seed)
         images = fdata.with_channels(ds.x_train)  # [N, H, W, C]: the models take a channel axis
         self.x_c, self.y_c, self.mask, self.counts = fdata.pack_clients(
             images[train_idx], ds.y_train[train_idx], parts

@@ -67,7 +67,7 @@ def run(
       model: your own model: a ``fbh.model.ModelSpec`` (recorded, so
         ``fbh predict`` rebuilds it) or an ``nnx.Module`` (then pass it to
         ``deployed_model(..., model=...)`` to predict); overrides ``config.model``.
-      partition: your own split: C index arrays into the training set (or a
+      partition: your own split: C index arrays into ``dataset.x_train`` (or a
         callable ``(labels, C, seed) -> arrays``); overrides ``config.partition``.
     """
     from fbh.protocol.session import Session  # heavy imports (jax, web3) only when running

@@ -94,7 +94,12 @@ def load_pretrained(path: str | Path, template: State) -> tuple[State, list[str]
 
 
 def select_trainable(template: State, pattern: str | None) -> tuple[str, ...] | None:
-    """Leaf paths matching ``pattern`` (case-insensitive ``re.search``); ``None`` for all.
+    """Parameter leaves matching ``pattern`` (case-insensitive ``re.search``), plus every batch statistic.
+
+    Batch statistics are not trained but averaged running estimates of the
+    data: they always follow the (new) data, otherwise a frozen backbone
+    would normalise with the pre-training data's statistics at test time
+    while training saw the new data's batch statistics. ``None``: all leaves.
 
     Raises:
       ValueError: if nothing matches (the message lists the paths).
@@ -103,7 +108,7 @@ def select_trainable(template: State, pattern: str | None) -> tuple[str, ...] | 
         return None
     rx = re.compile(pattern, re.IGNORECASE)
     paths = leaf_paths(template)
-    chosen = tuple(p for p in paths if rx.search(p))
+    chosen = tuple(p for p in paths if rx.search(p) or p.startswith("batch_stats/"))
     if not any(p.startswith("params/") for p in chosen):
         msg = f"--trainable {pattern!r} matches no parameter; the model's are: {', '.join(paths)}"
         raise ValueError(msg)
