@@ -108,6 +108,8 @@ def _read_folder(root: Path, classes: list[str]) -> tuple[np.ndarray, np.ndarray
         raise ValueError(msg) from exc
     images, labels = [], []
     for label, cls in enumerate(classes):
+        if not (root / cls).is_dir():  # a test split may lack a class
+            continue
         for f in sorted((root / cls).iterdir()):
             if f.suffix.lower() in _IMAGE_SUFFIXES:
                 with Image.open(f) as im:
