@@ -15,8 +15,25 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--preset", choices=sorted(PRESETS), default="default",
                    help="start from a preset ('paper': EMNIST digits, 10 clients, batch 10, 70 rounds)")
-    p.add_argument("--dataset", help="mnist, emnist-digits, emnist-letters, emnist-balanced, ...")
-    p.add_argument("--model", choices=["cnn", "ann"])
+    p.add_argument("--dataset", help="mnist, emnist-digits, ..., breastmnist, pneumoniamnist, retinamnist, "
+                   "or your own: a .npz file or a folder of images")
+    p.add_argument("--model", help="cnn (default), ann, or your own Flax NNX model as package.module:callable")
+    p.add_argument("--model-kwargs", dest="model_kwargs", type=_json_object,
+                   help="JSON keyword arguments of the --model factory, e.g. '{\"hidden\": 64}'")
+    p.add_argument("--normalize", action="store_true", default=None,
+                   help="standardise each channel with the training split's mean and std")
+    p.add_argument("--strategy", choices=["fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi"],
+                   help="server step on the decrypted mean update (fedprox: proximal term --mu in local training)")
+    p.add_argument("--mu", type=float, help="FedProx proximal weight (only with --strategy fedprox; default 0.01)")
+    p.add_argument("--server-lr", type=float, dest="server_lr", help="server learning rate of fedavgm/fedadam/fedyogi")
+    p.add_argument("--sample-fraction", type=float, dest="sample_fraction",
+                   help="share of hospitals sampled per round (seeded)")
+    p.add_argument("--clients-per-round", type=int, dest="clients_per_round",
+                   help="hospitals sampled per round (overrides --sample-fraction)")
+    p.add_argument("--init-from", dest="init_from",
+                   help="start from a pre-trained model.npz or run directory (mismatched leaves are re-initialised)")
+    p.add_argument("--trainable", help="regular expression on parameter paths: only these train and are encrypted "
+                   "(e.g. 'dense': the CNN's two dense layers)")
     p.add_argument("--clients", type=int)
     p.add_argument("--partition", choices=["iid", "dirichlet", "shards"])
     p.add_argument("--alpha", type=float, help="Dirichlet concentration for --partition dirichlet")
@@ -58,6 +75,20 @@ def _show_defaults(p: argparse.ArgumentParser) -> None:
             continue  # flags say what they switch; some helps name their default already
         shown = "all" if defaults[action.dest] is None else defaults[action.dest]
         action.help = f"{action.help or action.dest.replace('_', ' ')} (default: {shown})"
+
+
+def _json_object(text: str) -> dict:
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"not JSON: {exc}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not isinstance(value, dict):
+        msg = "expected a JSON object such as '{\"hidden\": 64}'"
+        raise argparse.ArgumentTypeError(msg)
+    return value
 
 
 def _config_from(args: argparse.Namespace):
@@ -121,7 +152,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from fbh.protocol.deploy import predict_files
 
-    for path, labels in predict_files(args.run_dir, args.images, args.round):
+    for path, labels in predict_files(args.run_dir, args.images, args.round, args.model):
         print(f"{path}: {' '.join(map(str, labels))}")
     return 0
 
@@ -203,8 +234,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=5, help="training epochs (default: 5)")
     p = sub.add_parser("predict", help="classify images with a run's latest approved global model")
     p.add_argument("run_dir")
-    p.add_argument("images", nargs="+", help=".npy (N,28,28) uint8/float arrays, IDX(.gz) files or PNG images")
+    p.add_argument("images", nargs="+", help=".npy (N,H,W[,C]) uint8/float arrays, IDX(.gz) files or PNG images")
     p.add_argument("--round", type=int, help="serve this approved round's model (default: the latest approved)")
+    p.add_argument("--model", help="package.module:callable of a user model the run did not record")
     p = sub.add_parser("audit", help="re-verify a finished run against the chain")
     p.add_argument("run_dir")
     p.add_argument("--rpc-url", dest="rpc_url", help="a live node holding the run's contract")

@@ -34,6 +34,9 @@ def test_dataset_names():
         "emnist-byclass",
         "emnist-bymerge",
         "emnist-mnist",
+        "breastmnist",
+        "pneumoniamnist",
+        "retinamnist",
     )
 
 

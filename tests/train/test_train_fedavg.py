@@ -77,7 +77,9 @@ def test_checkpoint_round_trip(tmp_path, model):
     assert jax.tree.structure(loaded) == jax.tree.structure(state)
     for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(state), strict=True):
         np.testing.assert_array_equal(a, b)
-    assert read_checkpoint_meta(path) == {"model": model, "num_classes": 10, "seed": 3}
+    meta = read_checkpoint_meta(path)
+    assert {k: meta[k] for k in ("model", "num_classes", "seed")} == {"model": model, "num_classes": 10, "seed": 3}
+    assert meta["model_spec"]["factory"] == f"fbh.model.cnn:{model.upper()}"
     x = np.zeros((4, 28, 28, 1), np.uint8)
     np.testing.assert_array_equal(trainer.predict(loaded, x), trainer.predict(state, x))
 

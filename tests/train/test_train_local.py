@@ -48,7 +48,7 @@ def test_masked_padding_equals_unpadded_client():
     for a, b in zip(jax.tree.leaves(long), jax.tree.leaves(short), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
     # and the training moved the model at all
-    assert not np.allclose(long["params"]["fc2"]["kernel"], state["params"]["fc2"]["kernel"])
+    assert not np.allclose(long["params"]["dense2"]["kernel"], state["params"]["dense2"]["kernel"])
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ __all__ = [
     "pack_clients",
     "partition",
     "split_validation",
+    "user_partition",
 ]
 
 PARTITION_SCHEMES: tuple[str, ...] = ("iid", "dirichlet", "shards")
@@ -162,7 +163,7 @@ def _shards(
 def partition(
     labels: np.ndarray,
     num_clients: int,
-    scheme: str = "iid",
+    scheme="iid",
     *,
     alpha: float = 0.5,
     shards_per_client: int = 2,
@@ -178,7 +179,10 @@ def partition(
             :func:`split_validation`, pass ``y_train[train_idx]`` and map the
             result back through ``train_idx``).
         num_clients: C, the number of clients.
-        scheme: ``"iid"``, ``"dirichlet"`` or ``"shards"`` (see module docs).
+        scheme: ``"iid"``, ``"dirichlet"`` or ``"shards"`` (see module docs);
+            or the user's own split: C index arrays, or a callable
+            ``(labels, num_clients, seed) -> C index arrays``
+            (see :func:`user_partition`).
         alpha: Dirichlet concentration (``"dirichlet"`` only), > 0.
         shards_per_client: Shards dealt to each client (``"shards"`` only).
         size_sigma: Log-normal sigma of client sizes (``"iid"`` only); 0 gives
@@ -196,6 +200,10 @@ def partition(
         ValueError: Unknown scheme, bad parameters, or ``min_size`` cannot be met.
     """
     y = _labels(labels)
+    if callable(scheme):
+        scheme = scheme(y, num_clients, seed)
+    if not isinstance(scheme, str):
+        return user_partition(scheme, y.size, num_clients)
     if num_clients < 1 or num_clients * max(min_size, 1) > y.size:
         msg = f"cannot give {num_clients} clients >= {max(min_size, 1)} of {y.size} examples each"
         raise ValueError(msg)
@@ -222,6 +230,45 @@ def partition(
         msg = f"unknown partition scheme {scheme!r}; choose one of {', '.join(PARTITION_SCHEMES)}"
         raise ValueError(msg)
     return [np.sort(p).astype(np.int64) for p in parts]
+
+
+def user_partition(parts, num_examples: int, num_clients: int | None = None, *, seed: int = 0) -> list[np.ndarray]:
+    """Checks a user-given split: C non-empty, disjoint index arrays into ``0..N-1``.
+
+    Indices need not cover every example (a hospital may leave some out).
+
+    Args:
+        parts: C index sequences, or a callable ``(labels, num_clients, seed)``
+            returning them (called by :func:`partition`, not here).
+        num_examples: N, the number of examples indexed.
+        num_clients: expected C, or ``None`` for any.
+        seed: unused here; kept so :func:`partition` can pass it through.
+
+    Returns:
+        C sorted ``int64`` index arrays.
+
+    Raises:
+        ValueError: wrong count, an empty, out-of-range or non-integer part, or overlapping parts.
+    """
+    del seed
+    out = []
+    for c, p in enumerate(parts):
+        a = np.asarray(p)
+        if a.ndim != 1 or a.size == 0 or not np.issubdtype(a.dtype, np.integer):
+            msg = f"client {c}'s part must be a non-empty 1-D integer index array, got {a.dtype}{a.shape}"
+            raise ValueError(msg)
+        if a.min() < 0 or a.max() >= num_examples:
+            msg = f"client {c}'s indices span {a.min()}..{a.max()}, outside 0..{num_examples - 1}"
+            raise ValueError(msg)
+        out.append(np.sort(a).astype(np.int64))
+    if num_clients is not None and len(out) != num_clients:
+        msg = f"the partition gives {len(out)} clients, expected {num_clients}"
+        raise ValueError(msg)
+    joined = np.concatenate(out) if out else np.zeros(0, np.int64)
+    if np.unique(joined).size != joined.size:
+        msg = "the clients' index arrays overlap: every example may belong to one hospital only"
+        raise ValueError(msg)
+    return out
 
 
 def label_histogram(

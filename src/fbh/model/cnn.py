@@ -115,32 +115,39 @@ class CNN(nnx.Module):
         num_classes: int = 10,
         widths: tuple[int, int, int, int] = (32, 64, 128, 256),
         hidden: int = 128,
+        input_shape: tuple[int, int, int] = (28, 28, 1),
         *,
         rngs: nnx.Rngs,
     ):
-        """Creates the CNN for 28x28x1 images.
+        """Creates the CNN for ``input_shape`` images (the paper's: 28x28x1).
 
         Args:
           num_classes: number of output logits.
           widths: output channels of the four convolutions.
           hidden: width of the first dense layer.
+          input_shape: ``(H, W, C)`` of the images; H and W must be >= 16 so
+            that four 2x2 poolings leave at least one pixel.
           rngs: NNX random streams.
         """
+        h, w, channels = (int(v) for v in input_shape)
+        if min(h, w) < 16 or channels < 1:
+            msg = f"the CNN needs images of at least 16x16 pixels, got input_shape {tuple(input_shape)}"
+            raise ValueError(msg)
         c1, c2, c3, c4 = widths
-        self.conv1 = PatchConv(1, c1, rngs=rngs)
+        self.conv1 = PatchConv(channels, c1, rngs=rngs)
         self.conv2 = PatchConv(c1, c2, rngs=rngs)
         self.bn = nnx.BatchNorm(c2, momentum=0.9, rngs=rngs)
         self.conv3 = PatchConv(c2, c3, rngs=rngs)
         self.conv4 = PatchConv(c3, c4, rngs=rngs)
-        # 28 -> 14 -> 7 -> 3 -> 1: the last feature map is 1x1.
-        self.fc1 = nnx.Linear(c4, hidden, rngs=rngs)
-        self.fc2 = nnx.Linear(hidden, num_classes, rngs=rngs)
+        # 28 -> 14 -> 7 -> 3 -> 1: the paper's last feature map is 1x1 (32 px: 2x2).
+        self.dense1 = nnx.Linear(c4 * (h >> 4) * (w >> 4), hidden, rngs=rngs)
+        self.dense2 = nnx.Linear(hidden, num_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
         """Computes logits.
 
         Args:
-          x: images ``[B, 28, 28, 1]`` (float).
+          x: images ``[B, H, W, C]`` (float), shaped as ``input_shape``.
           train: use batch statistics (and update the running ones) if True,
             the running statistics otherwise.
           mask: optional ``bool[B]``; only True rows enter the batch
@@ -157,32 +164,42 @@ class CNN(nnx.Module):
         x = max_pool_2x2(nnx.relu(self.conv3(x)))
         x = max_pool_2x2(nnx.relu(self.conv4(x)))
         x = x.reshape(x.shape[0], -1)
-        x = nnx.relu(self.fc1(x))
-        return self.fc2(x)
+        x = nnx.relu(self.dense1(x))
+        return self.dense2(x)
 
 
 class ANN(nnx.Module):
-    """The paper's dense-only baseline: 784 -> hidden -> num_classes."""
+    """The paper's dense-only baseline: H*W*C (784) -> hidden -> num_classes."""
 
-    def __init__(self, num_classes: int = 10, hidden: int = 128, *, rngs: nnx.Rngs):
-        """Creates the ANN for 28x28x1 images."""
-        self.fc1 = nnx.Linear(28 * 28, hidden, rngs=rngs)
-        self.fc2 = nnx.Linear(hidden, num_classes, rngs=rngs)
+    def __init__(
+        self,
+        num_classes: int = 10,
+        hidden: int = 128,
+        input_shape: tuple[int, int, int] = (28, 28, 1),
+        *,
+        rngs: nnx.Rngs,
+    ):
+        """Creates the ANN for ``input_shape`` images (the paper's: 28x28x1)."""
+        self.dense1 = nnx.Linear(math.prod(int(v) for v in input_shape), hidden, rngs=rngs)
+        self.dense2 = nnx.Linear(hidden, num_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array, *, train: bool, mask: jax.Array | None = None) -> jax.Array:
         """Computes logits; ``train`` and ``mask`` are accepted for a common signature."""
         del train, mask  # no batch statistics in this model
         x = x.reshape(x.shape[0], -1)
-        return self.fc2(nnx.relu(self.fc1(x)))
+        return self.dense2(nnx.relu(self.dense1(x)))
 
 
-def create_model(name: str, num_classes: int = 10, seed: int = 0) -> nnx.Module:
-    """Builds a model by name.
+def create_model(
+    name: str, num_classes: int = 10, seed: int = 0, input_shape: tuple[int, int, int] = (28, 28, 1)
+) -> nnx.Module:
+    """Builds one of the paper's models by name.
 
     Args:
       name: ``"cnn"`` or ``"ann"``.
       num_classes: number of output logits.
       seed: seed of the parameter initialization.
+      input_shape: ``(H, W, C)`` of the images.
 
     Returns:
       The freshly initialized NNX module.
@@ -190,12 +207,12 @@ def create_model(name: str, num_classes: int = 10, seed: int = 0) -> nnx.Module:
     Raises:
       ValueError: for an unknown name.
     """
-    rngs = nnx.Rngs(params=seed)
+    rngs = nnx.Rngs(seed, params=seed)
     if name == "cnn":
-        return CNN(num_classes, rngs=rngs)
+        return CNN(num_classes, input_shape=input_shape, rngs=rngs)
     if name == "ann":
-        return ANN(num_classes, rngs=rngs)
-    msg = f"unknown model {name!r}; expected one of {MODEL_NAMES}"
+        return ANN(num_classes, input_shape=input_shape, rngs=rngs)
+    msg = f"unknown model {name!r}; expected one of {MODEL_NAMES} or a 'package.module:callable' factory"
     raise ValueError(msg)
 
 

@@ -46,15 +46,18 @@ def run_centralized(
         bar.update(1)
         bar.set_postfix(acc=f"{record.get('test_accuracy', float('nan')):.4f}")
 
+    from fbh.model import ModelSpec
+
+    spec = ModelSpec(config.model, config.model_kwargs or {}).completed(ds.num_classes, ds.input_shape)
     state, _ = train_centralized(
-        config.model, ds.x_train[train_idx][..., None], ds.y_train[train_idx], epochs,
+        spec, fdata.with_channels(ds.x_train)[train_idx], ds.y_train[train_idx], epochs,
         num_classes=ds.num_classes, lr=config.lr, momentum=config.momentum, batch_size=config.batch_size,
-        seed=config.seed, x_test=ds.x_test[..., None], y_test=ds.y_test, on_epoch=on_epoch,
+        seed=config.seed, x_test=fdata.with_channels(ds.x_test), y_test=ds.y_test, on_epoch=on_epoch,
     )
     bar.close()
     metrics = {"rounds": rows}
     rd.write_json(rd.metrics_path, metrics)
     rd.save_model(rd.model_path, ravel(state), model=config.model, num_classes=ds.num_classes,
-                  seed=config.seed, dataset=ds.name)
+                  seed=config.seed, dataset=ds.name, input_shape=list(ds.input_shape), model_spec=spec.to_json())
     plot_curves(metrics, rd.root, f"centralized {config.model.upper()}, {ds.name}")
     return rows[-1]

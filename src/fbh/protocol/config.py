@@ -16,8 +16,10 @@ class RunConfig:
     """Everything that determines a federated run.
 
     Attributes:
-      dataset: a name from ``fbh.data.DATASETS``.
-      model: "cnn" (the paper's) or "ann".
+      dataset: a name from ``fbh.data.DATASETS``, a ``.npz`` file or a folder of images.
+      model: "cnn" (the paper's), "ann", or a ``"package.module:callable"``
+        factory of any Flax NNX module (see ``fbh.model.spec``).
+      model_kwargs: keyword arguments of that factory (JSON values).
       clients: C, number of hospitals.
       partition: "iid", "dirichlet" or "shards".
       alpha: Dirichlet concentration (label skew) for ``partition="dirichlet"``.
@@ -42,6 +44,19 @@ class RunConfig:
         chain; keep the aggregate, signatures and digests) or "auto" (all
         for runs of at most 10 rounds); see :mod:`fbh.protocol.retention`.
       client_batch: clients trained per ``vmap`` chunk (None: 1 on CPU, all on GPU).
+      normalize: standardise each channel with the training split's mean and std.
+      strategy: the server's step on the decrypted mean update: "fedavg",
+        "fedprox" (FedAvg plus the local proximal term ``mu``), "fedavgm",
+        "fedadam" or "fedyogi" (``fbh.protocol.strategy``).
+      mu: FedProx proximal weight, used only with strategy "fedprox" (0 there means 0.01).
+      server_lr: server learning rate of fedavgm/fedadam/fedyogi (FedAvg: 1).
+      sample_fraction: share of hospitals sampled per round (seeded); 1: all.
+      clients_per_round: number of hospitals sampled per round (overrides
+        ``sample_fraction``); the sampling rate is recorded for the DP accountant.
+      init_from: a checkpoint (``model.npz`` or a run directory) to start from.
+      trainable: case-insensitive regular expression on parameter paths
+        (``"params/dense1/kernel"``); only matching leaves train and are
+        encrypted and aggregated ("dense": the CNN's two dense layers).
     """
 
     dataset: str = "mnist"
@@ -66,15 +81,33 @@ class RunConfig:
     threads: int | None = None
     keep_updates: str = "auto"
     client_batch: int | None = None
+    model_kwargs: dict[str, Any] | None = None
+    normalize: bool = False
+    strategy: str = "fedavg"
+    mu: float = 0.0
+    server_lr: float = 1.0
+    sample_fraction: float = 1.0
+    clients_per_round: int | None = None
+    init_from: str | None = None
+    trainable: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("lr", "momentum", "alpha", "clip", "clip_stats"):
+        from fbh.protocol.strategy import STRATEGIES
+
+        for name in ("lr", "momentum", "alpha", "clip", "clip_stats", "mu", "server_lr", "sample_fraction"):
             value = getattr(self, name)
             if not math.isfinite(value):
                 msg = f"{name} must be a finite number, got {value}"
                 raise ValueError(msg)
         checks = [
-            (self.model in ("cnn", "ann"), f"model must be 'cnn' or 'ann', got {self.model!r}"),
+            (self.model in ("cnn", "ann") or ":" in self.model,
+             f"model must be 'cnn', 'ann' or a 'package.module:callable' factory, got {self.model!r}"),
+            (self.strategy in STRATEGIES, f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}"),
+            (self.mu >= 0, f"mu must be >= 0, got {self.mu}"),
+            (self.server_lr > 0, f"server_lr must be > 0, got {self.server_lr}"),
+            (0 < self.sample_fraction <= 1, f"sample_fraction must be in (0, 1], got {self.sample_fraction}"),
+            (self.clients_per_round is None or 1 <= self.clients_per_round <= self.clients,
+             f"clients_per_round must be in 1..clients ({self.clients}), got {self.clients_per_round}"),
             (self.clients >= 1, f"clients must be >= 1, got {self.clients}"),
             (self.partition in ("iid", "dirichlet", "shards"), f"unknown partition {self.partition!r}"),
             (self.alpha > 0, f"alpha must be > 0, got {self.alpha}"),
@@ -96,6 +129,28 @@ class RunConfig:
         for ok, msg in checks:
             if not ok:
                 raise ValueError(msg)
+        if self.trainable is not None:
+            import re
+
+            try:
+                re.compile(self.trainable)
+            except re.error as exc:
+                msg = f"trainable is not a valid regular expression: {self.trainable!r} ({exc})"
+                raise ValueError(msg) from None
+
+    @property
+    def clients_sampled(self) -> int:
+        """Hospitals taking part in each round (at least one)."""
+        if self.clients_per_round is not None:
+            return self.clients_per_round
+        return max(1, round(self.sample_fraction * self.clients))
+
+    @property
+    def local_mu(self) -> float:
+        """The proximal weight local training uses: ``mu`` (default 0.01) with "fedprox", else 0."""
+        if self.strategy != "fedprox":
+            return 0.0
+        return self.mu or 0.01
 
     @property
     def retention(self) -> str:

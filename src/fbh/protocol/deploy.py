@@ -10,7 +10,7 @@ import numpy as np
 from fbh.errors import BadInput, UnusableRunDir, VerificationFailed
 from fbh.protocol.rundir import RunDir
 
-__all__ = ["deployed_model", "load_images", "predict_files"]
+__all__ = ["deployed_model", "load_images", "predict_files", "trainer_from_meta"]
 
 
 def _chain_model(rd: RunDir, round_: int | None) -> tuple[Path, int]:
@@ -59,45 +59,72 @@ def _model_file(rd: RunDir, config: dict, round_: int | None) -> tuple[Path, int
     return rd.round_dir(round_) / "model.npz", round_
 
 
-def deployed_model(run_dir: str | Path, round_: int | None = None):
+def trainer_from_meta(meta: dict, model=None):
+    """Rebuild a checkpoint's trainer: from its recorded ``model_spec``, or the given ``model``.
+
+    Raises:
+      ValueError: if the checkpoint holds a user module with no recorded spec and ``model`` is None.
+    """
+    from fbh.model import ModelSpec
+    from fbh.train import FederatedTrainer
+
+    if model is None:
+        if meta.get("model_spec") is not None:
+            model = ModelSpec.from_json(meta["model_spec"])
+        elif meta.get("model") in ("cnn", "ann"):
+            model = meta["model"]
+        else:
+            msg = (f"this run trained a user model ({meta.get('model')}) without a recorded factory: "
+                   "pass it with --model package.module:callable (Python: model=...)")
+            raise ValueError(msg)
+    return FederatedTrainer(model, meta["num_classes"], seed=meta.get("seed", 0), client_batch=None,
+                            input_shape=tuple(meta.get("input_shape", (28, 28, 1))), norm=meta.get("norm"))
+
+
+def deployed_model(run_dir: str | Path, round_: int | None = None, model=None):
     """Return ``(trainer, state, round)`` of the model ``fbh predict`` may serve.
 
     For a run on a chain that is the latest approved round's model (or
     ``round_``, if approved) and only if the file's hash equals the one
     approved on chain; a run without a chain serves its own latest model.
 
+    Args:
+      run_dir: the run directory.
+      round_: serve this (approved) round's model instead of the latest.
+      model: the model when the run did not record how to build it (a user
+        ``nnx.Module``, a ``ModelSpec`` or a ``"package.module:callable"`` path).
+
     Raises:
       VerificationFailed: nothing approved, ``round_`` not approved, or the file's hash differs.
-      BadInput: ``round_`` does not exist.
+      BadInput: ``round_`` does not exist, or the model cannot be rebuilt.
       UnusableRunDir: the run directory lacks what is needed.
     """
     import jax.numpy as jnp
 
-    from fbh.train import FederatedTrainer, ravel, unravel
+    from fbh.train import num_params, unravel
 
     rd = RunDir(run_dir)
     config = rd.read_json(rd.config_path)
     path, round_ = _model_file(rd, config, round_)
     flat, meta = rd.load_model(path)
-    trainer = FederatedTrainer(meta.get("model", config.get("model", "cnn")),
-                               meta.get("num_classes") or _num_classes(config),
-                               seed=meta.get("seed", config.get("seed", 0)))
+    if "num_classes" not in meta:  # older checkpoints: the final model records what rounds do not
+        _, meta = rd.load_model(rd.model_path)
+    try:
+        trainer = trainer_from_meta(meta, model)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
     template = trainer.init()
-    expected = np.asarray(ravel(template)).size
-    if expected != flat.size:
-        raise UnusableRunDir(f"{path} holds {flat.size} values, the {trainer.model_name} model has {expected}",
-                             "the run directory is damaged")
+    if flat.size != num_params(template):
+        raise UnusableRunDir(f"{path} holds {flat.size:,} values, the model to load it into has "
+                             f"{num_params(template):,}", "the run directory is damaged, or --model is not the run's")
     return trainer, unravel(jnp.asarray(flat), template), round_
 
 
-def _num_classes(config: dict) -> int:
-    from fbh import data as fdata
+def load_images(path: str | Path, input_shape=(28, 28, 1)) -> np.ndarray:
+    """Read images as uint8 ``[N, H, W, C]`` from ``.npy``, IDX (``.gz`` or raw) or an image file.
 
-    return fdata.load_dataset(config["dataset"]).num_classes
-
-
-def load_images(path: str | Path) -> np.ndarray:
-    """Read images as uint8[N, 28, 28] from ``.npy``, IDX (``.gz`` or raw) or an image file.
+    ``input_shape`` is the model's ``(H, W, C)``: an image file is converted
+    to grayscale (C = 1) or RGB (C = 3) and resized to it; arrays must match it.
 
     Raises:
       BadInput: the file is missing, unreadable or not images of the right shape.
@@ -105,17 +132,18 @@ def load_images(path: str | Path) -> np.ndarray:
     import zipfile
 
     try:
-        return _read_images(Path(path))
+        return _read_images(Path(path), input_shape)
     except BadInput:
         raise
     except FileNotFoundError:
         raise BadInput(f"{path}: no such file") from None
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:  # PIL's UnidentifiedImageError is an OSError
         raise BadInput(f"{path}: not a readable image file ({' '.join(str(exc).split())[:200]})",
-                       "give .npy (N,28,28) arrays, IDX(.gz) files or PNG/JPEG images") from None
+                       "give .npy (N,H,W[,C]) arrays, IDX(.gz) files or PNG/JPEG images") from None
 
 
-def _read_images(path: Path) -> np.ndarray:
+def _read_images(path: Path, input_shape) -> np.ndarray:
+    h, w, ch = (int(v) for v in input_shape)
     name = path.name.lower()
     if name.endswith(".npy"):
         x = np.load(path, allow_pickle=False)
@@ -130,23 +158,25 @@ def _read_images(path: Path) -> np.ndarray:
     else:
         from PIL import Image
 
-        x = np.asarray(Image.open(path).convert("L").resize((28, 28)))
+        with Image.open(path) as im:
+            x = np.asarray(im.convert("L" if ch == 1 else "RGB").resize((w, h)))
     x = np.asarray(x)
-    if x.ndim == 2:
+    if x.ndim == 2 or (x.ndim == 3 and ch > 1 and x.shape == (h, w, ch)):
         x = x[None]
-    if x.ndim == 4 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise BadInput(f"{path}: expected images shaped (N, 28, 28), got {x.shape}")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != (h, w, ch):
+        msg = f"{path}: expected images shaped (N, {h}, {w}{'' if ch == 1 else f', {ch}'}), got {x.shape}"
+        raise BadInput(msg)
     if x.dtype != np.uint8:  # float images in [0, 1]
         x = np.clip(np.rint(x * 255.0 if x.max() <= 1.0 else x), 0, 255).astype(np.uint8)
     return x
 
 
-def predict_files(run_dir: str | Path, images: Sequence[str | Path],
-                  round_: int | None = None) -> Iterator[tuple[str, list[int]]]:
-    """Yield ``(path, predicted labels)`` for each image file (all are read before the model is)."""
-    batches = [(str(path), load_images(path)) for path in images]
-    trainer, state, _ = deployed_model(run_dir, round_)
+def predict_files(run_dir: str | Path, images: Sequence[str | Path], round_: int | None = None,
+                  model=None) -> Iterator[tuple[str, list[int]]]:
+    """Yield ``(path, predicted labels)`` for each image file (all are read before predicting)."""
+    trainer, state, _ = deployed_model(run_dir, round_, model)
+    batches = [(str(path), load_images(path, trainer.input_shape)) for path in images]
     for path, x in batches:
-        yield path, [int(v) for v in trainer.predict(state, x[..., None])]
+        yield path, [int(v) for v in trainer.predict(state, x)]

@@ -20,6 +20,7 @@ from fbh.crypto.quantize import Quantizer
 from fbh.chain.records import RejectReason
 from fbh.protocol import attribution
 from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest
+from fbh.protocol.strategy import ServerStrategy
 
 __all__ = ["REJECTION_REASONS", "Rejection", "Server"]
 
@@ -70,9 +71,16 @@ class Server:
       clip: clipping threshold announced to hospitals: a float or float[P].
       bound: decoder bound of the decrypted sum.
       threads: threads for ciphertext aggregation (``None``: all cores).
+      strategy: the step applied to the decrypted mean update (default FedAvg),
+        see :mod:`fbh.protocol.strategy`.
+      trainable: ``int64[P']`` indices of the model vector that hospitals
+        encrypt (partial retraining); ``None``: the whole vector.
     """
 
-    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None):
+    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None,
+                 strategy: ServerStrategy | None = None, trainable: np.ndarray | None = None):
+        self.strategy = strategy if strategy is not None else ServerStrategy()
+        self.trainable = trainable
         self.account = account
         self.ledger = ledger
         self.clip = clip
@@ -191,7 +199,7 @@ class Server:
         summed: np.ndarray,
         global_flat: np.ndarray,
     ) -> np.ndarray:
-        """Step 4: dequantize the decrypted sum, take the FedAvg step, record both hashes.
+        """Step 4: dequantize the decrypted sum, take the strategy's step, record both hashes.
 
         The hospitals weighted their updates by ``n_c / sum(n)`` over everyone
         invited; dividing by the accepted hospitals' share of the weight
@@ -199,7 +207,12 @@ class Server:
         """
         quantizer = Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
         share = sum(plan.weights[u.hospital] for u in accepted)
-        new_flat = global_flat + quantizer.dequantize(summed) / np.float32(share)
+        delta = quantizer.dequantize(summed) / np.float32(share)  # the mean update: all the server sees
+        if self.trainable is None:
+            new_flat = self.strategy.step(global_flat, delta)
+        else:  # only the trainable coordinates were encrypted; the rest stays
+            new_flat = np.array(global_flat, np.float32)
+            new_flat[self.trainable] = self.strategy.step(new_flat[self.trainable], delta)
         if self.ledger is not None:
             self.ledger.record_aggregate(
                 plan.round, digest(aggregate_blob), model_digest(new_flat), sender=self.account

@@ -22,7 +22,8 @@ from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.server import Server
-from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients, unravel
+from fbh.protocol.strategy import ServerStrategy, sample_clients
+from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients, roc_auc, unravel
 
 __all__ = ["Session", "clip_vector", "training_split"]
 
@@ -36,58 +37,111 @@ def clip_vector(template, clip: float, clip_stats: float) -> np.ndarray:
     return np.asarray(ravel(jax.tree_util.tree_map_with_path(leaf_clip, template)), np.float64)
 
 
-def training_split(ds, config: RunConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(train, validation) indices: the auditor's split held out, then the optional subset."""
-    train_idx, val_idx = fdata.split_validation(ds.y_train, config.validation_size, seed=config.seed)
+def training_split(ds, config: RunConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """(train, validation) indices: the auditor's split held out, then the optional subset.
+
+    A dataset with an official validation split (MedMNIST) keeps its whole
+    training split and gives the auditor that validation split (``None`` here).
+    """
+    if ds.x_val is not None:
+        train_idx, val_idx = np.arange(ds.y_train.size), None
+    else:
+        train_idx, val_idx = fdata.split_validation(ds.y_train, config.validation_size, seed=config.seed)
     if config.train_examples is not None and config.train_examples < train_idx.size:
         rng = np.random.default_rng([config.seed, 1])
         train_idx = np.sort(rng.choice(train_idx, config.train_examples, replace=False))
     return train_idx, val_idx
 
 
+def build_trainer(config: RunConfig, ds, x_c, model=None):
+    """The trainer for ``config`` on ``ds``: ``(trainer, initial state, trainable indices, notes)``.
+
+    ``model`` (an NNX module or ``ModelSpec``) overrides ``config.model``;
+    ``--init-from`` and ``--trainable`` are applied here, and ``notes`` says
+    what was re-initialised.
+    """
+    from fbh.model import ModelSpec
+    from fbh.train import load_pretrained, select_trainable, trainable_indices
+
+    if model is None:
+        model = ModelSpec(config.model, config.model_kwargs or {})
+    norm = fdata.channel_stats(x_c.reshape(-1, *x_c.shape[2:])) if config.normalize else None
+    probe = FederatedTrainer(model, ds.num_classes, seed=config.seed, input_shape=ds.input_shape,
+                             client_batch=None)
+    state, notes = probe.init(), []
+    if config.init_from is not None:
+        state, fresh = load_pretrained(config.init_from, state)
+        notes.append(f"initialised from {config.init_from}"
+                     + (f"; re-initialised (absent or reshaped): {', '.join(fresh)}" if fresh else ""))
+    trainable = select_trainable(state, config.trainable)
+    trainer = FederatedTrainer(
+        probe.spec if probe.spec is not None else model, ds.num_classes, lr=config.lr,
+        momentum=config.momentum, batch_size=config.batch_size, local_epochs=config.local_epochs,
+        seed=config.seed, input_shape=ds.input_shape, mu=config.local_mu, trainable=trainable, norm=norm,
+        client_batch="auto" if config.client_batch is None else config.client_batch,
+    )
+    return trainer, state, trainable_indices(state, trainable), notes
+
+
 class Session:
     """Everything one run holds between rounds.  Build it with :meth:`start`."""
 
-    def __init__(self, config: RunConfig, run_dir: RunDir, dataset, progress: bool) -> None:
+    def __init__(self, config: RunConfig, run_dir: RunDir, dataset, progress: bool,
+                 model=None, partition=None) -> None:
         self.config = config
         self.run_dir = run_dir
         self.progress = progress
         self.round_offset = 0  # chain round id - training step: > 0 after a resumed run cancelled a round
-        self._prepare_data(dataset)
-        self.trainer = FederatedTrainer(
-            config.model, dataset.num_classes, lr=config.lr, momentum=config.momentum,
-            batch_size=config.batch_size, local_epochs=config.local_epochs, seed=config.seed,
-            client_batch="auto" if config.client_batch is None else config.client_batch,
+        self._prepare_data(dataset, partition)
+        self.trainer, self.template, self.trainable, self.notes = build_trainer(
+            config, dataset, self.x_c, model
         )
-        self.template = self.trainer.init()
         self.global_flat = np.asarray(ravel(self.template))
         self.clip = clip_vector(self.template, config.clip, config.clip_stats)
+        sub = slice(None) if self.trainable is None else self.trainable
+        # the server optimizer acts on parameters; batch-norm statistics take the plain mean
+        self.strategy = ServerStrategy(config.strategy, config.server_lr, clip_vector(self.template, 1, 0)[sub] > 0)
         self.ledger = None
         self._exit = contextlib.ExitStack()
 
     # --- set-up ------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True):
-        """Load data, build the model, set up keys and the chain; closes the chain on exit."""
+    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True,
+              model=None, partition=None):
+        """Load data, build the model, set up keys and the chain; closes the chain on exit.
+
+        ``model`` (an NNX module or ``ModelSpec``) overrides ``config.model``;
+        ``partition`` (C index arrays into ``dataset.x_train``, or a callable
+        ``(labels, C, seed)`` over the training split) overrides ``config.partition``.
+        """
         dataset = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
-        session = cls(config, run_dir, dataset, progress)
+        session = cls(config, run_dir, dataset, progress, model, partition)
         with session._exit:
             session._setup_roles()
             if progress:
                 tqdm.write(session.describe())
             yield session
 
-    def _prepare_data(self, ds) -> None:
+    def _prepare_data(self, ds, partition=None) -> None:
         c = self.config
         train_idx, val_idx = training_split(ds, c)
-        parts = fdata.partition(ds.y_train[train_idx], c.clients, c.partition, alpha=c.alpha, seed=c.seed)
-        images = ds.x_train[..., None]  # [N, 28, 28, 1]: the models take a channel axis
+        if partition is not None and not callable(partition):
+            # the user's index lists address ds.x_train; drop what the auditor holds out
+            user = fdata.user_partition(partition, ds.y_train.size, c.clients)
+            parts = [np.searchsorted(train_idx, p[np.isin(p, train_idx)]) for p in user]
+        else:
+            scheme = c.partition if partition is None else partition
+            parts = fdata.partition(ds.y_train[train_idx], c.clients, scheme, alpha=c.alpha, seed=c.seed)
+        images = fdata.with_channels(ds.x_train)  # [N, H, W, C]: the models take a channel axis
         self.x_c, self.y_c, self.mask, self.counts = fdata.pack_clients(
             images[train_idx], ds.y_train[train_idx], parts
         )
-        self.x_val, self.y_val = images[val_idx], ds.y_train[val_idx]
-        self.x_test, self.y_test = ds.x_test[..., None], ds.y_test
+        if val_idx is None:
+            self.x_val, self.y_val = fdata.with_channels(ds.x_val), ds.y_val
+        else:
+            self.x_val, self.y_val = images[val_idx], ds.y_train[val_idx]
+        self.x_test, self.y_test = fdata.with_channels(ds.x_test), ds.y_test
         self.dataset_name = ds.name
 
     def _setup_roles(self) -> None:
@@ -105,7 +159,9 @@ class Session:
             accounts = [Account.create() for _ in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
-        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
+        sub = slice(None) if self.trainable is None else self.trainable
+        self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
+                             strategy=self.strategy, trainable=self.trainable)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
@@ -122,11 +178,19 @@ class Session:
         c = self.config
         counts = np.asarray(self.counts)
         lines = [
-            f"fbh: {c.model.upper()} with {self.trainer.num_params:,} parameters "
+            f"fbh: {self.trainer.model_name.upper()} with {self.trainer.num_params:,} parameters "
             f"({self.global_flat.size:,} values per update incl. batch-norm statistics)",
             f"     {c.clients} hospitals on {self.dataset_name} ({c.partition}), "
             f"{counts.min():,}-{counts.max():,} training images each; auditor holds {self.y_val.size:,}",
         ]
+        for note in self.notes:
+            lines.append(f"     {note}")
+        if self.trainable is not None:
+            lines.append(f"     training only {self.trainable.size:,} of {self.global_flat.size:,} values "
+                         f"(--trainable {c.trainable!r})")
+        if c.strategy != "fedavg" or c.clients_sampled < c.clients:
+            lines.append(f"     strategy {c.strategy} (server lr {c.server_lr}, local mu {c.local_mu}); "
+                         f"{c.clients_sampled} of {c.clients} hospitals per round")
         if c.encrypt:
             mode = "constant-time" if c.constant_time else "fast (variable-time)"
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
@@ -151,29 +215,37 @@ class Session:
     def _validation_accuracy(self, flat: np.ndarray) -> float:
         return self.trainer.evaluate(self._state(flat), self.x_val, self.y_val)[0]
 
+    def sampled(self, round_: int) -> np.ndarray:
+        """Indices of the hospitals taking part in ``round_`` (all, unless sampling is on)."""
+        return sample_clients(self.config.clients, self.config.clients_sampled, self.config.seed, round_)
+
     def run_round(self, round_: int, timer, tamper, step: int | None = None) -> dict[str, Any]:
         """Train, protect, aggregate, audit and evaluate one round; returns its metrics row.
 
         ``round_`` numbers the round on chain and on disk; ``step`` (default
-        ``round_``) seeds training and rounding, so a round redone after a
-        crash computes what the lost one would have.
+        ``round_``) seeds training, sampling and rounding, so a round redone
+        after a crash computes what the lost one would have.
         """
         c = self.config
         step = round_ if step is None else step
         key = jax.random.fold_in(jax.random.key(c.seed), step)
+        chosen = self.sampled(step)
         with timer(msg.TRAIN):
             client_states, train_metrics = self.trainer.round(
-                self._state(self.global_flat), self.x_c, self.y_c, self.mask, key
+                self._state(self.global_flat), self.x_c[chosen], self.y_c[chosen], self.mask[chosen], key
             )
             client_flats = np.asarray(ravel_clients(client_states))
         checkpoint("train", round_, self.ledger)
         row: dict[str, Any] = {"round": round_} if step == round_ else {"round": round_, "step": step}
+        if chosen.size < c.clients:
+            row.update(sampled=[int(i) for i in chosen], sampling_rate=chosen.size / c.clients)
         if c.encrypt:
-            new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper, step)
+            new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper, step, chosen)
             row.update(extra)
         else:
             with timer(msg.AGGREGATE):
-                new_flat = np.asarray(ravel(fedavg(client_states, self.counts)))
+                mean = np.asarray(ravel(fedavg(client_states, self.counts[chosen])))
+                new_flat = self.strategy.step(self.global_flat, mean - self.global_flat)
         self.global_flat = new_flat
         self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_,
                                 **self.trainer.meta())
@@ -189,23 +261,34 @@ class Session:
             row.update(validation_accuracy=verdict.validation_accuracy, approved=verdict.approved)
             if verdict.problems:
                 row["audit_problems"] = list(verdict.problems)
-        acc, loss = self.trainer.evaluate(self._state(new_flat), self.x_test, self.y_test)
-        row.update(
-            test_accuracy=float(acc), test_loss=float(loss),
-            train_loss=float(np.average(np.asarray(train_metrics["loss"]), weights=self.counts)),
-        )
+        row.update(self.test_metrics(new_flat))
+        row["train_loss"] = float(np.average(np.asarray(train_metrics["loss"]), weights=self.counts[chosen]))
         return row
 
-    def _secure_aggregate(self, round_, client_flats, timer, tamper, step):
+    def test_metrics(self, flat: np.ndarray) -> dict[str, float]:
+        """Test accuracy, cross-entropy and ROC AUC (MedMNIST's definition) of a flat model."""
+        probs = self.trainer.predict_proba(self._state(flat), self.x_test)
+        y = np.asarray(self.y_test)
+        p_true = np.clip(probs[np.arange(y.size), y].astype(np.float64), 1e-12, None)
+        return {
+            "test_accuracy": float(np.mean(probs.argmax(-1) == y)),
+            "test_loss": float(-np.mean(np.log(p_true))),
+            "test_auc": roc_auc(y, probs),
+        }
+
+    def _secure_aggregate(self, round_, client_flats, timer, tamper, step, chosen):
         c = self.config
-        plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in self.hospitals})
+        hospitals = [self.hospitals[i] for i in chosen]
+        sub = slice(None) if self.trainable is None else self.trainable
+        global_sub = self.global_flat[sub]
+        plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in hospitals})
         updates, clipped = [], 0
-        bar = tqdm(self.hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
+        bar = tqdm(hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
                    disable=not self.progress)
         for i, hospital in enumerate(bar):
             with timer(msg.QUANTIZE):
                 seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))
-                q, n_clipped = hospital.quantize(plan, client_flats[i] - self.global_flat, seed=seed)
+                q, n_clipped = hospital.quantize(plan, client_flats[i][sub] - global_sub, seed=seed)
             with timer(msg.ENCRYPT):
                 update = hospital.encrypt(plan, q)
             with timer("chain"):
@@ -218,7 +301,7 @@ class Session:
         if tamper is not None:
             updates = tamper(round_, updates)
         with timer(msg.VERIFY):
-            accepted, rejected = self.server.verify(plan, updates, self.global_flat.size)
+            accepted, rejected = self.server.verify(plan, updates, global_sub.size)
         for update in accepted:
             self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
         with timer(msg.AGGREGATE):
@@ -229,14 +312,15 @@ class Session:
         checkpoint("aggregate", round_, self.ledger)
         with timer(msg.DECRYPT):
             summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
-                                          min_parties=min(2, len(self.hospitals)),
+                                          min_parties=min(2, len(hospitals)),
                                           constant_time=c.constant_time)
         new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
         extra = {
             "accepted": len(accepted),
             "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail, "recorded": r.recorded}
                          for r in rejected],
-            "clipped_fraction": clipped / (len(self.hospitals) * self.global_flat.size),
+            "clipped_fraction": clipped / (len(hospitals) * global_sub.size),
+            "encrypted_values": int(global_sub.size),
             "_accepted": {u.hospital: u.blob for u in accepted},
             "_digests": {u.hospital: u.digest for u in accepted},
         }
@@ -253,9 +337,10 @@ class Session:
 
     def finish(self, metrics: dict[str, Any]) -> None:
         """Final model, curves, and the chain's state for later audit."""
-        meta = {"dataset": self.dataset_name, **self.trainer.meta(), "rounds": len(metrics["rounds"])}
+        meta = {"dataset": self.dataset_name, **self.trainer.meta(), "rounds": len(metrics["rounds"]),
+                "trainable": None if self.trainer.config.trainable is None else list(self.trainer.config.trainable)}
         self.run_dir.save_model(self.run_dir.model_path, self.global_flat, **meta)
-        title = f"{'encrypted ' if self.config.encrypt else ''}FL {self.config.model.upper()}, {self.dataset_name}"
+        title = f"{'encrypted ' if self.config.encrypt else ''}FL {self.trainer.model_name.upper()}, {self.dataset_name}"
         plot_curves(metrics, self.run_dir.root, title)
         if self.ledger is not None:
             self.ledger.save_state(self.run_dir.chain_dir)

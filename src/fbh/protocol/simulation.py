@@ -53,6 +53,8 @@ def run(
     progress: bool = True,
     tamper: Tamper | None = None,
     dataset=None,
+    model=None,
+    partition=None,
 ) -> dict[str, Any]:
     """Run ``config`` and write the run directory ``out_dir``; returns the metrics.
 
@@ -62,7 +64,13 @@ def run(
       data_dir: where datasets are read from offline (default ``$FBH_DATA_DIR``).
       progress: show progress bars.
       tamper: test hook to alter updates between hospitals and server.
-      dataset: an already loaded ``fbh.data.Dataset`` (skips loading).
+      dataset: an already loaded ``fbh.data.Dataset`` (skips loading), e.g.
+        ``fbh.data.from_arrays(x, y)`` for your own images.
+      model: your own model: a ``fbh.model.ModelSpec`` (recorded, so
+        ``fbh predict`` rebuilds it) or an ``nnx.Module`` (then pass it to
+        ``deployed_model(..., model=...)`` to predict); overrides ``config.model``.
+      partition: your own split: C index arrays into ``dataset.x_train`` (or a
+        callable ``(labels, C, seed) -> arrays``); overrides ``config.partition``.
     """
     from fbh.protocol.session import Session  # heavy imports (jax, web3) only when running
 
@@ -71,7 +79,8 @@ def run(
     run_dir.write_json(run_dir.config_path, config.to_json())
     run_dir.mark_incomplete(stage="setup")
     try:
-        with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
+        with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress,
+                           model=model, partition=partition) as session:
             with stopped_as_interrupted(session, run_dir):
                 return _rounds(session, run_dir, tamper)
     except BaseException:

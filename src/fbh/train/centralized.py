@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from fbh.model import create_model
 from fbh.train.evaluate import evaluate
+from fbh.train.federated import build_model
 from fbh.train.local import LocalConfig, State, init_state, local_train
 
 __all__ = ["train_centralized"]
@@ -31,6 +31,7 @@ def train_centralized(
     momentum: float = 0.0,
     batch_size: int = 10,
     seed: int = 0,
+    input_shape=None,
     x_test=None,
     y_test=None,
     on_epoch: Callable[[int, dict[str, float]], None] | None = None,
@@ -38,8 +39,8 @@ def train_centralized(
     """Trains ``model`` on all of ``(x, y)`` as one client.
 
     Args:
-      model: ``"cnn"`` or ``"ann"``.
-      x: images ``[N, 28, 28, 1]`` (uint8 or float).
+      model: ``"cnn"``, ``"ann"``, a factory path, a ``ModelSpec`` or an NNX module.
+      x: images ``[N, H, W, C]`` (uint8 or float).
       y: labels ``[N]``.
       epochs: passes over the data.
       num_classes: output classes.
@@ -48,6 +49,7 @@ def train_centralized(
         reset it, so epochs are chained through a single optimizer here).
       batch_size: batch size.
       seed: seeds the initialization and the shuffling.
+      input_shape: ``(H, W, C)``; default ``x.shape[1:]``.
       x_test: optional evaluation images (evaluated after every epoch).
       y_test: optional evaluation labels.
       on_epoch: optional callback ``(epoch, record)``, e.g. a progress bar.
@@ -63,7 +65,8 @@ def train_centralized(
     if epochs < 1:
         msg = f"epochs must be >= 1, got {epochs}"
         raise ValueError(msg)
-    graphdef, state = init_state(create_model(model, num_classes, seed))
+    module, _ = build_model(model, num_classes, seed, input_shape or np.shape(x)[1:])
+    graphdef, state = init_state(module)
     # E epochs in one call would rebuild the whole schedule E times in
     # memory; one call per epoch keeps memory flat and allows evaluation.
     cfg = LocalConfig(lr, momentum, batch_size, local_epochs=1)

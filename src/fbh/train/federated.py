@@ -30,12 +30,12 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from fbh.model import create_model, param_count
-from fbh.train.evaluate import evaluate, predict
+from fbh.model import BUILTIN_MODELS, ModelSpec, create_model, param_count
+from fbh.train.evaluate import evaluate, predict, predict_proba
 from fbh.train.fedavg import fedavg
 from fbh.train.local import LocalConfig, State, init_state, local_train
 
-__all__ = ["FederatedTrainer", "default_client_batch", "make_local_fn", "make_round_impl"]
+__all__ = ["FederatedTrainer", "build_model", "default_client_batch", "make_local_fn", "make_round_impl"]
 
 
 def make_round_impl(graphdef: nnx.GraphDef, cfg: LocalConfig, client_batch: int | None = None):
@@ -80,6 +80,20 @@ def make_local_fn(graphdef: nnx.GraphDef, cfg: LocalConfig):
     return jax.jit(functools.partial(local_train, graphdef, cfg))
 
 
+def build_model(model, num_classes: int, seed: int, input_shape) -> tuple[nnx.Module, ModelSpec | None]:
+    """``(module, spec)`` from a name, a ``"module:callable"`` path, a :class:`ModelSpec` or a module.
+
+    A module instance is used as given (its spec is unknown: ``None``).
+    """
+    if isinstance(model, nnx.Module):
+        return model, None
+    if isinstance(model, str) and model not in BUILTIN_MODELS and ":" not in model:
+        create_model(model)  # raises the "unknown model" error
+    spec = model if isinstance(model, ModelSpec) else ModelSpec(model)
+    spec = spec.completed(num_classes, input_shape)
+    return spec.build(seed), spec
+
+
 class FederatedTrainer:
     """Entry point for the protocol code: init, one compiled round, evaluation.
 
@@ -90,11 +104,15 @@ class FederatedTrainer:
         client_states, metrics = trainer.round(state, x_c, y_c, mask, key)
         state = fedavg(client_states, metrics["num_examples"])
         acc, loss = trainer.evaluate(state, x_test, y_test)
+
+    Any Flax NNX module works (see :mod:`fbh.model.spec` for the calling
+    convention): ``FederatedTrainer(MyMLP(rngs=nnx.Rngs(0)))`` or, so that
+    checkpoints can rebuild it, ``FederatedTrainer(ModelSpec("mypkg.nets:MyMLP", {"hidden": 64}))``.
     """
 
     def __init__(
         self,
-        model_name: str = "cnn",
+        model_name="cnn",
         num_classes: int = 10,
         lr: float = 0.05,
         momentum: float = 0.0,
@@ -103,12 +121,18 @@ class FederatedTrainer:
         seed: int = 0,
         unroll: int = 1,
         client_batch: int | None | str = "auto",
+        *,
+        input_shape=(28, 28, 1),
+        mu: float = 0.0,
+        trainable: tuple[str, ...] | None = None,
+        norm=None,
     ):
         """Builds the model and the jitted round.
 
         Args:
-          model_name: ``"cnn"`` or ``"ann"``.
-          num_classes: output classes.
+          model_name: ``"cnn"``, ``"ann"``, a ``"package.module:callable"``
+            factory, a :class:`~fbh.model.ModelSpec`, or an ``nnx.Module``.
+          num_classes: output classes (passed to factories that take it).
           lr: SGD learning rate.
           momentum: SGD momentum (reset each round).
           batch_size: local batch size ``B``.
@@ -117,12 +141,22 @@ class FederatedTrainer:
           unroll: ``lax.scan`` unroll factor over local steps.
           client_batch: clients per ``vmap`` chunk (see :func:`make_round_impl`);
             ``"auto"`` picks :func:`default_client_batch`.
+          input_shape: ``(H, W, C)`` of the images (passed to factories that take it).
+          mu: FedProx proximal weight (0: plain local SGD).
+          trainable: state leaf paths that train (``None``: all); see
+            :func:`fbh.train.select_trainable`.
+          norm: the dataset's per-channel ``(mean, std)`` or ``None``.
         """
-        self.model_name = model_name
+        module, self.spec = build_model(model_name, num_classes, seed, input_shape)
+        self.model_name = model_name if isinstance(model_name, str) else type(module).__name__
         self.num_classes = num_classes
+        self.input_shape = tuple(int(v) for v in input_shape)
         self.seed = seed
-        self.config = LocalConfig(lr, momentum, batch_size, local_epochs, unroll)
-        self.graphdef, self._init_state = init_state(create_model(model_name, num_classes, seed))
+        if norm is not None:
+            norm = tuple(tuple(float(v) for v in np.ravel(part)) for part in norm)
+        self.config = LocalConfig(lr, momentum, batch_size, local_epochs, unroll, mu,
+                                  None if trainable is None else tuple(trainable), norm)
+        self.graphdef, self._init_state = init_state(module)
         self.num_traces = 0  # Python side effect at trace time: counts compilations
 
         if client_batch == "auto":
@@ -174,12 +208,21 @@ class FederatedTrainer:
 
     def evaluate(self, state: State, x, y, batch_size: int = 1000) -> tuple[float, float]:
         """``(accuracy, loss)`` on a labelled set, using running batch statistics."""
-        return evaluate(self.graphdef, state, x, y, batch_size)
+        return evaluate(self.graphdef, state, x, y, batch_size, self.config.norm)
 
     def predict(self, state: State, x, batch_size: int = 1000) -> np.ndarray:
         """Predicted labels ``int32[N]``."""
-        return predict(self.graphdef, state, x, batch_size)
+        return predict(self.graphdef, state, x, batch_size, self.config.norm)
+
+    def predict_proba(self, state: State, x, batch_size: int = 1000) -> np.ndarray:
+        """Class probabilities ``float32[N, K]``."""
+        return predict_proba(self.graphdef, state, x, batch_size, self.config.norm)
 
     def meta(self) -> dict[str, Any]:
-        """What a checkpoint needs to rebuild this model."""
-        return {"model": self.model_name, "num_classes": self.num_classes, "seed": self.seed}
+        """What a checkpoint needs to rebuild this model (``model_spec`` is None for a bare module)."""
+        return {
+            "model": self.model_name, "num_classes": self.num_classes, "seed": self.seed,
+            "input_shape": list(self.input_shape),
+            "model_spec": None if self.spec is None else self.spec.to_json(),
+            "norm": None if self.config.norm is None else [list(v) for v in self.config.norm],
+        }

@@ -28,11 +28,14 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
+from fbh.model.spec import call_model
+
 __all__ = [
     "LocalConfig",
     "State",
     "epoch_batches",
     "init_state",
+    "leaf_paths",
     "local_train",
     "make_optimizer",
     "normalize_images",
@@ -62,6 +65,17 @@ class LocalConfig:
       batch_size: examples per step ``B`` (the paper uses 10).
       local_epochs: passes ``E`` over the client's data per call.
       unroll: ``lax.scan`` unroll factor over local steps.
+      mu: FedProx proximal weight: the local loss gains
+        ``mu / 2 * ||w - w_global||^2`` over the parameters (0: FedAvg).
+      trainable: state leaf paths (``"params/dense1/kernel"``, see
+        :func:`leaf_paths`) that train; every other leaf stays frozen.
+        ``None``: all of them.
+      norm: per-channel ``(mean, std)`` applied after scaling to [0, 1]
+        (see :func:`normalize_images`); ``None``: none.
+
+    References:
+      T. Li, A. K. Sahu, M. Zaheer, M. Sanjabi, A. Talwalkar, V. Smith,
+      "Federated Optimization in Heterogeneous Networks", MLSys 2020 (FedProx).
     """
 
     lr: float = 0.05
@@ -69,8 +83,14 @@ class LocalConfig:
     batch_size: int = 10
     local_epochs: int = 1
     unroll: int = 1
+    mu: float = 0.0
+    trainable: tuple[str, ...] | None = None
+    norm: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self):
+        if not self.mu >= 0:
+            msg = f"the FedProx term mu must be >= 0, got {self.mu}"
+            raise ValueError(msg)
         if self.batch_size < 1 or self.local_epochs < 1 or self.unroll < 1:
             msg = f"batch_size, local_epochs and unroll must be >= 1, got {self}"
             raise ValueError(msg)
@@ -85,17 +105,42 @@ def make_optimizer(cfg: LocalConfig) -> optax.GradientTransformation:
 
 
 def init_state(model: nnx.Module) -> tuple[nnx.GraphDef, State]:
-    """Splits an NNX module into its graphdef and a pure-pytree state."""
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    """Splits an NNX module into its graphdef and a pure-pytree state.
+
+    Raises:
+      ValueError: if the module holds variables other than ``nnx.Param`` and
+        ``nnx.BatchStat`` (e.g. a ``Dropout`` owning an RNG stream), which
+        cannot be averaged across hospitals.
+    """
+    graphdef, params, batch_stats, rest = nnx.split(model, nnx.Param, nnx.BatchStat, ...)
+    if other := sorted({jax.tree_util.keystr(path) for path, _ in jax.tree_util.tree_flatten_with_path(
+            nnx.to_pure_dict(rest))[0]}):
+        msg = (f"{type(model).__name__} holds variables fbh cannot federate (only nnx.Param and "
+               f"nnx.BatchStat): {', '.join(other)}; e.g. build Dropout without rngs")
+        raise ValueError(msg)
     state = {"params": nnx.to_pure_dict(params), "batch_stats": nnx.to_pure_dict(batch_stats)}
     return graphdef, state
 
 
-def normalize_images(x: jax.Array) -> jax.Array:
-    """Maps a batch of images to float32: uint8 is scaled to [0, 1], floats pass."""
-    if x.dtype == jnp.uint8:
-        return x.astype(jnp.float32) * (1.0 / 255.0)
-    return x.astype(jnp.float32)
+def leaf_paths(state: State) -> list[str]:
+    """``"params/dense1/kernel"``-style paths of a state's leaves, in ravel order."""
+    flat = jax.tree_util.tree_flatten_with_path(state)[0]
+    return ["/".join(str(getattr(k, "key", k)) for k in path) for path, _ in flat]
+
+
+def normalize_images(x: jax.Array, norm=None) -> jax.Array:
+    """Maps a batch of images to float32: uint8 is scaled to [0, 1], floats pass.
+
+    Args:
+      x: ``[B, H, W, C]`` images.
+      norm: optional per-channel ``(mean, std)`` (on the [0, 1] scale)
+        subtracted and divided after scaling: the dataset's normalisation.
+    """
+    x = x.astype(jnp.float32) * (1.0 / 255.0) if x.dtype == jnp.uint8 else x.astype(jnp.float32)
+    if norm is not None:
+        mean, std = (jnp.asarray(v, jnp.float32) for v in norm)
+        x = (x - mean) / std
+    return x
 
 
 def epoch_batches(key: jax.Array, mask: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
@@ -125,18 +170,32 @@ def epoch_batches(key: jax.Array, mask: jax.Array, batch_size: int) -> tuple[jax
     return order.reshape(steps, batch_size), valid.reshape(steps, batch_size)
 
 
-def _loss(graphdef, params, batch_stats, x, y, valid):
+def _loss(graphdef, params, batch_stats, x, y, valid, anchor, mu):
     model = nnx.merge(graphdef, params, batch_stats)
-    logits = model(x, train=True, mask=valid)
+    logits = call_model(model, x, train=True, mask=valid)
     per_ex = optax.softmax_cross_entropy_with_integer_labels(logits, y)
     count = jnp.maximum(valid.sum(), 1)
     loss = jnp.where(valid, per_ex, 0.0).sum() / count
+    if mu:  # FedProx: stay near the round's global parameters
+        sq = jax.tree.map(lambda w, w0: jnp.sum((w - w0) ** 2), params, anchor)
+        loss = loss + 0.5 * mu * sum(jax.tree.leaves(sq))
     new_stats = nnx.to_pure_dict(nnx.state(model, nnx.BatchStat))
     correct = jnp.where(valid, logits.argmax(-1) == y, False).sum()
     return loss, (new_stats, per_ex, correct)
 
 
-def train_step(graphdef, tx, state, opt_state, x, y, valid):
+def _freeze(new: State, old: State, trainable: tuple[str, ...] | None) -> State:
+    """Keeps every leaf whose path is not in ``trainable`` at its old value."""
+    if trainable is None:
+        return new
+    keep = set(trainable)
+    paths = leaf_paths(new)
+    leaves_new, treedef = jax.tree.flatten(new)
+    leaves_old = jax.tree.leaves(old)
+    return jax.tree.unflatten(treedef, [n if p in keep else o for p, n, o in zip(paths, leaves_new, leaves_old, strict=True)])
+
+
+def train_step(graphdef, tx, state, opt_state, x, y, valid, cfg: LocalConfig | None = None, anchor=None):
     """One SGD step on one batch; a batch with no valid row changes nothing.
 
     Args:
@@ -144,23 +203,29 @@ def train_step(graphdef, tx, state, opt_state, x, y, valid):
       tx: the optax optimizer.
       state: model state (see :data:`State`).
       opt_state: ``tx``'s state for ``state["params"]``.
-      x: images ``[B, 28, 28, 1]`` (uint8 or float).
+      x: images ``[B, H, W, C]`` (uint8 or float).
       y: labels ``int32[B]``.
       valid: ``bool[B]``, rows that are real examples.
+      cfg: FedProx ``mu``, frozen leaves and normalisation (default: none).
+      anchor: the round's global parameters, for FedProx.
 
     Returns:
       ``(state, opt_state, (loss_sum, correct, count))`` for this batch.
     """
+    cfg = cfg or LocalConfig()
     active = valid.any()
     # An all-padding batch is computed with every row "valid" (keeps the
     # batch statistics finite) and then discarded by the select below.
     valid_eff = jnp.where(active, valid, True)
     grad_fn = jax.value_and_grad(_loss, argnums=1, has_aux=True)
+    anchor = state["params"] if anchor is None else anchor
     (_, (stats, per_ex, correct)), grads = grad_fn(
-        graphdef, state["params"], state["batch_stats"], normalize_images(x), y, valid_eff
+        graphdef, state["params"], state["batch_stats"], normalize_images(x, cfg.norm), y, valid_eff,
+        anchor, cfg.mu,
     )
     updates, new_opt = tx.update(grads, opt_state, state["params"])
     new_state = {"params": optax.apply_updates(state["params"], updates), "batch_stats": stats}
+    new_state = _freeze(new_state, state, cfg.trainable)
 
     def keep(new, old):
         return jnp.where(active, new, old)
@@ -189,7 +254,7 @@ def local_train(
       graphdef: the model's NNX graphdef (static).
       cfg: local hyper-parameters (static).
       state: starting model state.
-      x: the client's images ``[N, 28, 28, 1]``, uint8 or float.
+      x: the client's images ``[N, H, W, C]``, uint8 or float.
       y: labels ``int32[N]``.
       mask: ``bool[N]``, True for real examples (padding False).
       key: the client's PRNG key (shuffling).
@@ -212,11 +277,14 @@ def local_train(
     def body(carry, batch):
         st, opt, sums = carry
         idx, ok = batch
-        st, opt, (loss_sum, correct, count) = train_step(graphdef, tx, st, opt, x[idx], y[idx], ok)
+        st, opt, (loss_sum, correct, count) = train_step(
+            graphdef, tx, st, opt, x[idx], y[idx], ok, cfg, anchor
+        )
         sums = (sums[0] + loss_sum, sums[1] + correct, sums[2] + count, sums[3] + ok.any())
         return (st, opt, sums), None
 
     zero_f, zero_i = jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)
+    anchor = state["params"]  # the round's global parameters (FedProx)
     if opt_state is None:
         opt_state = tx.init(state["params"])
     carry = (state, opt_state, (zero_f, zero_i, zero_i, zero_i))
