@@ -12,7 +12,9 @@ interpreter exit. It runs in its own session so a terminal's Ctrl-C reaches
 fbh first, which can still dump the chain state before stopping the node.
 On Linux the kernel also kills it when fbh dies in a way no Python code sees
 (SIGKILL, OOM): the child asks for a parent-death signal (``prctl(2)``,
-``PR_SET_PDEATHSIG``) before it executes anvil.
+``PR_SET_PDEATHSIG``) before it executes anvil — through util-linux's
+``setpriv --pdeathsig`` where present, so no Python code runs between fork
+and exec in a process that JAX has made multithreaded.
 """
 
 from __future__ import annotations
@@ -72,6 +74,21 @@ def _die_with_parent(parent: int):
     return preexec
 
 
+def _spawn_dying_with_parent(args: list[str], log) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own session, killed by the kernel when this process dies."""
+    import shutil
+    import warnings
+
+    popen = dict(stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is not None:  # prctl in the child, then exec: no fork-time Python hooks run
+        return subprocess.Popen([setpriv, "--pdeathsig", "KILL", "--", *args], **popen)
+    with warnings.catch_warnings():
+        # A preexec_fn makes CPython run at-fork hooks; JAX's warns about forking threads.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return subprocess.Popen(args, preexec_fn=_die_with_parent(os.getpid()), **popen)  # noqa: PLW1509
+
+
 def find_anvil(contracts_dir: Path | None = None) -> Path:
     """Returns the anvil binary installed under ``contracts/node_modules``.
 
@@ -120,9 +137,7 @@ class AnvilBackend(Backend):
         args = [str(binary), "--host", "127.0.0.1", "--port", "0", "--max-persisted-states", "0",
                 "--accounts", "1"]
         with self.log_path.open("w") as log:
-            self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))  # noqa: PLW1509
+            self.process: subprocess.Popen[bytes] | None = _spawn_dying_with_parent(args, log)
         atexit.register(self.close)
         try:
             self.port, self._funder_key = self._wait_listening(startup_timeout)
