@@ -23,7 +23,8 @@ def quick_profile(tmp_path_factory) -> tuple[Path, str, Path]:
         mp.setenv("FBH_CACHE_DIR", str(cache))
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):
-            assert main(["profile", "--quick", "--no-progress", "--max-threads", "2", "--out", str(out)]) == 0
+            assert main(["profile", "--quick", "--no-progress", "--max-threads", "2", "--params", "5000",
+                         "--out", str(out)]) == 0
     return out, buf.getvalue(), cache
 
 
@@ -44,6 +45,7 @@ def test_quick_profile_writes_json_png_and_cache(quick_profile):
     assert {r["client_batch"] for r in profile["train"]["rows"]} == {1, 2}
     rec = profile["recommend"]
     assert rec["threads"] in threads and rec["client_batch"] >= 1
+    assert rec["round"]["params"] == 5000 and rec["round"]["clients"] == 10
     assert rec["round"]["fast"]["secure_total"] < rec["round"]["constant_time"]["secure_total"] + 1e-9
     assert profile["memory_peak_bytes"] > 10 * 2**20
     for line in ("cores", "recommended", "expected seconds per round", "client_batch", "decoding table"):

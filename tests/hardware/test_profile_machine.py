@@ -60,3 +60,15 @@ def test_library_versions_are_the_installed_ones():
     versions = pmach.library_versions()
     assert set(pmach.LIBRARIES) <= set(versions)
     assert versions["numpy"] == numpy.__version__
+
+
+def test_device_memory_peak_is_none_without_an_accelerator():
+    import jax
+
+    from fbh.bench.profile_measure import device_peak_bytes
+
+    peak = device_peak_bytes()
+    if jax.default_backend() == "cpu":
+        assert peak is None
+    else:
+        assert peak is None or peak > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fbh.bench.profile import apply_profile
 from fbh.bench.profile_measure import thread_counts
 from fbh.bench.profile_report import best_threads, knee, predict_round, recommend
 
@@ -76,7 +77,10 @@ def test_recommend_all_clients_at_once_scales_to_the_runs_clients():
     train = {"clients": 4, "rows": [{"client_batch": 1, "batch_size": 10, "images_per_s": 100.0},
                                     {"client_batch": 4, "batch_size": 10, "images_per_s": 900.0}]}
     rec = recommend(CRYPTO, train, params=10, clients=10, train_images=100, batch_size=10)
-    assert rec["client_batch"] == 10  # a GPU-style "vmap everything"
+    assert rec["client_batch"] == 10 and rec["client_batch_all"]  # a GPU-style "vmap everything"
+    profile = {"recommend": rec}
+    assert apply_profile({"clients": 25}, profile) == {"clients": 25, "threads": rec["threads"], "client_batch": 25}
+    assert apply_profile({"clients": 25, "client_batch": 3, "threads": 1}, profile)["client_batch"] == 3
 
 
 def test_interleaved_best_alternates_thread_counts_and_keeps_the_fastest(monkeypatch):

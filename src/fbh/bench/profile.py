@@ -49,8 +49,8 @@ def _train_params(model: str) -> int:
 
 
 def run_profile(*, quick: bool = False, model: str | None = None, clients: int = 10, train_images: int = 55_000,
-                batch_size: int = 10, local_epochs: int = 1, max_threads: int | None = None,
-                progress: bool = True) -> dict[str, Any]:
+                batch_size: int = 10, local_epochs: int = 1, params: int | None = None,
+                max_threads: int | None = None, progress: bool = True) -> dict[str, Any]:
     """Detects the machine, measures, and recommends; returns the profile (the JSON document).
 
     Args:
@@ -60,6 +60,7 @@ def run_profile(*, quick: bool = False, model: str | None = None, clients: int =
         train_images: images trained per round by all hospitals together, per local epoch.
         batch_size: the run's batch size (``client_batch`` is chosen for it).
         local_epochs: local epochs per round.
+        params: ``P``, values per update to predict for (default: the model's parameter count).
         max_threads: the most crypto threads to time (default: the CPUs available).
         progress: show a progress bar on stderr.
     """
@@ -94,16 +95,17 @@ def run_profile(*, quick: bool = False, model: str | None = None, clients: int =
         train = {"model": setting["model"], "clients": train_clients, "backend": machine["jax_backend"],
                  "rows": rows}
         peaks["train"] = pm.peak_rss_bytes()
+        device_peak = pm.device_peak_bytes()
     finally:
         bar.close()
-    params = _train_params(setting["model"])
+    params = params or _train_params(setting["model"])
     rec = recommend(crypto, train, params=params, clients=clients, train_images=train_images * local_epochs,
                     batch_size=batch_size)
     return {"format": FORMAT, "quick": quick, "setting": {**setting, "threads": threads},
             "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": time.perf_counter() - t0, "machine": machine, "fingerprint": fingerprint(machine),
             "crypto": crypto, "table": table, "train": train, "memory_peak_bytes": max(peaks.values()),
-            "memory_peaks": peaks, "recommend": rec}
+            "memory_peaks": peaks, "device_memory_peak_bytes": device_peak, "recommend": rec}
 
 
 def cached_profile_path() -> Path:
@@ -181,9 +183,11 @@ def apply_profile(values: dict[str, Any], profile: dict[str, Any]) -> dict[str, 
     """Fills ``threads`` and ``client_batch`` of RunConfig values that the user left unset."""
     rec = profile["recommend"]
     out = dict(values)
-    for name in ("threads", "client_batch"):
-        if out.get(name) is None:
-            out[name] = int(rec[name])
+    if out.get("threads") is None:
+        out["threads"] = int(rec["threads"])
+    if out.get("client_batch") is None:
+        # "All clients in one vmap" follows the run's client count, not the profiled one.
+        out["client_batch"] = int(out.get("clients") or 10) if rec.get("client_batch_all") else int(rec["client_batch"])
     return out
 
 
@@ -198,12 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="images per round over all hospitals (default 55000, MNIST less validation)")
     p.add_argument("--batch-size", type=int, default=10, dest="batch_size", help="the run's batch size (default 10)")
     p.add_argument("--local-epochs", type=int, default=1, dest="local_epochs")
+    p.add_argument("--params", type=int, default=None,
+                   help="values per update to predict for (default: the model's parameter count)")
     p.add_argument("--max-threads", type=int, default=None, dest="max_threads",
                    help="most crypto threads to time (default: the CPUs available)")
     p.add_argument("--out", default=".", help="folder for profile.json and profile.png (default: .)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = p.parse_args(argv)
-    for name in ("clients", "train_images", "batch_size", "local_epochs", "max_threads"):
+    for name in ("clients", "train_images", "batch_size", "local_epochs", "params", "max_threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -215,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fbh profile: error: cannot write to {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     profile = run_profile(quick=args.quick, model=args.model, clients=args.clients, train_images=args.train_images,
-                          batch_size=args.batch_size, local_epochs=args.local_epochs,
+                          batch_size=args.batch_size, local_epochs=args.local_epochs, params=args.params,
                           max_threads=args.max_threads, progress=not args.no_progress)
     print(format_report(profile))
     written = write_profile(profile, out)

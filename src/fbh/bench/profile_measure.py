@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["measure_crypto", "measure_table", "measure_train", "peak_rss_bytes", "thread_counts"]
+__all__ = ["device_peak_bytes", "measure_crypto", "measure_table", "measure_train", "peak_rss_bytes",
+           "thread_counts"]
 
 #: What each crypto curve times; "values" are plaintext coordinates (aggregate: ciphertexts summed).
 CRYPTO_OPS = ("encrypt_fast", "encrypt_ct", "validate", "aggregate", "decrypt_fast", "decrypt_ct")
@@ -30,6 +31,16 @@ def peak_rss_bytes() -> int:
     """The process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def device_peak_bytes() -> int | None:
+    """Peak memory JAX has held on its accelerators (``None`` where the backend does not say)."""
+    import jax
+
+    peaks = [(d.memory_stats() or {}).get("peak_bytes_in_use") for d in jax.devices()
+             if d.platform != "cpu" and hasattr(d, "memory_stats")]
+    peaks = [p for p in peaks if p is not None]
+    return max(peaks) if peaks else None
 
 
 def thread_counts(cpus: int) -> list[int]:

@@ -89,7 +89,8 @@ def recommend(crypto: dict[str, Any], train: dict[str, Any], *, params: int, cli
     rows = [r for r in train["rows"] if r["batch_size"] == batch_size] or train["rows"]
     fastest = max(rows, key=lambda r: r["images_per_s"])
     client_batch = fastest["client_batch"]
-    if client_batch >= train["clients"]:  # all measured clients at once: all of the run's too
+    all_at_once = client_batch >= train["clients"] > 1  # then all of the run's clients too
+    if all_at_once:
         client_batch = max(clients, client_batch)
     rate = fastest["images_per_s"]
 
@@ -102,6 +103,7 @@ def recommend(crypto: dict[str, Any], train: dict[str, Any], *, params: int, cli
     return {
         "threads": threads,
         "client_batch": client_batch,
+        "client_batch_all": all_at_once,
         "knees": {op: knee(c) for op, c in curves.items()},
         "constant_time_cost": {
             "encrypt": curves["encrypt_fast"][threads] / curves["encrypt_ct"][threads],
@@ -157,7 +159,9 @@ def format_report(profile: dict[str, Any]) -> str:
               f"{'client_batch':>12}{'batch':>7}{'images/s':>11}{'compile s':>11}"]
     for r in train["rows"]:
         lines.append(f"{r['client_batch']:>12}{r['batch_size']:>7}{r['images_per_s']:>11,.0f}{r['compile_seconds']:>11.1f}")
-    lines.append(f"peak memory {profile['memory_peak_bytes'] / 2**20:,.0f} MiB (process high-water mark)")
+    device = profile.get("device_memory_peak_bytes")
+    lines.append(f"peak memory {profile['memory_peak_bytes'] / 2**20:,.0f} MiB (process high-water mark)"
+                 + (f"; accelerator {device / 2**20:,.0f} MiB" if device else ""))
     rnd, cost = rec["round"], rec["constant_time_cost"]
     lines += ["", "recommended",
               f"  threads       {rec['threads']}   (fewest within {THREADS_SLACK - 1:.0%} of the fastest predicted"
