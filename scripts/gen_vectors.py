@@ -22,10 +22,13 @@ import importlib.metadata
 import json
 import random
 import struct
+import sys
 from pathlib import Path
 
 from coincurve import PublicKey
-from packed_vectors import gen_packed  # scripts/ is on sys.path when run as a script
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by the tests
+from packed_vectors import gen_packed  # noqa: E402
 
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
