@@ -126,6 +126,14 @@ class PackedCiphertexts:
         if not isinstance(context_digest, bytes) or len(context_digest) != 32:
             msg = "context_digest must be 32 bytes"
             raise ValueError(msg)
+        self._validate_init(points, proofs, count, context_digest, threads)
+
+    def _validate_init(
+        self, points: np.ndarray, proofs: np.ndarray | None, count: int, digest: bytes,
+        threads: int | None,
+    ) -> None:
+        """Check every point and scalar of private arrays, then wrap them."""
+        k = points.shape[1] - 1
         bad = _ec.packed_validate(points, proofs, k, resolve_threads(threads))
         if bad >= 0:
             msg = (
@@ -133,7 +141,7 @@ class PackedCiphertexts:
                 "infinite proof commitment or z >= n)"
             )
             raise InvalidPoint(msg)
-        self._init(points, proofs, count, context_digest)
+        self._init(points, proofs, count, digest)
 
     def _init(self, points: np.ndarray, proofs: np.ndarray | None, count: int, digest: bytes) -> None:
         points.flags.writeable = False
@@ -235,9 +243,12 @@ class PackedCiphertexts:
             )
             raise MalformedCiphertext(msg)
         body = np.frombuffer(data, dtype=np.uint8, offset=HEADER_V2.size).reshape(nb, block)
-        points = body[:, : (k + 1) * POINT_BYTES].reshape(nb, k + 1, POINT_BYTES)
-        proofs = None if aggregate else body[:, (k + 1) * POINT_BYTES :]
-        return cls(points, proofs, count=count, context_digest=digest, threads=threads)
+        # One copy out of the (immutable, private) bytes into the arrays that get validated.
+        points = np.ascontiguousarray(body[:, : (k + 1) * POINT_BYTES]).reshape(nb, k + 1, POINT_BYTES)
+        proofs = None if aggregate else np.ascontiguousarray(body[:, (k + 1) * POINT_BYTES :])
+        self = cls.__new__(cls)
+        self._validate_init(points, proofs, count, digest, threads)
+        return self
 
     # -- proofs ------------------------------------------------------------------------
 
