@@ -193,7 +193,7 @@ py::tuple from_sec1(const u8_array& pts) {
 }
 
 std::shared_ptr<fbh::BsgsTable> make_table(std::uint64_t baby, int threads) {
-  require(baby >= 1 && baby < (std::uint64_t{1} << 22), "baby steps must be in [1, 2^22)");
+  require(baby >= 1 && baby <= fbh::kMaxBabySteps, "baby steps must be in [1, 2^21]");
   auto t = std::make_shared<fbh::BsgsTable>();
   py::gil_scoped_release nogil;
   fbh::bsgs_build(t.get(), baby, threads);
@@ -541,7 +541,7 @@ PYBIND11_MODULE(_ec, m) {
   m.doc() = "fbh EC-ElGamal core on secp256k1 (private: use fbh.crypto)";
   m.attr("ROW_BYTES") = fbh::kRowBytes;
   m.attr("MAX_PLAINTEXT") = fbh::kMaxPlaintext;
-  m.attr("MAX_BABY_STEPS") = (std::uint64_t{1} << 22) - 1;
+  m.attr("MAX_BABY_STEPS") = fbh::kMaxBabySteps;
 
   py::class_<fbh::PubKey, std::shared_ptr<fbh::PubKey>>(m, "PubKey")
       .def_static("from_bytes", &pub_from_bytes, py::arg("data"))

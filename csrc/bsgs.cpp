@@ -89,92 +89,129 @@ void bsgs_build(BsgsTable* r, std::uint64_t baby, int threads) {
   }
 }
 
-int bsgs_lookup_var(std::int64_t* m, const BsgsTable& t, const ge* p) {
+namespace {
+
+/// 1 if m G == p (p finite), compared exactly; variable time (public data only).
+/// |m| < 2^58 uses the fast table of H = G / 2 (m G = (2m + 1) H - H, 5 complete additions).
+bool confirm_var(std::int64_t m, const ge* p) {
+  gep acc;
+  if (m > -(std::int64_t{1} << 58) && m < (std::int64_t{1} << 58)) {
+    const FixedTable& th = table_h(false);
+    const std::int64_t k = 2 * m + 1;
+    const u64 km[5] = {static_cast<u64>(k < 0 ? -k : k), 0, 0, 0, 0};
+    digit d[kDigitsMsgFast];
+    scalar_recode_regular(d, km, th.w, kDigitsMsgFast);
+    if (k < 0) {
+      for (auto& x : d) x.neg ^= 1;
+    }
+    ecmult_fixed_complete(&acc, th, d, kDigitsMsgFast);
+    gep off;
+    gep_set_ge(&off, &msg_offset(false));
+    gep_add(&acc, &acc, &off);
+  } else {
+    std::uint8_t inf = 0;
+    ge q;
+    mul_g_var(&q, &inf, static_cast<std::uint64_t>(m < 0 ? -m : m));
+    if (inf) return false;
+    if (m < 0) ge_negate(&q, &q);
+    gep_set_ge(&acc, &q);
+  }
+  // (X : Y : Z) == (x, y) iff X == x Z and Y == y Z (Z != 0 for a finite point).
+  if (fe_is_zero(&acc.z)) return false;
+  fe t;
+  fe_mul(&t, &p->x, &acc.z);
+  if (!fe_equal(&t, &acc.x)) return false;
+  fe_mul(&t, &p->y, &acc.z);
+  return fe_equal(&t, &acc.y) != 0;
+}
+
+}  // namespace
+
+int bsgs_lookup_var(std::int64_t* m, const BsgsTable& t, const ge* p, const ge* orig,
+                    std::int64_t base) {
   fe x = p->x, y = p->y;
   fe_normalize(&x);
   fe_normalize(&y);
   const std::uint64_t tag = slot_tag(&x);
   std::uint64_t i = x.n[0] & t.mask;
-  for (;;) {
+  for (;; i = (i + 1) & t.mask) {
     const std::uint64_t e = t.slots[i];
     if (e == 0) return 0;
-    if ((e >> kValBits) == tag) {
-      const std::uint64_t val = e & ((1ULL << kValBits) - 1);
-      const auto mag = static_cast<std::int64_t>(val >> 1);
-      *m = ((val & 1) == (y.n[0] & 1)) ? mag : -mag;
+    if ((e >> kValBits) != tag) continue;
+    // A tag match fixes ~62 bits of x: confirm the candidate against the whole point, and keep
+    // probing on a false match (there may be another entry with the same tag).
+    const std::uint64_t val = e & ((1ULL << kValBits) - 1);
+    const auto mag = static_cast<std::int64_t>(val >> 1);
+    const std::int64_t cand = base + (((val & 1) == (y.n[0] & 1)) ? mag : -mag);
+    if (confirm_var(cand, orig)) {
+      *m = cand;
       return 1;
     }
-    i = (i + 1) & t.mask;
   }
 }
 
 std::int64_t bsgs_decode_var(std::int64_t* out, const BsgsTable& t, const ge* p,
-                             const std::uint8_t* inf, std::size_t n, std::uint64_t bound,
-                             fe* scratch, std::uint32_t* idx) {
-  std::vector<std::size_t> todo;
+                             const std::uint8_t* inf, std::size_t n, std::uint64_t bound) {
+  std::vector<std::size_t> left;
   for (std::size_t i = 0; i < n; ++i) {
     std::int64_t m = 0;
     if (inf[i]) {
       out[i] = 0;
-    } else if (bsgs_lookup_var(&m, t, &p[i])) {
+    } else if (bsgs_lookup_var(&m, t, &p[i], &p[i], 0)) {
       out[i] = m;
     } else {
-      todo.push_back(i);
+      left.push_back(i);
     }
   }
-  // Giant steps: m = j + g (2T + 1) with |j| <= T; walk g = +-1, +-2, ... over the misses.
+  // Giant steps: m = j + g (2T + 1) with |j| <= T. Both signs in one pass: entry 2l walks
+  // p - g S G (positive m), entry 2l + 1 walks p + g S G (negative m).
   const std::uint64_t step = 2 * t.baby + 1;
   const std::uint64_t gmax = bound > t.baby ? (bound - t.baby + step - 1) / step : 0;
-  for (int sign = 0; sign < 2 && !todo.empty(); ++sign) {
-    std::vector<std::size_t> left = todo;
-    std::vector<ge> cur(left.size()), q(left.size());
-    std::vector<std::uint8_t> cinf(left.size(), 0), qinf(left.size(), 0);
-    ge g = t.giant;
-    if (sign == 0) ge_negate(&g, &g);  // sign 0 looks for positive m: p - g step G
-    for (std::size_t j = 0; j < left.size(); ++j) {
-      cur[j] = p[left[j]];
-      q[j] = g;
+  if (gmax > 0 && !left.empty()) {
+    std::vector<ge> cur(2 * left.size()), q(2 * left.size());
+    std::vector<std::uint8_t> cinf(2 * left.size(), 0), qinf(2 * left.size(), 0);
+    std::vector<fe> scratch(2 * left.size());
+    std::vector<std::uint32_t> idx(2 * left.size());
+    ge minus = t.giant;
+    ge_negate(&minus, &minus);
+    for (std::size_t l = 0; l < left.size(); ++l) {
+      cur[2 * l] = cur[2 * l + 1] = p[left[l]];
+      q[2 * l] = minus;
+      q[2 * l + 1] = t.giant;
     }
-    std::vector<std::size_t> still;
     for (std::uint64_t gi = 1; gi <= gmax && !left.empty(); ++gi) {
-      ge_batch_add_var(cur.data(), cinf.data(), q.data(), qinf.data(), left.size(), scratch,
-                       idx);
-      still.clear();
-      std::vector<ge> ncur;
-      std::vector<std::uint8_t> ncinf;
-      for (std::size_t j = 0; j < left.size(); ++j) {
-        std::int64_t m = 0;
-        const std::int64_t base = static_cast<std::int64_t>(gi * step) * (sign == 0 ? 1 : -1);
-        if (cinf[j]) {
-          m = 0;
-        } else if (!bsgs_lookup_var(&m, t, &cur[j])) {
-          still.push_back(left[j]);
-          ncur.push_back(cur[j]);
-          ncinf.push_back(0);
-          continue;
+      const std::size_t np = 2 * left.size();
+      ge_batch_add_var(cur.data(), cinf.data(), q.data(), qinf.data(), np, scratch.data(),
+                       idx.data());
+      std::size_t kept = 0;
+      for (std::size_t l = 0; l < left.size(); ++l) {
+        bool found = false;
+        for (int s = 0; s < 2 && !found; ++s) {
+          const auto base = static_cast<std::int64_t>(gi * step) * (s == 0 ? 1 : -1);
+          const std::size_t e = 2 * l + static_cast<std::size_t>(s);
+          std::int64_t m = base;  // cur = infinity: p = base G exactly
+          found = cinf[e] || bsgs_lookup_var(&m, t, &cur[e], &p[left[l]], base);
+          if (found) out[left[l]] = m;
         }
-        out[left[j]] = m + base;
+        if (found) continue;
+        left[kept] = left[l];
+        cur[2 * kept] = cur[2 * l];
+        cur[2 * kept + 1] = cur[2 * l + 1];
+        cinf[2 * kept] = cinf[2 * l];
+        cinf[2 * kept + 1] = cinf[2 * l + 1];
+        ++kept;
       }
-      left = still;
-      cur = ncur;
-      cinf = ncinf;
-      q.resize(left.size());
-      qinf.resize(left.size());
+      left.resize(kept);
     }
-    todo = left;
   }
   std::vector<std::uint8_t> missing(n, 0);
-  for (std::size_t i : todo) missing[i] = 1;
-  std::int64_t first = -1;
+  for (std::size_t i : left) missing[i] = 1;
   for (std::size_t i = 0; i < n; ++i) {
     const std::uint64_t mag = out[i] < 0 ? static_cast<std::uint64_t>(-out[i])
                                           : static_cast<std::uint64_t>(out[i]);
-    if (missing[i] || mag > bound) {
-      first = static_cast<std::int64_t>(i);
-      break;
-    }
+    if (missing[i] || mag > bound) return static_cast<std::int64_t>(i);
   }
-  return first;
+  return -1;
 }
 
 }  // namespace fbh

@@ -307,11 +307,10 @@ std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proofs, PubKeySet
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
     PackedEncWorkspace ws(kEncBlocks, k, tab.nd, table_h(ct).nd);
-    for (std::size_t s = begin; s < end; s += kEncBlocks) {
-      const std::size_t b = std::min(kEncBlocks, end - s);
+    for_chunks(begin, end, kEncBlocks, [&](std::size_t s, std::size_t b) {
       encrypt_chunk(pts + s * (k + 1) * kPointBytes, proofs + s * kProofBytes, pk, m + s * k, b,
                     ctx32, count, s, nonces != nullptr ? nonces + 64 * s : nullptr, ct, ws);
-    }
+    });
   });
   return -1;
 }
@@ -349,13 +348,12 @@ void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* 
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
     PackedDecWorkspace ws(kDecBlocks, k);
-    for (std::size_t s = begin; s < end; s += kDecBlocks) {
-      const std::size_t b = std::min(kDecBlocks, end - s);
+    for_chunks(begin, end, kDecBlocks, [&](std::size_t s, std::size_t b) {
       mul_r_chunk(pts + s * (k + 1) * kPointBytes, b, k, kd, ct, ws);
       for (std::size_t v = 0; v < b * k; ++v) {
         ge_store(out + (s * k + v) * kPointBytes, &ws.d[v], ws.dinf[v]);
       }
-    }
+    });
   });
 }
 
@@ -371,8 +369,9 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
     PackedDecWorkspace ws(kDecBlocks, k);
     std::vector<ge> c(kDecBlocks * k);
     std::vector<std::uint8_t> cinf(kDecBlocks * k);
-    for (std::size_t s = begin; s < end; s += kDecBlocks) {
-      const std::size_t b = std::min(kDecBlocks, end - s);
+    bool failed = false;
+    for_chunks(begin, end, kDecBlocks, [&](std::size_t s, std::size_t b) {
+      if (failed) return;
       mul_r_chunk(pts + s * blk, b, k, kd, ct, ws);
       // m_j G = C_j - s_j R: negate the products and add them to the C_j.
       for (std::size_t i = 0; i < b; ++i) {
@@ -384,13 +383,12 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
       }
       ge_batch_add_var(c.data(), cinf.data(), ws.d.data(), ws.dinf.data(), b * k,
                        ws.scratch.data(), ws.idx.data());
-      const std::int64_t bad = bsgs_decode_var(out + s * k, t, c.data(), cinf.data(), b * k, bound,
-                                               ws.scratch.data(), ws.idx.data());
+      const std::int64_t bad = bsgs_decode_var(out + s * k, t, c.data(), cinf.data(), b * k, bound);
       if (bad >= 0) {
         first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(s * k) + bad;
-        return;
+        failed = true;
       }
-    }
+    });
   });
   for (std::int64_t f : first) {
     if (f >= 0) return f;

@@ -12,9 +12,9 @@ from fbh.crypto._common import resolve_threads
 
 __all__ = ["MAX_BABY_STEPS", "DecodingTable"]
 
-#: Largest number of baby steps a table stores (2^21 points, a 32 MiB table); larger bounds
-#: are decoded with giant steps of 2T + 1 over the same table.
-MAX_BABY_STEPS = 1 << 21
+#: Largest number of baby steps a table stores (2^21 points, a 32 MiB table; the C++ core's
+#: single constant); larger bounds are decoded with giant steps of 2T + 1 over the same table.
+MAX_BABY_STEPS = int(_ec.MAX_BABY_STEPS)
 #: Largest supported decryption bound.
 MAX_BOUND = (1 << 62) - 1
 _CACHE_SIZE = 4
@@ -51,7 +51,7 @@ class DecodingTable:
             ValueError: If ``bound`` is negative or above ``MAX_BOUND``.
         """
         bound = check_bound(bound)
-        baby = max(1, min(bound, MAX_BABY_STEPS))
+        baby = baby_steps_for(bound)
         start = time.perf_counter()
         self._core = _ec.BsgsTable(baby, resolve_threads(threads))
         self.build_seconds = time.perf_counter() - start
@@ -69,16 +69,21 @@ class DecodingTable:
 
     @classmethod
     def cached(cls, bound: int) -> DecodingTable:
-        """A process-wide shared table for ``bound`` (built on first request, kept LRU)."""
+        """A process-wide shared table that decodes ``bound`` (built on first request, kept LRU).
+
+        Tables are keyed by their size T = min(bound, MAX_BABY_STEPS), not by the bound: every
+        bound above MAX_BABY_STEPS shares one table (any table decodes any bound).
+        """
         bound = check_bound(bound)
+        size = baby_steps_for(bound)
         with cls._cache_lock:
-            table = cls._cache.get(bound)
+            table = cls._cache.get(size)
             if table is None:
                 table = cls(bound)
-                cls._cache[bound] = table
+                cls._cache[size] = table
                 while len(cls._cache) > _CACHE_SIZE:
                     cls._cache.popitem(last=False)
-            cls._cache.move_to_end(bound)
+            cls._cache.move_to_end(size)
             return table
 
     def __repr__(self) -> str:
@@ -86,6 +91,11 @@ class DecodingTable:
             f"DecodingTable(bound={self.bound}, baby_steps={self.baby_steps}, "
             f"nbytes={self.nbytes}, build_seconds={self.build_seconds:.3f})"
         )
+
+
+def baby_steps_for(bound: int) -> int:
+    """Baby steps T of the table for a bound: min(bound, MAX_BABY_STEPS), at least 1."""
+    return max(1, min(bound, MAX_BABY_STEPS))
 
 
 def check_bound(bound: int) -> int:
