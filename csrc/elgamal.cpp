@@ -60,17 +60,6 @@ void nonce_digits(digit* dr, const unsigned char* nonces, std::size_t b, int w, 
   }
 }
 
-/// Digits the fast mode needs for k_m = 2 m + 1 over a chunk (variable time in m).
-int msg_digits_fast(const std::int64_t* m, std::size_t b, int w) {
-  u64 most = 1;
-  for (std::size_t i = 0; i < b; ++i) {
-    const std::int64_t k = 2 * m[i] + 1;
-    most |= static_cast<u64>(k < 0 ? -k : k);
-  }
-  int bits = 64 - __builtin_clzll(most);
-  return (bits + 1 + w - 1) / w;  // regular recoding needs w * nd >= bits + 1
-}
-
 /// Encrypt one chunk of b values (see elgamal_encrypt).
 void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
                    const unsigned char* nonces, std::size_t b, bool ct, bool complete,
@@ -82,23 +71,7 @@ void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
   digit* dr = ws.dr.data();
   digit* dm = ws.dm.data();
   nonce_digits(dr, nonces, b, w, nd, ws.rnd.data());
-  const int ndm = ct ? th.nd : msg_digits_fast(m, b, w);
-  for (std::size_t i = 0; i < b; ++i) {
-    digit* di = dm + i * static_cast<std::size_t>(ndm);
-    if (ct) {
-      // m G = (2 (m + 2^48) + 1) H + offset with H = G / 2: an odd positive multiplier.
-      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-    } else {
-      // Fast mode: m G = (2 m + 1) H - H with only the digits this chunk needs.
-      const std::int64_t k = 2 * m[i] + 1;
-      const u64 km[5] = {static_cast<u64>(k < 0 ? -k : k), 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-      if (k < 0) {
-        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
-      }
-    }
-  }
+  const int ndm = message_digits(dm, m, b, ct);
   ge* acc = ws.acc.data();
   ge* q = ws.q.data();
   fe* scratch = ws.scratch.data();
@@ -192,6 +165,37 @@ std::int64_t decrypt_chunk(std::int64_t* out, const unsigned char* rows, std::si
 }
 
 }  // namespace
+
+int message_digits(digit* dm, const std::int64_t* m, std::size_t n, bool ct) {
+  const int w = table_h(ct).w;
+  int ndm = table_h(ct).nd;
+  if (!ct) {  // only as many digits as the largest |2m + 1| of the batch needs
+    u64 most = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t v = 2 * m[i] + 1;
+      most |= static_cast<u64>(v < 0 ? -v : v);
+    }
+    const int bits = 64 - __builtin_clzll(most);
+    ndm = (bits + 1 + w - 1) / w;  // regular recoding needs w * nd >= bits + 1
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    digit* di = dm + i * static_cast<std::size_t>(ndm);
+    if (ct) {
+      // m G = (2 (m + 2^48) + 1) H + offset with H = G / 2: an odd positive multiplier.
+      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+    } else {
+      // Fast mode: m G = (2 m + 1) H - H.
+      const std::int64_t v = 2 * m[i] + 1;
+      const u64 km[5] = {static_cast<u64>(v < 0 ? -v : v), 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+      if (v < 0) {
+        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
+      }
+    }
+  }
+  return ndm;
+}
 
 const FixedTable& PubKey::table(bool ct) {
   if (ct) {

@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 2) points
 constexpr std::size_t kDecBlocks = 32;  // 32 R tables (1 MiB) and 32 k products per chunk
-constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
 /// Returns 0 if src holds 0 or a value >= n.
@@ -53,37 +52,6 @@ struct PackedEncWorkspace {
     secure_zero(a.data(), a.size() * sizeof(scalar));
   }
 };
-
-/// Message digits of n values (the encodings of elgamal.cpp: k_m = 2 (m + 2^48) + 1 over the
-/// table of H = G / 2 in constant time, k_m = 2 m + 1 with only the needed digits otherwise).
-int message_digits(digit* dm, const std::int64_t* m, std::size_t n, bool ct) {
-  const int w = table_h(ct).w;
-  int ndm = table_h(ct).nd;
-  if (!ct) {
-    u64 most = 1;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int64_t v = 2 * m[i] + 1;
-      most |= static_cast<u64>(v < 0 ? -v : v);
-    }
-    const int bits = 64 - __builtin_clzll(most);
-    ndm = (bits + 1 + w - 1) / w;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    digit* di = dm + i * static_cast<std::size_t>(ndm);
-    if (ct) {
-      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-    } else {
-      const std::int64_t v = 2 * m[i] + 1;
-      const u64 km[5] = {static_cast<u64>(v < 0 ? -v : v), 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-      if (v < 0) {
-        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
-      }
-    }
-  }
-  return ndm;
-}
 
 /// Encrypt b blocks (layout of acc: C points b * k, then R b, then A b).
 void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,

@@ -12,6 +12,7 @@ import random
 import struct
 
 from coincurve import PublicKey
+from gen_vectors import add, mul_g  # coincurve k*G and P + Q (None for infinity)
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
@@ -27,24 +28,6 @@ def raw(point: PublicKey | None) -> bytes:
     return INF64 if point is None else point.format(compressed=False)[1:]
 
 
-def mul_g(k: int) -> PublicKey | None:
-    return None if k % N == 0 else PublicKey.from_secret((k % N).to_bytes(32, "big"))
-
-
-def mul(k: int, point: PublicKey) -> PublicKey | None:
-    return None if k % N == 0 else point.multiply((k % N).to_bytes(32, "big"))
-
-
-def add(*points: PublicKey | None) -> PublicKey | None:
-    finite = [q for q in points if q is not None]
-    if not finite:
-        return None
-    try:
-        return PublicKey.combine_keys(finite) if len(finite) > 1 else finite[0]
-    except ValueError:  # the sum is infinity
-        return None
-
-
 def context_digest(context: bytes) -> bytes:
     return hashlib.sha256(CONTEXT_TAG + context).digest()
 
@@ -58,7 +41,9 @@ def challenge(ctx_digest: bytes, k: int, count: int, index: int, block: bytes, a
 
 def encrypt_block(keys: list[PublicKey], values: list[int], r: int) -> bytes:
     """R || C_0 .. C_{k-1} with R = r G, C_j = r P_j + m_j G."""
-    return raw(mul_g(r)) + b"".join(raw(add(mul(r, pj), mul_g(m))) for pj, m in zip(keys, values, strict=True))
+    return raw(mul_g(r)) + b"".join(
+        raw(add(pj.multiply(r.to_bytes(32, "big")), mul_g(m))) for pj, m in zip(keys, values, strict=True)
+    )
 
 
 def encrypt_blob(keys, values, nonces, context) -> tuple[bytes, list[dict]]:
