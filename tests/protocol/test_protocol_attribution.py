@@ -50,6 +50,17 @@ def _update(hospital, plan, value: int = 1, *, commit: bool = True) -> Encrypted
     return update
 
 
+def _honest_round_1(server, kgc, hospitals) -> list[EncryptedUpdate]:
+    """Round 1, every hospital honest, through to the new model; returns its updates."""
+    plan = _open(server, hospitals, 1)
+    updates = [_update(h, plan) for h in hospitals]
+    accepted, _ = server.verify(plan, updates, P)
+    aggregate = server.aggregate(plan, accepted)
+    summed = kgc.decrypt_sum(1, [u.blob for u in accepted], bound=BOUND)
+    server.apply(plan, accepted, aggregate, summed, np.zeros(P, np.float32))
+    return updates
+
+
 def _junk(plan, victim: str, round_=None) -> EncryptedUpdate:
     """Random bytes and a random 65-byte 'signature' that name ``victim``."""
     sig = os.urandom(64) + bytes([27])
@@ -83,12 +94,7 @@ def test_junk_sent_before_the_commitment_does_not_pre_exclude_the_hospital(cast)
 
 def test_a_replayed_old_message_neither_duplicates_nor_excludes_its_hospital(cast):
     ledger, kgc, server, hospitals = cast
-    plan1 = _open(server, hospitals, 1)
-    old = [_update(h, plan1) for h in hospitals]
-    accepted, _ = server.verify(plan1, old, P)
-    aggregate = server.aggregate(plan1, accepted)
-    summed = kgc.decrypt_sum(1, [u.blob for u in accepted], bound=BOUND)
-    server.apply(plan1, accepted, aggregate, summed, np.zeros(P, np.float32))
+    old = _honest_round_1(server, kgc, hospitals)
 
     plan2 = _open(server, hospitals, 2)
     fresh = [_update(h, plan2, 2) for h in hospitals]
@@ -187,12 +193,7 @@ def test_a_copy_with_its_header_rewritten_or_a_rerandomized_copy_fails_the_proof
 
 def test_a_blob_replayed_into_another_round_fails_the_proofs_even_for_a_server_that_forgot_it(cast):
     ledger, kgc, server, hospitals = cast
-    plan1 = _open(server, hospitals, 1)
-    old = [_update(h, plan1) for h in hospitals]
-    accepted, _ = server.verify(plan1, old, P)
-    aggregate = server.aggregate(plan1, accepted)
-    summed = kgc.decrypt_sum(1, [u.blob for u in accepted], bound=BOUND)
-    server.apply(plan1, accepted, aggregate, summed, np.zeros(P, np.float32))
+    old = _honest_round_1(server, kgc, hospitals)
     restarted = Server(server.account, ledger, clip=1.0, bound=BOUND, threads=1)  # no memory of round 1
     plan2 = _open(restarted, hospitals, 2)
     replay = _signed(hospitals[0], ledger, 2, old[0].blob)  # re-signed and committed for round 2
