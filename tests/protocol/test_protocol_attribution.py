@@ -212,3 +212,14 @@ def test_wrong_block_size_is_malformed_and_a_hospital_refuses_an_unpublished_key
     assert [r.reason for r in rejected] == ["malformed"] and "k = 32" in rejected[0].detail
     with pytest.raises(PermissionError, match="not the one published on chain"):
         Hospital(hospitals[1].account, 100, other, ledger, threads=1).encrypt(plan, np.ones(P, np.int64))
+
+
+def test_the_auditor_re_verifies_the_proofs_of_what_the_server_summed(cast):
+    ledger, _, server, hospitals = cast
+    plan = _open(server, hospitals, 1)
+    h0, h1, _ = hospitals
+    original = _update(h0, plan)
+    copy = _signed(h1, ledger, 1, original.blob)  # committed on chain by h1; a lax server would sum it
+    auditor = Auditor(ledger.account("auditor"), evaluate=lambda flat: 0.9, ledger=ledger)
+    problems = auditor.check_round(1, {h0.address: original.blob, h1.address: copy.blob}, np.zeros(P))
+    assert any("round 1: a committed blob's proofs do not verify" in p for p in problems), problems
