@@ -161,7 +161,7 @@ class Session:
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
         sub = slice(None) if self.trainable is None else self.trainable
         self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
-                             strategy=self.strategy, trainable=self.trainable)
+                             k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
@@ -194,7 +194,8 @@ class Session:
         if c.encrypt:
             mode = "constant-time" if c.constant_time else "fast (variable-time)"
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
-            lines.append(f"     EC-ElGamal on secp256k1, {mode}; {chain}")
+            lines.append(f"     packed EC-ElGamal on secp256k1 (k = {self.kgc.public_key.k}, sender-bound proofs), "
+                         f"{mode}; {chain}")
         else:
             lines.append("     plaintext FedAvg (no encryption, no chain)")
         return "\n".join(lines)
@@ -302,8 +303,9 @@ class Session:
             updates = tamper(round_, updates)
         with timer(msg.VERIFY):
             accepted, rejected = self.server.verify(plan, updates, global_sub.size)
-        for update in accepted:
-            self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
+        with timer("storage"):
+            for update in accepted:
+                self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
         with timer(msg.AGGREGATE):
             aggregate = self.server.aggregate(plan, accepted)
         if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
