@@ -74,10 +74,27 @@ def _default_out(prefix: str) -> str:
     return f"runs/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from fbh.errors import BadInput
+    from fbh.protocol.config import RunConfig
+    from fbh.protocol.resume import resume
+
+    given = [f.name for f in dataclasses.fields(RunConfig) if getattr(args, f.name, None) is not None]
+    if given or args.out or args.preset != "default":
+        raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
+                       f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
+    metrics = resume(args.resume, data_dir=args.data_dir)
+    last = metrics["rounds"][-1]
+    print(f"done: {args.resume}  test accuracy {last['test_accuracy']:.4f} after {len(metrics['rounds'])} rounds")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from fbh.protocol.preflight import check_config, check_out_dir
     from fbh.protocol.simulation import run
 
+    if args.resume:
+        return _cmd_resume(args)
     config = _config_from(args)
     out = args.out or _default_out("run")
     check_config(config)
@@ -173,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="a whole federated run (encrypted, on the embedded chain by default)",
                        epilog=_EPILOG)
     _add_run_options(p)
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run from its last completed round (its own configuration)")
     _show_defaults(p)
     p = sub.add_parser("baseline", help="the non-federated baseline (centralized training)")
     _add_run_options(p)

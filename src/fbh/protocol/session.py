@@ -8,7 +8,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from eth_account import Account
 from tqdm.auto import tqdm
 
 from fbh import data as fdata
@@ -17,6 +16,7 @@ from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
 from fbh.protocol.faults import checkpoint
+from fbh.protocol.keyring import Keyring
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
 from fbh.protocol.rundir import RunDir
@@ -61,15 +61,21 @@ class Session:
         self.global_flat = np.asarray(ravel(self.template))
         self.clip = clip_vector(self.template, config.clip, config.clip_stats)
         self.ledger = None
+        self.resuming = False
         self._exit = contextlib.ExitStack()
 
     # --- set-up ------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True):
-        """Load data, build the model, set up keys and the chain; closes the chain on exit."""
+    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True,
+              resume=False):
+        """Load data, build the model, set up keys and the chain; closes the chain on exit.
+
+        With ``resume`` the parties' saved keys and the saved chain come back instead.
+        """
         dataset = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
         session = cls(config, run_dir, dataset, progress)
+        session.resuming = resume
         with session._exit:
             session._setup_roles()
             if progress:
@@ -93,22 +99,33 @@ class Session:
         if not c.encrypt:
             return
         names = ["kgc", "server", "auditor"] + [f"hospital_{i}" for i in range(c.clients)]
+        keyring = Keyring(self.run_dir.root / "keys")
+        # Keys are saved before the chain first sees them, so a crash at any later point can resume.
+        stored, secret = keyring.load() if self.resuming else keyring.create(names)
+        live = c.chain.startswith(("http://", "https://"))  # role keys come from the environment there
         if c.chain != "none":
             from fbh import chain
 
-            self.ledger = self._exit.enter_context(chain.connect(c.chain, state_dir=self.run_dir.chain_dir))
-            accounts = [self.ledger.account(name) for name in names]  # funded on dev chains
-            self.ledger.deploy(accounts[0])
+            if self.resuming:
+                self.ledger = self._exit.enter_context(chain.restore(self.run_dir.chain_dir, resume=True))
+            else:
+                self.ledger = self._exit.enter_context(chain.connect(c.chain, state_dir=self.run_dir.chain_dir))
+            # funded on dev chains
+            accounts = [self.ledger.account(name, key=None if live else stored[name].key) for name in names]
+            if not self.resuming:
+                self.ledger.deploy(accounts[0])
         else:
-            accounts = [Account.create() for _ in names]
+            accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
-        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
+        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
         ]
         self.auditor = Auditor(auditor_acct, self._validation_accuracy, self.ledger, threads=c.threads)
+        if self.resuming:
+            return
         self.kgc.setup(
             server=self.server.address,
             hospitals=[h.address for h in self.hospitals],

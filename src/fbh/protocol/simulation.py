@@ -73,7 +73,7 @@ def run(
     try:
         with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
             with stopped_as_interrupted(session, run_dir):
-                return _rounds(session, run_dir, tamper)
+                return run_rounds(session, run_dir, tamper)
     except BaseException:
         if created and not run_dir.chain_dir.exists() and not run_dir.rounds():
             shutil.rmtree(run_dir.root, ignore_errors=True)  # failed before anything worth resuming
@@ -129,7 +129,7 @@ def _claim(run_dir: RunDir) -> bool:
     return created
 
 
-def _rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
+def run_rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
             first_step: int = 1) -> dict[str, Any]:
     """Run the remaining rounds (from ``first_step``) and finish; ``metrics`` holds rounds done before."""
     metrics = {"rounds": []} if metrics is None else metrics
