@@ -130,6 +130,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from fbh.protocol.report import build_report, format_report
+
+    report = build_report(args.run_dir, plots=not args.no_plots)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
     from fbh.protocol.audit import audit_run
 
@@ -204,6 +214,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="re-verify a finished run against the chain")
     p.add_argument("run_dir")
     p.add_argument("--rpc-url", dest="rpc_url", help="a live node holding the run's contract")
+    p = sub.add_parser("report", help="one page on a run: configuration, rounds, verdicts, disk; redraws the plots")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-plots", action="store_true", dest="no_plots", help="do not redraw the PNG plots")
     # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
     p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
     p.add_argument("what", nargs="?", help=", ".join(_BENCHES))
@@ -221,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_bench(args, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit}
+    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit,
+                "report": _cmd_report}
     # SIGTERM stops a run like Ctrl-C does: the run directory stays resumable.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -114,6 +114,7 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     # Assert
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "Traceback" not in resumed.stderr
+    assert "\x1b[" not in resumed.stderr and "\r" not in resumed.stderr  # no bars off a terminal
     rd = RunDir(out)
     assert rd.rounds() == [1, 3] and not rd.is_incomplete
     assert audit_run(out) == []

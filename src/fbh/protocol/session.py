@@ -151,9 +151,10 @@ class Session:
         return "\n".join(lines)
 
     def round_numbers(self, first: int = 1):
-        """Training steps ``first..rounds`` (with a progress bar)."""
+        """Training steps ``first..rounds`` (with a progress bar on a terminal: bars off a
+        terminal would only leave carriage returns and cursor escapes in logs)."""
         return tqdm(range(first, self.config.rounds + 1), desc="rounds", unit="round", initial=first - 1,
-                    total=self.config.rounds, disable=not self.progress)
+                    total=self.config.rounds, disable=None if self.progress else True)
 
     def next_round_id(self, step: int) -> int:
         """The chain's round number for training step ``step`` (equal unless a round was cancelled)."""
@@ -212,7 +213,7 @@ class Session:
         plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in self.hospitals})
         updates, clipped = [], 0
         bar = tqdm(self.hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
-                   disable=not self.progress)
+                   disable=None if self.progress else True)
         for i, hospital in enumerate(bar):
             with timer(msg.QUANTIZE):
                 seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))
