@@ -240,9 +240,14 @@ class Ledger:
         return result
 
     def publish_key(self, public_key: bytes, *, sender: Sender = None) -> TxResult:
-        """Publishes the 33-byte compressed ElGamal public key; acts as the admin."""
-        return self._transact("publishKey", self._fn("publishKey", bytes(public_key)),
-                              self._signer(sender, "admin"))
+        """Publishes the 33-byte compressed ElGamal public key; acts as the admin.
+
+        The last step of set-up: the state is saved, so a restored chain has every party registered.
+        """
+        result = self._transact("publishKey", self._fn("publishKey", bytes(public_key)),
+                                self._signer(sender, "admin"))
+        self._autosave()
+        return result
 
     def open_round(self, round_number: int, *, sender: Sender = None) -> TxResult:
         """Opens ``round_number`` (must exceed every earlier one); acts as the server."""

@@ -10,6 +10,7 @@ step took is recorded per round in ``metrics.json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import time
 from collections import defaultdict
@@ -93,6 +94,11 @@ def stopped_as_interrupted(session, run_dir: RunDir):
         raise RunInterrupted(f"run interrupted ({_where(run_dir)})", hint) from None
     except FbhError:
         raise
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise RunInterrupted(f"the disk is full ({_where(run_dir)}): {exc.filename or run_dir.root}",
+                             f"free some space, then {hint}") from exc
     except Exception as exc:
         backend = getattr(session.ledger, "backend", None)
         if backend is not None and getattr(backend, "running", True) is False:
