@@ -122,6 +122,24 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     assert [r["round"] for r in rd.read_json(rd.metrics_path)["rounds"]] == [1, 3]
 
 
+@pytest.mark.slow
+def test_plaintext_run_resumes_from_its_last_round(tiny, tmp_path, monkeypatch):
+    cfg = dataclasses.replace(CFG, encrypt=False, chain="none", rounds=2)
+    whole = tmp_path / "whole"
+    run(cfg, whole, dataset=tiny, progress=False)
+    out = tmp_path / "crashed"
+    monkeypatch.setenv(ENV, "train:2:interrupt")
+    with pytest.raises(RunInterrupted):
+        run(cfg, out, dataset=tiny, progress=False)
+    monkeypatch.delenv(ENV)
+
+    metrics = resume(out, dataset=tiny, progress=False)
+
+    assert [r["round"] for r in metrics["rounds"]] == [1, 2] and RunDir(out).rounds() == [1, 2]
+    np.testing.assert_array_equal(RunDir(out).load_model(RunDir(out).model_path)[0],
+                                  RunDir(whole).load_model(RunDir(whole).model_path)[0])
+
+
 def test_resume_refuses_what_is_not_an_unfinished_run(tmp_path):
     with pytest.raises(UnusableRunDir, match="no such run directory"):
         resume(tmp_path / "nowhere")
