@@ -83,6 +83,8 @@ def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str]
         (["run", "--resume", str(f["finished"])], BAD, "finished run", None),
         (["run", "--resume", str(f["finished"]), "--clients", "3"], BAD, "--clients", None),
         (["report", str(f["base"] / "nowhere")], BAD, "no such run directory", None),
+        ([*run, "--data-dir", str(f["base"] / "empty")], BAD, "mnist",
+         {"FBH_DATA_DIR": "", "FBH_CACHE_DIR": str(f["base"] / "empty"), "FBH_OFFLINE": "1"}),
         (["predict", "--round", "1", str(f["truncated"]), str(f["npy"])], BAD, "baseline", None),
     ]
 
