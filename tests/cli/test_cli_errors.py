@@ -127,3 +127,17 @@ def test_error_lines_name_the_hint():
     code, lines = describe(RuntimeError("boom"), "run")
     assert code == ExitCode.INTERRUPTED and "--debug" in lines[1]
     assert json.dumps(int(code)) == "3"
+
+
+def test_unexpected_failure_of_a_started_run_is_exit_3_with_the_way_back(tmp_path):
+    from fbh.cli import _resumable
+    from fbh.errors import RunInterrupted
+
+    rd = RunDir(tmp_path / "started")
+    rd.mark_incomplete(round=1)
+    with pytest.raises(RunInterrupted) as info, _resumable(str(rd.root)):
+        raise ValueError("boom")
+    assert info.value.exit_code == ExitCode.INTERRUPTED and "ValueError: boom" in info.value.message
+    assert f"fbh run --resume {rd.root}" in info.value.hint
+    with pytest.raises(ValueError), _resumable(str(tmp_path / "never-started")):
+        raise ValueError("bad input before the run began")

@@ -72,8 +72,8 @@ def run(
 
     run_dir = RunDir(out_dir)
     created = _claim(run_dir)
+    run_dir.mark_incomplete(stage="setup")  # first: a directory with a config is never mistaken for a finished run
     run_dir.write_json(run_dir.config_path, config.to_json())
-    run_dir.mark_incomplete(stage="setup")
     try:
         with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
             with stopped_as_interrupted(session, run_dir):
