@@ -94,15 +94,14 @@ def stopped_as_interrupted(session, run_dir: RunDir):
         raise RunInterrupted(f"run interrupted ({_where(run_dir)})", hint) from None
     except FbhError:
         raise
-    except OSError as exc:
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        raise RunInterrupted(f"the disk is full ({_where(run_dir)}): {exc.filename or run_dir.root}",
-                             f"free some space, then {hint}") from exc
     except Exception as exc:
         backend = getattr(session.ledger, "backend", None)
+        # Checked first: a dead node's connection errors are OSErrors too.
         if backend is not None and getattr(backend, "running", True) is False:
             raise RunInterrupted(f"the {backend.kind} chain node died ({_where(run_dir)})", hint) from exc
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunInterrupted(f"the disk is full ({_where(run_dir)}): {exc.filename or run_dir.root}",
+                                 f"free some space, then {hint}") from exc
         raise
 
 
