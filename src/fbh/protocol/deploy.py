@@ -99,14 +99,14 @@ def deployed_model(run_dir: str | Path, round_: int | None = None, model=None):
       BadInput: ``round_`` does not exist, or the model cannot be rebuilt.
       UnusableRunDir: the run directory lacks what is needed.
     """
-    import jax.numpy as jnp
-
-    from fbh.train import num_params, unravel
-
     rd = RunDir(run_dir)
     config = rd.read_json(rd.config_path)
     path, round_ = _model_file(rd, config, round_)
     flat, meta = rd.load_model(path)
+    import jax.numpy as jnp  # only once there is a model to run: a refusal stays quick
+
+    from fbh.train import num_params, unravel
+
     if "num_classes" not in meta:  # older checkpoints: the final model records what rounds do not
         _, meta = rd.load_model(rd.model_path)
     try:

@@ -28,10 +28,13 @@ class KeyGenerationCentre:
         ``None`` runs without a chain (plain simulation).
       threads: worker threads for decryption (``None``: all cores).
       k: values per packed block (slot keys in the key set).
+      secret: the key set when the KGC comes back after a crash (``None``:
+        a fresh one from the OS CSPRNG).
     """
 
-    def __init__(self, ledger=None, *, threads: int | None = None, k: int = fc.DEFAULT_K) -> None:
-        self._secret = fc.KeySet.generate(k=k)
+    def __init__(self, ledger=None, *, threads: int | None = None, k: int = fc.DEFAULT_K,
+                 secret: fc.KeySet | None = None) -> None:
+        self._secret = fc.KeySet.generate(k=k) if secret is None else secret
         self.public_key = self._secret.public
         self.ledger = ledger
         self.threads = threads

@@ -10,6 +10,7 @@ step took is recorded per round in ``metrics.json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import time
 from collections import defaultdict
@@ -31,13 +32,16 @@ Tamper = Callable[[int, list[msg.EncryptedUpdate]], list[msg.EncryptedUpdate]]
 
 
 class _StageTimer:
-    """Accumulates wall seconds per protocol stage within a round."""
+    """Accumulates wall seconds per protocol stage within a round; ``on_stage`` hears each stage start."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.on_stage = on_stage
 
     @contextlib.contextmanager
     def __call__(self, stage: str):
+        if self.on_stage is not None:
+            self.on_stage(stage)
         start = time.perf_counter()
         try:
             yield
@@ -76,13 +80,13 @@ def run(
 
     run_dir = RunDir(out_dir)
     created = _claim(run_dir)
+    run_dir.mark_incomplete(stage="setup")  # first: a directory with a config is never mistaken for a finished run
     run_dir.write_json(run_dir.config_path, config.to_json())
-    run_dir.mark_incomplete(stage="setup")
     try:
         with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress,
                            model=model, partition=partition) as session:
             with stopped_as_interrupted(session, run_dir):
-                return _rounds(session, run_dir, tamper)
+                return run_rounds(session, run_dir, tamper)
     except BaseException:
         if created and not run_dir.chain_dir.exists() and not run_dir.rounds():
             shutil.rmtree(run_dir.root, ignore_errors=True)  # failed before anything worth resuming
@@ -101,8 +105,12 @@ def stopped_as_interrupted(session, run_dir: RunDir):
         raise
     except Exception as exc:
         backend = getattr(session.ledger, "backend", None)
+        # Checked first: a dead node's connection errors are OSErrors too.
         if backend is not None and getattr(backend, "running", True) is False:
             raise RunInterrupted(f"the {backend.kind} chain node died ({_where(run_dir)})", hint) from exc
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunInterrupted(f"the disk is full ({_where(run_dir)}): {exc.filename or run_dir.root}",
+                                 f"free some space, then {hint}") from exc
         raise
 
 
@@ -138,14 +146,16 @@ def _claim(run_dir: RunDir) -> bool:
     return created
 
 
-def _rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
+def run_rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
             first_step: int = 1) -> dict[str, Any]:
     """Run the remaining rounds (from ``first_step``) and finish; ``metrics`` holds rounds done before."""
     metrics = {"rounds": []} if metrics is None else metrics
-    for step in session.round_numbers(first_step):
+    bar = session.round_numbers(first_step)
+    for step in bar:
         round_ = session.next_round_id(step)
         run_dir.mark_incomplete(round=round_, step=step)
-        timer = _StageTimer()
+        # Training, decryption and audit have no inner bar: the rounds bar names the stage running.
+        timer = _StageTimer(lambda stage, r=round_: bar.set_postfix_str(f"round {r}: {stage}"))
         row = session.run_round(round_, timer, tamper, step=step)
         row["seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
         metrics["rounds"].append(row)
