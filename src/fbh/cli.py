@@ -136,7 +136,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 _BENCHES = {"crypto": "encryption, aggregation and decryption against coincurve/pure-Python baselines",
             "train": "vmapped federated training against a per-client loop",
             "chain": "gas and latency of every contract call",
-            "round": "one whole encrypted round, seconds per stage"}
+            "round": "one whole encrypted round, seconds per stage",
+            "threshold": "guardians' t-of-n decryption against a single-key decryption"}
 
 
 def _bench_help() -> str:
@@ -160,6 +161,8 @@ def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
         from fbh.bench.train_bench import main as bench_main
     elif args.what == "round":
         from fbh.bench.round_bench import main as bench_main
+    elif args.what == "threshold":
+        from fbh.bench.threshold_bench import main as bench_main
     else:
         from fbh.bench.chain_bench import main as bench_main
     return int(bench_main(rest) or 0)
