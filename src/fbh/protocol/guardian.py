@@ -114,8 +114,8 @@ class Guardian:
       index: this guardian's x-coordinate (1-based, distinct).
       threshold: shares needed to decrypt.
       k: slots of the packed key set.
-      ledger: what the guardian reads rounds from (``round(r)`` -> record with
-        ``accepted_updates``, ``aggregate_digest``, ``status``); ``None`` for the ceremony only.
+      ledger: what the guardian reads rounds from: ``round(r)`` (``status``,
+        ``accepted_updates``) and ``trust_record(r).sum_digest``; ``None`` for the ceremony only.
       context: the deployment (chain id, contract) every proof and backup is bound to.
       blob_context: ``(round, hospital) -> bytes``, the packed proofs' context, to re-verify
         each blob's proofs; ``None`` skips that (the server verified them).
@@ -211,9 +211,10 @@ class Guardian:
         info = self.ledger.round(r)
         if getattr(info.status, "name", "") != "OPEN":
             refuse("round-closed", f"round is {getattr(info.status, 'name', info.status)}, already decrypted or never open")
-        if info.aggregate_digest is None:
-            refuse("no-aggregate", "no aggregate digest recorded on chain")
-        if r in self._answered and self._answered[r] != info.aggregate_digest:
+        recorded = self.ledger.trust_record(r).sum_digest
+        if recorded is None:
+            refuse("no-aggregate", "no aggregate digest recorded on chain (recordSum)")
+        if r in self._answered and self._answered[r] != recorded:
             refuse("second-aggregate", "already answered another aggregate for this round")
         accepted = {u.hospital: u.digest for u in info.accepted_updates}
         hospitals = [h for h, _ in request.blobs]
@@ -234,7 +235,7 @@ class Guardian:
                 except fc.InvalidProof as exc:
                     refuse("bad-proof", f"blob of {h}: {exc}")
         aggregate = fc.aggregate_packed(cts, threads=self.threads)
-        if aggregate_digest(aggregate) != info.aggregate_digest:
+        if aggregate_digest(aggregate) != recorded:
             refuse("aggregate-mismatch", "the accepted blobs do not sum to the recorded aggregate")
         return aggregate
 
