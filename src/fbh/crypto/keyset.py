@@ -20,11 +20,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-from typing import NoReturn
-
 import numpy as np
 
 from fbh.crypto import _ec
+from fbh.crypto._common import NotCopyable
 from fbh.crypto.errors import CryptoError, InvalidPoint, MalformedCiphertext, UnsupportedVersion
 from fbh.crypto.keys import _as_bytes
 
@@ -129,7 +128,7 @@ class PublicKeySet:
         return f"PublicKeySet(k={self.k}, digest={self.digest().hex()[:16]}...)"
 
 
-class KeySet:
+class KeySet(NotCopyable):
     """k independent secret scalars ``s_j`` in ``[1, n - 1]``, kept inside the C++ extension.
 
     The scalars are wiped when the object is freed; ``repr`` hides them, and pickling or copying
@@ -186,13 +185,3 @@ class KeySet:
 
     def __repr__(self) -> str:
         return f"KeySet(k={self.k}, <secret>, public={self.public!r})"
-
-    def _refuse(self, *args: object) -> NoReturn:
-        msg = "KeySet cannot be pickled or copied; export it explicitly with to_bytes()"
-        raise TypeError(msg)
-
-    __reduce__ = _refuse
-    __reduce_ex__ = _refuse
-    __getstate__ = _refuse
-    __copy__ = _refuse
-    __deepcopy__ = _refuse
