@@ -78,10 +78,27 @@ def _default_out(prefix: str) -> str:
     return f"runs/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from fbh.errors import BadInput
+    from fbh.protocol.config import RunConfig
+    from fbh.protocol.resume import resume
+
+    given = [f.name for f in dataclasses.fields(RunConfig) if getattr(args, f.name, None) is not None]
+    if given or args.out or args.preset != "default":
+        raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
+                       f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
+    metrics = resume(args.resume, data_dir=args.data_dir)
+    last = metrics["rounds"][-1]
+    print(f"done: {args.resume}  test accuracy {last['test_accuracy']:.4f} after {len(metrics['rounds'])} rounds")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from fbh.protocol.preflight import check_config, check_out_dir
     from fbh.protocol.simulation import run
 
+    if args.resume:
+        return _cmd_resume(args)
     config = _config_from(args)
     out = args.out or _default_out("run")
     check_config(config)
@@ -114,6 +131,16 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     for path, labels in predict_files(args.run_dir, args.images, args.round):
         print(f"{path}: {' '.join(map(str, labels))}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from fbh.protocol.report import build_report, format_report
+
+    report = build_report(args.run_dir, plots=not args.no_plots)
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
 
 
@@ -184,6 +211,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="a whole federated run (encrypted, on the embedded chain by default)",
                        epilog=_EPILOG)
     _add_run_options(p)
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run from its last completed round (its own configuration)")
     _show_defaults(p)
     p = sub.add_parser("baseline", help="the non-federated baseline (centralized training)")
     _add_run_options(p)
@@ -196,6 +225,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audit", help="re-verify a finished run against the chain")
     p.add_argument("run_dir")
     p.add_argument("--rpc-url", dest="rpc_url", help="a live node holding the run's contract")
+    p = sub.add_parser("report", help="one page on a run: configuration, rounds, verdicts, disk; redraws the plots")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--no-plots", action="store_true", dest="no_plots", help="do not redraw the PNG plots")
     # add_help=False: `fbh bench crypto --help` reaches the benchmark's own parser.
     p = sub.add_parser("bench", add_help=False, help="benchmarks with same-run baselines; options after WHAT go to it")
     p.add_argument("what", nargs="?", help=", ".join(_BENCHES))
@@ -213,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_bench(args, rest)
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
-    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit}
+    handlers = {"run": _cmd_run, "baseline": _cmd_baseline, "predict": _cmd_predict, "audit": _cmd_audit,
+                "report": _cmd_report}
     # SIGTERM stops a run like Ctrl-C does: the run directory stays resumable.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

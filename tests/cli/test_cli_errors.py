@@ -79,6 +79,11 @@ def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str]
         (["predict", str(f["truncated"]), str(f["wrong_shape"])], BAD, "3, 5)", None),
         (["predict", str(f["truncated"]), str(f["base"] / "missing.png")], BAD, "missing.png", None),
         (["bench", "bogus"], BAD, "bogus", None),
+        (["run", "--resume", str(f["base"] / "nowhere")], BAD, "no such run directory", None),
+        (["run", "--resume", str(f["finished"])], BAD, "finished run", None),
+        (["run", "--resume", str(f["finished"]), "--clients", "3"], BAD, "--clients", None),
+        (["report", str(f["base"] / "nowhere")], BAD, "no such run directory", None),
+        (["predict", "--round", "1", str(f["truncated"]), str(f["npy"])], BAD, "baseline", None),
     ]
 
 

@@ -136,6 +136,51 @@ def test_predict_deploys_the_latest_approved_model(finished_run, small_mnist, tm
     assert len(labels) == 8 and all(0 <= v < 10 for v in labels)
 
 
+def test_predict_refuses_a_model_that_is_not_the_approved_one(finished_run, small_mnist, tmp_path, capsys):
+    # Prepare: the served file replaced by a noised model after the run.
+    out, _ = finished_run
+    copy = tmp_path / "noised"
+    shutil.copytree(out, copy)
+    rd = RunDir(copy)
+    flat, meta = rd.load_model(rd.round_dir(2) / "model.npz")
+    rd.save_model(rd.round_dir(2) / "model.npz", flat + np.float32(0.5), **meta)
+    images = tmp_path / "digits.npy"
+    np.save(images, small_mnist.x_test[:4])
+
+    # Execute / Assert: refused with the reason (exit 1); an explicit approved round still serves.
+    assert main(["predict", str(copy), str(images)]) == 1
+    assert "does not hash to the model approved on chain for round 2" in capsys.readouterr().err
+    assert main(["predict", "--round", "1", str(copy), str(images)]) == 0
+    assert main(["predict", "--round", "7", str(copy), str(images)]) == 2
+    assert "no round 7" in capsys.readouterr().err
+
+
+def test_report_one_page_json_and_plots(finished_run, tmp_path, capsys):
+    out, metrics = finished_run
+    copy = tmp_path / "reported"
+    shutil.copytree(out, copy)
+    for png in copy.glob("*.png"):
+        png.unlink()
+
+    assert main(["report", str(copy)]) == 0
+    page = capsys.readouterr().out
+    assert "encrypted federated, finished" in page and "constant-time" not in page and "fast" in page
+    assert page.count("approved") == 2 and "contract 0x" in page and "disk:" in page
+    assert main(["report", "--json", "--no-plots", str(copy)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [r["round"] for r in report["rounds"]] == [1, 2]
+    assert [r["on_chain"]["status"] for r in report["rounds"]] == ["approved", "approved"]
+    assert report["rounds"][0]["test_accuracy"] == metrics["rounds"][0]["test_accuracy"]
+    assert report["chain"]["backend"] == "embedded" and report["disk_bytes"]["total"] > 0
+    assert "kgc-elgamal" not in json.dumps(report)  # secrets are never read into a report
+    assert sorted(p.name for p in copy.glob("*.png")) == ["accuracy.png", "loss.png", "seconds.png"]
+
+    RunDir(copy).mark_incomplete(round=2)
+    assert main(["report", str(copy)]) == 0
+    assert f"UNFINISHED (continue: fbh run --resume {copy})" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "nowhere")]) == 2
+
+
 @pytest.mark.anvil
 def test_run_on_anvil_is_audited_after_the_node_stopped(anvil_installed, small_mnist, tmp_path):
     out = tmp_path / "anvil-run"
@@ -179,6 +224,9 @@ def test_cli_centralized_baseline(data_dir, tmp_path, capsys):
     assert [r["round"] for r in rows] == [1, 2]
     assert rows[-1]["test_accuracy"] > 0.5  # an ANN on 600 real images
     assert (out / "accuracy.png").exists() and (out / "model.npz").exists()
+    images = tmp_path / "digits.npy"
+    np.save(images, np.zeros((2, 28, 28), np.uint8))
+    assert main(["predict", str(out), str(images)]) == 0  # a baseline serves its own model (no chain)
 
 
 def test_a_tampered_update_is_dropped_and_the_round_goes_on(small_mnist, tmp_path, capsys):

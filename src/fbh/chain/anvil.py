@@ -48,28 +48,24 @@ _FIRST_KEY = re.compile(r"\(0\) (0x[0-9a-fA-F]{64})")
 _INSTALL_HINT = "run `make test` or `npm ci --prefix contracts` to install it"
 
 
-_PR_SET_PDEATHSIG = 1
+# Exec'd in the child before anvil: ask for SIGKILL when the parent dies (prctl PR_SET_PDEATHSIG = 1,
+# kept across execve), exit if the parent is already gone, then become anvil.  A trampoline rather than
+# Popen(preexec_fn=...): a preexec_fn forces fork(), which JAX's threads do not survive.
+_TRAMPOLINE = ("import ctypes, os, signal, sys\n"
+               "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)\n"
+               "os.getppid() == int(sys.argv[1]) or os._exit(1)\n"
+               "os.execv(sys.argv[2], sys.argv[2:])\n")
 
 
-def _die_with_parent(parent: int):
-    """A ``preexec_fn``: SIGKILL this child when ``parent`` dies (Linux; elsewhere a no-op).
+def _die_with_parent(args: list[str]) -> list[str]:
+    """``args`` wrapped so the kernel kills anvil when fbh dies (Linux; unchanged elsewhere).
 
-    The signal follows the thread that forked, so fbh starts anvil from the
-    main thread; if the parent is already gone when this runs, exit at once.
+    The signal follows the thread that started the child, so fbh starts
+    anvil from its main thread.
     """
     if not sys.platform.startswith("linux"):
-        return None
-
-    def preexec() -> None:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
-
-    return preexec
+        return args
+    return [sys.executable, "-c", _TRAMPOLINE, str(os.getpid()), *args]
 
 
 def find_anvil(contracts_dir: Path | None = None) -> Path:
@@ -121,8 +117,8 @@ class AnvilBackend(Backend):
                 "--accounts", "1"]
         with self.log_path.open("w") as log:
             self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))  # noqa: PLW1509
+                _die_with_parent(args), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
         atexit.register(self.close)
         try:
             self.port, self._funder_key = self._wait_listening(startup_timeout)

@@ -63,7 +63,7 @@ def connect(spec: str = "embedded", *, state_dir: Path | None = None,
         raise
 
 
-def restore(state_dir: Path, *, rpc_url: str | None = None) -> Ledger:
+def restore(state_dir: Path, *, rpc_url: str | None = None, resume: bool = False) -> Ledger:
     """Brings back the chain saved in ``state_dir`` and attaches to its contract.
 
     The returned ledger holds no keys: it reads (audit), it does not write.
@@ -73,6 +73,8 @@ def restore(state_dir: Path, *, rpc_url: str | None = None) -> Ledger:
         state_dir: A directory a ledger saved into (``connect(state_dir=)``).
         rpc_url: For a run on a live node, reach it here instead of the
             recorded URL (also ``FBH_CHAIN_URL``); ignored otherwise.
+        resume: The chain goes on: new transactions are journaled (and the
+            state saved) into ``state_dir`` again, as by ``connect``.
 
     Raises:
         ChainStateError: Nothing was saved there, or the restored chain
@@ -85,9 +87,9 @@ def restore(state_dir: Path, *, rpc_url: str | None = None) -> Ledger:
     kind = manifest["backend"]
     backend: Backend
     if kind == "embedded":
-        backend = EmbeddedBackend.replay(state_dir)
+        backend = EmbeddedBackend.replay(state_dir, resume=resume)
     elif kind == "anvil":
-        backend = AnvilBackend.load(state_dir)
+        backend = AnvilBackend.load(state_dir, **({"log_dir": state_dir} if resume else {}))
     elif kind == "rpc":
         backend = RpcBackend.reconnect(manifest, url=rpc_url)
     else:
@@ -95,7 +97,7 @@ def restore(state_dir: Path, *, rpc_url: str | None = None) -> Ledger:
         raise ChainStateError(msg)
     try:
         _check_head(backend, manifest, state_dir)
-        return Ledger(backend, address=manifest["contract"])
+        return Ledger(backend, address=manifest["contract"], state_dir=state_dir if resume else None)
     except BaseException:
         backend.close()
         raise

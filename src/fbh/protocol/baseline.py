@@ -36,7 +36,7 @@ def run_centralized(
     rd = RunDir(out_dir)
     rd.root.mkdir(parents=True, exist_ok=True)
     rd.write_json(rd.config_path, {**config.to_json(), "centralized": True, "epochs": epochs})
-    bar = tqdm(total=epochs, desc=f"centralized {config.model}", unit="epoch", disable=not progress)
+    bar = tqdm(total=epochs, desc=f"centralized {config.model}", unit="epoch", disable=None if progress else True)
     rows: list[dict[str, Any]] = []
     start = time.perf_counter()
 

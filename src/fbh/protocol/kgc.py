@@ -26,10 +26,12 @@ class KeyGenerationCentre:
       ledger: the chain handle (``fbh.chain``), acting as the KGC's account;
         ``None`` runs without a chain (plain simulation).
       threads: worker threads for decryption (``None``: all cores).
+      secret: the key pair's private key when the KGC comes back after a
+        crash (``None``: a fresh one from the OS CSPRNG).
     """
 
-    def __init__(self, ledger=None, *, threads: int | None = None) -> None:
-        self._secret = fc.PrivateKey.generate()
+    def __init__(self, ledger=None, *, threads: int | None = None, secret: fc.PrivateKey | None = None) -> None:
+        self._secret = fc.PrivateKey.generate() if secret is None else secret
         self.public_key = self._secret.public_key
         self.ledger = ledger
         self.threads = threads

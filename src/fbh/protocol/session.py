@@ -8,7 +8,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from eth_account import Account
 from tqdm.auto import tqdm
 
 from fbh import data as fdata
@@ -18,6 +17,7 @@ from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
 from fbh.protocol.faults import checkpoint
+from fbh.protocol.keyring import Keyring
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
 from fbh.protocol.rundir import RunDir
@@ -62,15 +62,21 @@ class Session:
         self.global_flat = np.asarray(ravel(self.template))
         self.clip = clip_vector(self.template, config.clip, config.clip_stats)
         self.ledger = None
+        self.resuming = False
         self._exit = contextlib.ExitStack()
 
     # --- set-up ------------------------------------------------------------------------
     @classmethod
     @contextlib.contextmanager
-    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True):
-        """Load data, build the model, set up keys and the chain; closes the chain on exit."""
+    def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True,
+              resume=False):
+        """Load data, build the model, set up keys and the chain; closes the chain on exit.
+
+        With ``resume`` the parties' saved keys and the saved chain come back instead.
+        """
         dataset = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
         session = cls(config, run_dir, dataset, progress)
+        session.resuming = resume
         with session._exit:
             session._setup_roles()
             if progress:
@@ -94,22 +100,33 @@ class Session:
         if not c.encrypt:
             return
         names = ["kgc", "server", "auditor"] + [f"hospital_{i}" for i in range(c.clients)]
+        keyring = Keyring(self.run_dir.root / "keys")
+        # Keys are saved before the chain first sees them, so a crash at any later point can resume.
+        stored, secret = keyring.load() if self.resuming else keyring.create(names)
+        live = c.chain.startswith(("http://", "https://"))  # role keys come from the environment there
         if c.chain != "none":
             from fbh import chain
 
-            self.ledger = self._exit.enter_context(chain.connect(c.chain, state_dir=self.run_dir.chain_dir))
-            accounts = [self.ledger.account(name) for name in names]  # funded on dev chains
-            self.ledger.deploy(accounts[0])
+            if self.resuming:
+                self.ledger = self._exit.enter_context(chain.restore(self.run_dir.chain_dir, resume=True))
+            else:
+                self.ledger = self._exit.enter_context(chain.connect(c.chain, state_dir=self.run_dir.chain_dir))
+            # funded on dev chains
+            accounts = [self.ledger.account(name, key=None if live else stored[name].key) for name in names]
+            if not self.resuming:
+                self.ledger.deploy(accounts[0])
         else:
-            accounts = [Account.create() for _ in names]
+            accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
-        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
+        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
         ]
         self.auditor = Auditor(auditor_acct, self._validation_accuracy, self.ledger, threads=c.threads)
+        if self.resuming:
+            return
         self.kgc.setup(
             server=self.server.address,
             hospitals=[h.address for h in self.hospitals],
@@ -135,9 +152,10 @@ class Session:
         return "\n".join(lines)
 
     def round_numbers(self, first: int = 1):
-        """Training steps ``first..rounds`` (with a progress bar)."""
+        """Training steps ``first..rounds`` (with a progress bar on a terminal: bars off a
+        terminal would only leave carriage returns and cursor escapes in logs)."""
         return tqdm(range(first, self.config.rounds + 1), desc="rounds", unit="round", initial=first - 1,
-                    total=self.config.rounds, disable=not self.progress)
+                    total=self.config.rounds, disable=None if self.progress else True)
 
     def next_round_id(self, step: int) -> int:
         """The chain's round number for training step ``step`` (equal unless a round was cancelled)."""
@@ -200,7 +218,7 @@ class Session:
         plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in self.hospitals})
         updates, clipped = [], 0
         bar = tqdm(self.hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
-                   disable=not self.progress)
+                   disable=None if self.progress else True)
         for i, hospital in enumerate(bar):
             with timer(msg.QUANTIZE):
                 seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))

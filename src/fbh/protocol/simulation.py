@@ -31,13 +31,16 @@ Tamper = Callable[[int, list[msg.EncryptedUpdate]], list[msg.EncryptedUpdate]]
 
 
 class _StageTimer:
-    """Accumulates wall seconds per protocol stage within a round."""
+    """Accumulates wall seconds per protocol stage within a round; ``on_stage`` hears each stage start."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_stage: Callable[[str], None] | None = None) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.on_stage = on_stage
 
     @contextlib.contextmanager
     def __call__(self, stage: str):
+        if self.on_stage is not None:
+            self.on_stage(stage)
         start = time.perf_counter()
         try:
             yield
@@ -73,7 +76,7 @@ def run(
     try:
         with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
             with stopped_as_interrupted(session, run_dir):
-                return _rounds(session, run_dir, tamper)
+                return run_rounds(session, run_dir, tamper)
     except BaseException:
         if created and not run_dir.chain_dir.exists() and not run_dir.rounds():
             shutil.rmtree(run_dir.root, ignore_errors=True)  # failed before anything worth resuming
@@ -129,14 +132,16 @@ def _claim(run_dir: RunDir) -> bool:
     return created
 
 
-def _rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
+def run_rounds(session, run_dir: RunDir, tamper: Tamper | None, *, metrics: dict[str, Any] | None = None,
             first_step: int = 1) -> dict[str, Any]:
     """Run the remaining rounds (from ``first_step``) and finish; ``metrics`` holds rounds done before."""
     metrics = {"rounds": []} if metrics is None else metrics
-    for step in session.round_numbers(first_step):
+    bar = session.round_numbers(first_step)
+    for step in bar:
         round_ = session.next_round_id(step)
         run_dir.mark_incomplete(round=round_, step=step)
-        timer = _StageTimer()
+        # Training, decryption and audit have no inner bar: the rounds bar names the stage running.
+        timer = _StageTimer(lambda stage, r=round_: bar.set_postfix_str(f"round {r}: {stage}"))
         row = session.run_round(round_, timer, tamper, step=step)
         row["seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
         metrics["rounds"].append(row)

@@ -1,0 +1,78 @@
+"""The run's secret keys on disk, so a crashed run can be resumed by the same parties.
+
+A resumed run must act as the same accounts on the same contract (the
+registered server, hospitals and auditor) and decrypt under the public key
+already on chain, so each party's key outlives the process: in a deployment
+every party keeps its own; in this one-process simulation they sit together
+in ``RUN_DIR/keys/keys.json``, created with mode 0600 and written once.
+Role keys on a live node (``--chain URL``) come from the environment
+(:mod:`fbh.chain.keys`) and are not stored here.  Nothing reads this file
+except :meth:`Keyring.load`; it is never printed, logged or put in a report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from fbh import crypto as fc
+from fbh.errors import UnusableRunDir
+
+__all__ = ["Keyring"]
+
+_FILE = "keys.json"
+_KGC = "kgc-elgamal"
+
+
+class Keyring:
+    """Role keys and the KGC's ElGamal key of one run.
+
+    Args:
+      folder: ``RUN_DIR/keys``.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / _FILE
+
+    def __reduce__(self):
+        msg = "Keyring is a handle on secret keys and cannot be pickled"
+        raise TypeError(msg)
+
+    def create(self, role_names: Sequence[str]) -> tuple[dict[str, LocalAccount], fc.PrivateKey]:
+        """Fresh keys from the OS CSPRNG for ``role_names`` and the KGC, saved before first use."""
+        accounts = {name: Account.create() for name in role_names}
+        secret = fc.PrivateKey.generate()
+        record = {name: acct.key.hex() for name, acct in accounts.items()}
+        record[_KGC] = secret.to_bytes().hex()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path.parent, 0o700)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(record, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        return accounts, secret
+
+    def load(self) -> tuple[dict[str, LocalAccount], fc.PrivateKey]:
+        """The saved keys (role name -> account, KGC secret).
+
+        Raises:
+          UnusableRunDir: the file is missing or damaged.
+        """
+        try:
+            record = json.loads(self.path.read_text())
+            secret = fc.PrivateKey.from_bytes(bytes.fromhex(record.pop(_KGC)))
+            return {name: Account.from_key(key) for name, key in record.items()}, secret
+        except FileNotFoundError:
+            raise UnusableRunDir(f"{self.path} is missing: the run's parties cannot be restored",
+                                 "re-run instead of resuming") from None
+        except (OSError, ValueError, KeyError) as exc:  # never echo the file: it holds secrets
+            raise UnusableRunDir(f"{self.path} is damaged ({type(exc).__name__})",
+                                 "re-run instead of resuming") from None

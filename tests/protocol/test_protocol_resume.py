@@ -1,0 +1,149 @@
+"""A run crashed at any stage resumes: nothing lost or doubled, audit clean, the same final model."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from fbh import data as fdata
+from fbh.chain import CancelReason, RoundStatus, restore
+from fbh.errors import RunInterrupted, UnusableRunDir
+from fbh.protocol.audit import audit_run
+from fbh.protocol.config import RunConfig
+from fbh.protocol.faults import ENV, STAGES
+from fbh.protocol.resume import resume
+from fbh.protocol.rundir import RunDir
+from fbh.protocol.simulation import _claim, run
+
+# Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound.
+CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12)
+
+
+@pytest.fixture(scope="module")
+def tiny(data_dir):
+    ds = fdata.load_dataset("mnist", data_dir)
+    return fdata.Dataset("mnist", ds.x_train[:400], ds.y_train[:400], ds.x_test[:200], ds.y_test[:200], ds.classes)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole") / "run"
+    run(CFG, out, dataset=tiny, progress=False)
+    return RunDir(out).load_model(RunDir(out).model_path)[0]
+
+
+def _crash_and_resume(cfg, tiny, out, fault, monkeypatch):
+    monkeypatch.setenv(ENV, fault)
+    with pytest.raises(RunInterrupted) as info:
+        run(cfg, out, dataset=tiny, progress=False)
+    assert f"--resume {out}" in info.value.hint
+    assert RunDir(out).is_incomplete
+    monkeypatch.delenv(ENV)
+    return resume(out, dataset=tiny, progress=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", STAGES)
+def test_resume_after_a_crash_at_each_stage(stage, tiny, uninterrupted, tmp_path, monkeypatch):
+    out = tmp_path / "run"
+
+    metrics = _crash_and_resume(CFG, tiny, out, f"{stage}:1:interrupt", monkeypatch)
+
+    rd = RunDir(out)
+    assert not rd.is_incomplete
+    assert audit_run(out) == []
+    with restore(rd.chain_dir) as ledger:
+        history = ledger.history()
+    if stage == "train":  # round 1 was never opened on chain: it is simply run
+        assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(1, None)]
+        assert [(h.round, h.status) for h in history] == [(1, RoundStatus.APPROVED)]
+    else:  # the open (or aggregated) round 1 is cancelled on chain and redone as round 2
+        assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(2, 1)]
+        assert rd.rounds() == [2]  # the crashed round's files are gone: nothing stale where audit reads
+        assert [(h.round, h.status) for h in history] == [(1, RoundStatus.CANCELLED), (2, RoundStatus.APPROVED)]
+        assert history[0].cancel_reason is CancelReason.INTERRUPTED
+    np.testing.assert_array_equal(rd.load_model(rd.model_path)[0], uninterrupted)
+
+
+@pytest.mark.slow
+@pytest.mark.anvil
+def test_resume_after_anvil_died_mid_round(anvil_installed, tiny, uninterrupted, tmp_path, monkeypatch):
+    out = tmp_path / "anvil-run"
+    cfg = dataclasses.replace(CFG, chain="anvil")
+    monkeypatch.setenv(ENV, "aggregate:1:kill-chain")
+    with pytest.raises(RunInterrupted, match="anvil chain node died"):
+        run(cfg, out, dataset=tiny, progress=False)
+    monkeypatch.delenv(ENV)
+
+    resume(out, dataset=tiny, progress=False)
+
+    rd = RunDir(out)
+    assert audit_run(out) == [] and not rd.is_incomplete
+    # anvil's last dump predates round 1, so round 1 is simply redone.
+    with restore(rd.chain_dir) as ledger:
+        assert [h.status for h in ledger.history()][-1] is RoundStatus.APPROVED
+    np.testing.assert_array_equal(rd.load_model(rd.model_path)[0], uninterrupted)
+
+
+@pytest.mark.slow
+def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
+    # Prepare: a real process killed (SIGKILL: no cleanup) after round 2's commitments.
+    out = tmp_path / "killed"
+    argv = [sys.executable, "-m", "fbh.cli", "run", "--model", "ann", "--clients", "2", "--rounds", "2",
+            "--train-examples", "200", "--validation-size", "100", "--fast-crypto", "--seed", "5",
+            "--data-dir", str(data_dir), "--out", str(out)]
+    env = {**os.environ, ENV: "commit:2"}
+    killed = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    digits = tmp_path / "digits.npy"
+    np.save(digits, fdata.load_dataset("mnist", data_dir).x_test[:4])
+    predict = [sys.executable, "-m", "fbh.cli", "predict", str(out), str(digits)]
+    served = subprocess.run(predict, capture_output=True, text=True, timeout=120)
+    assert served.returncode == 0, served.stderr  # round 1 was approved: the killed run deploys it
+
+    # Execute
+    resumed = subprocess.run([sys.executable, "-m", "fbh.cli", "run", "--resume", str(out)],
+                             capture_output=True, text=True, timeout=300)
+
+    # Assert
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "Traceback" not in resumed.stderr
+    assert "\x1b[" not in resumed.stderr and "\r" not in resumed.stderr  # no bars off a terminal
+    rd = RunDir(out)
+    assert rd.rounds() == [1, 3] and not rd.is_incomplete
+    assert audit_run(out) == []
+    with restore(rd.chain_dir) as ledger:
+        assert [h.status.name for h in ledger.history()] == ["APPROVED", "CANCELLED", "APPROVED"]
+    assert [r["round"] for r in rd.read_json(rd.metrics_path)["rounds"]] == [1, 3]
+
+
+def test_resume_refuses_what_is_not_an_unfinished_run(tmp_path):
+    with pytest.raises(UnusableRunDir, match="no such run directory"):
+        resume(tmp_path / "nowhere")
+    rd = RunDir(tmp_path / "done")
+    rd.write_json(rd.config_path, CFG.to_json())
+    with pytest.raises(UnusableRunDir, match="finished run"):
+        resume(rd.root)
+
+
+def test_rerun_into_an_unfinished_run_starts_it_over(tmp_path):
+    rd = RunDir(tmp_path / "half")
+    rd.write_json(rd.config_path, CFG.to_json())
+    rd.mark_incomplete(round=1)
+    rd.save_update(1, "0xabc", b"stale blob", b"sig")
+    (rd.chain_dir).mkdir()
+    (rd.chain_dir / "embedded_journal.jsonl").write_text("{}\n")
+
+    assert _claim(rd) is False
+
+    assert list(rd.root.iterdir()) == []  # no stale blob or journal can mix into the new run
+    finished = RunDir(tmp_path / "finished")
+    finished.write_json(finished.metrics_path, {"rounds": []})
+    with pytest.raises(UnusableRunDir, match="already holds a run"):
+        _claim(finished)
