@@ -190,6 +190,16 @@ contract UpdateRegistry {
         emit PublicKeyPublished(publicKey_);
     }
 
+    /// @notice Publishes the SHA-256 of a packed key set (fbh wire format v2;
+    /// its k points travel off chain and are checked against this digest).
+    /// Shares the key's slot: `publicKey()` then returns these 32 bytes.
+    function publishKeySet(bytes32 keySetDigest) external onlyAdmin {
+        if (_publicKey.length != 0) revert KeyAlreadyPublished();
+        if (keySetDigest == bytes32(0)) revert ZeroDigest();
+        _publicKey = abi.encodePacked(keySetDigest);
+        emit PublicKeyPublished(_publicKey);
+    }
+
     // ---------------------------------------------------------------- server
 
     /// @notice Opens `round` for commitments; rounds are consecutive (so no

@@ -156,7 +156,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print(f"not verified: {line}")
     if report.problems:
         return 1
-    print(f"{args.run_dir}: every commitment, aggregate and model hash matches the chain")
+    print(f"{args.run_dir}: everything verified above matches the chain")
     return 0
 
 

@@ -4,7 +4,8 @@ Runs the whole protocol (``fbh.protocol.simulation.run``) on real data for a
 few rounds and reports, per stage, the mean over rounds after the first (the
 first pays for compilation).  The secure overhead is everything a
 plaintext round does not do — quantize, encrypt, chain, verify, aggregate,
-decrypt — divided by the training seconds of the same rounds.
+decrypt, and writing the blobs to the run directory ("storage") — divided
+by the training seconds of the same rounds.
 
 Usage: ``fbh bench round [--rounds 3] [--clients 10] [--train-examples N]
 [--fast-crypto] [--threads T] [--json PATH]``
@@ -25,7 +26,7 @@ from fbh.protocol.simulation import run
 
 __all__ = ["SECURE_STAGES", "main", "run_round_bench", "summarize"]
 
-SECURE_STAGES = (msg.QUANTIZE, msg.ENCRYPT, "chain", msg.VERIFY, msg.AGGREGATE, msg.DECRYPT)
+SECURE_STAGES = (msg.QUANTIZE, msg.ENCRYPT, "chain", msg.VERIFY, msg.AGGREGATE, msg.DECRYPT, "storage")
 
 
 def summarize(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -57,6 +57,7 @@ class RejectReason(enum.IntEnum):
     NOT_COMMITTED = 6  # a blob arrived without a commitment on chain
     MALFORMED = 7  # the blob does not parse as a ciphertext
     NOT_RECEIVED = 8  # committed on chain, but no validly signed update reached the server
+    INVALID_PROOF = 9  # the ciphertext's proofs fail for its sender, round and deployment
 
 
 class CancelReason(enum.IntEnum):

@@ -245,6 +245,11 @@ class Ledger:
         return self._transact("publishKey", self._fn("publishKey", bytes(public_key)),
                               self._signer(sender, "admin"))
 
+    def publish_key_set(self, key_set_digest: bytes, *, sender: Sender = None) -> TxResult:
+        """Publishes the SHA-256 of a packed public key set (``PublicKeySet.digest()``); acts as the admin."""
+        return self._transact("publishKeySet", self._fn("publishKeySet", _digest(key_set_digest, "key_set_digest")),
+                              self._signer(sender, "admin"))
+
     def open_round(self, round_number: int, *, sender: Sender = None) -> TxResult:
         """Opens ``round_number`` (must exceed every earlier one); acts as the server."""
         return self._transact("openRound", self._fn("openRound", round_number),
@@ -336,7 +341,7 @@ class Ledger:
         return ParticipantRecord.from_chain(self._read("participant", to_checksum_address(address)))
 
     def public_key(self) -> bytes | None:
-        """The published ElGamal public key, or None before publication."""
+        """The published key: a 33-byte ElGamal key, or a key set's 32-byte digest; None before."""
         return bytes(self._read("publicKey")) or None
 
     def admin(self) -> str:

@@ -1,7 +1,8 @@
 """The auditor: re-derives a round's aggregate from the committed blobs and validates the model.
 
 For each round the auditor (1) checks every accepted blob against its on-chain
-commitment, (2) adds them itself and compares the SHA-256 of that sum with the
+commitment and re-verifies its proofs for its hospital and round, (2) adds
+them itself and compares the SHA-256 of that sum with the
 aggregate the server recorded, (3) checks the global model's hash, and
 (4) evaluates the model on its held-out validation split.  It approves on
 chain only when all hashes agree and the validation accuracy has not
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from fbh import crypto as fc
-from fbh.protocol.messages import digest, model_digest
+from fbh.protocol.messages import digest, model_digest, update_context
 
 __all__ = ["Auditor", "Verdict"]
 
@@ -81,8 +82,13 @@ class Auditor:
             elif record.digest != digest(blob):
                 problems.append(f"round {round_}: blob of hospital {address} does not match its commitment")
         if blobs and not problems:  # a blob that differs from its commitment already fails the round
-            try:
-                aggregate = fc.aggregate(list(blobs.values()), threads=self.threads).to_bytes()
+            ordered = sorted(blobs.items())  # the server adds in address order
+            contexts = [update_context(self.ledger, round_, address) for address, _ in ordered]
+            try:  # re-verifies every blob's proofs for its hospital and round, then adds them
+                aggregate = fc.aggregate_packed([blob for _, blob in ordered], contexts=contexts,
+                                                threads=self.threads).to_bytes()
+            except fc.InvalidProof as exc:
+                problems.append(f"round {round_}: a committed blob's proofs do not verify: {exc}")
             except ValueError as exc:
                 problems.append(f"round {round_}: the committed blobs do not add up: {exc}")
             else:

@@ -2,7 +2,8 @@
 
 Training happens in :mod:`fbh.train` (in simulation all hospitals train at
 once, vmapped); this role covers what a hospital does with its update:
-clip, weight and quantize it, encrypt it under the KGC's public key, sign the
+clip, weight and quantize it, encrypt it under the KGC's key set (packed, with
+proofs bound to this hospital and round), sign the
 ciphertext bytes and commit their SHA-256 on chain.
 """
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from fbh import crypto as fc
 from fbh.crypto.quantize import Quantizer
-from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_update
+from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_update, update_context
 
 __all__ = ["Hospital"]
 
@@ -23,7 +24,8 @@ class Hospital:
     Args:
       account: the hospital's Ethereum account (``eth_account`` LocalAccount).
       num_samples: size of its training set (public FedAvg metadata).
-      public_key: the encryption key the KGC published.
+      public_key: the packed key set (``fbh.crypto.PublicKeySet``) whose
+        digest the KGC published on chain.
       ledger: chain handle acting as this hospital, or ``None``.
       constant_time: encrypt with constant-time code (default); ``False`` is
         the fast mode for simulations on a trusted host.
@@ -34,7 +36,7 @@ class Hospital:
         self,
         account,
         num_samples: int,
-        public_key: fc.PublicKey,
+        public_key: fc.PublicKeySet,
         ledger=None,
         *,
         constant_time: bool = True,
@@ -49,6 +51,7 @@ class Hospital:
         self.ledger = ledger
         self.constant_time = constant_time
         self.threads = threads
+        self._key_checked = False
 
     @property
     def address(self) -> str:
@@ -65,11 +68,23 @@ class Hospital:
 
     def encrypt(self, plan: RoundPlan, q: np.ndarray) -> EncryptedUpdate:
         """Step 2: encrypt the integers and sign the ciphertext bytes."""
-        blob = fc.encrypt(
-            self.public_key, q, threads=self.threads, constant_time=self.constant_time
+        self._check_key()
+        context = update_context(self.ledger, plan.round, self.address)
+        blob = fc.encrypt_packed(
+            self.public_key, q, context=context, threads=self.threads, constant_time=self.constant_time
         ).to_bytes()
         signature = sign_update(self.account, self.ledger, plan.round, blob, self.num_samples)
         return EncryptedUpdate(plan.round, self.address, blob, signature, self.num_samples)
+
+    def _check_key(self) -> None:
+        """Encrypt only under the key set whose digest the KGC published on chain."""
+        if self.ledger is None or self._key_checked:
+            return
+        published = self.ledger.public_key()
+        if published != self.public_key.digest():
+            msg = f"the key set handed to {self.address} is not the one published on chain"
+            raise PermissionError(msg)
+        self._key_checked = True
 
     def commit(self, update: EncryptedUpdate) -> None:
         """Step 3: record SHA-256(blob) and the sample count on chain."""

@@ -43,10 +43,10 @@ class Keyring:
         msg = "Keyring is a handle on secret keys and cannot be pickled"
         raise TypeError(msg)
 
-    def create(self, role_names: Sequence[str]) -> tuple[dict[str, LocalAccount], fc.PrivateKey]:
+    def create(self, role_names: Sequence[str]) -> tuple[dict[str, LocalAccount], fc.KeySet]:
         """Fresh keys from the OS CSPRNG for ``role_names`` and the KGC, saved before first use."""
         accounts = {name: Account.create() for name in role_names}
-        secret = fc.PrivateKey.generate()
+        secret = fc.KeySet.generate()
         record = {name: acct.key.hex() for name, acct in accounts.items()}
         record[_KGC] = secret.to_bytes().hex()
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ class Keyring:
         os.replace(tmp, self.path)
         return accounts, secret
 
-    def load(self) -> tuple[dict[str, LocalAccount], fc.PrivateKey]:
+    def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet]:
         """The saved keys (role name -> account, KGC secret).
 
         Raises:
@@ -68,7 +68,7 @@ class Keyring:
         """
         try:
             record = json.loads(self.path.read_text())
-            secret = fc.PrivateKey.from_bytes(bytes.fromhex(record.pop(_KGC)))
+            secret = fc.KeySet.from_bytes(bytes.fromhex(record.pop(_KGC)))
             return {name: Account.from_key(key) for name, key in record.items()}, secret
         except FileNotFoundError:
             raise UnusableRunDir(f"{self.path} is missing: the run's parties cannot be restored",

@@ -1,8 +1,9 @@
 """The key generation centre (KGC): key setup, registration, and decryption of sums.
 
-The KGC creates the ElGamal key pair, registers every participant's address
-on chain under its role and publishes the encryption public key before round
-one.  Until threshold decryption lands it also holds the private key; it
+The KGC creates the packed ElGamal key set (k independent slot keys),
+registers every participant's address on chain under its role and publishes
+the public key set's SHA-256 before round one (its points go to the
+hospitals off chain, and they check them against that digest).  Until threshold decryption lands it also holds the private key; it
 decrypts only blobs whose SHA-256 the server has recorded on chain as a
 round's aggregate, so it never decrypts an individual hospital's update.
 """
@@ -26,13 +27,15 @@ class KeyGenerationCentre:
       ledger: the chain handle (``fbh.chain``), acting as the KGC's account;
         ``None`` runs without a chain (plain simulation).
       threads: worker threads for decryption (``None``: all cores).
-      secret: the key pair's private key when the KGC comes back after a
-        crash (``None``: a fresh one from the OS CSPRNG).
+      k: values per packed block (slot keys in the key set).
+      secret: the key set when the KGC comes back after a crash (``None``: a
+        fresh one from the OS CSPRNG).
     """
 
-    def __init__(self, ledger=None, *, threads: int | None = None, secret: fc.PrivateKey | None = None) -> None:
-        self._secret = fc.PrivateKey.generate() if secret is None else secret
-        self.public_key = self._secret.public_key
+    def __init__(self, ledger=None, *, threads: int | None = None, k: int = fc.DEFAULT_K,
+                 secret: fc.KeySet | None = None) -> None:
+        self._secret = fc.KeySet.generate(k=k) if secret is None else secret
+        self.public_key = self._secret.public
         self.ledger = ledger
         self.threads = threads
 
@@ -41,7 +44,7 @@ class KeyGenerationCentre:
         raise TypeError(msg)
 
     def setup(self, *, server: str, hospitals: Sequence[str], auditors: Sequence[str]) -> None:
-        """Register all participants and publish the public key (before round 1)."""
+        """Register all participants and publish the key set's digest (before round 1)."""
         if self.ledger is None:
             return
         from fbh.chain import Role
@@ -51,7 +54,7 @@ class KeyGenerationCentre:
             self.ledger.register(Role.HOSPITAL, address)
         for address in auditors:
             self.ledger.register(Role.AUDITOR, address)
-        self.ledger.publish_key(self.public_key.to_bytes())
+        self.ledger.publish_key_set(self.public_key.digest())
 
     def decrypt_sum(
         self, round_: int, blobs: Sequence[bytes], *, bound: int, min_parties: int = 2,
@@ -76,7 +79,7 @@ class KeyGenerationCentre:
                 if digest(blob) not in committed:
                     msg = f"round {round_}: blob {i} (sha256 {digest(blob).hex()}) is not committed on chain"
                     raise PermissionError(msg)
-        total = fc.aggregate(list(blobs), threads=self.threads)
-        return fc.decrypt(
+        total = fc.aggregate_packed(list(blobs), threads=self.threads)
+        return fc.decrypt_packed(
             self._secret, total, bound=bound, threads=self.threads, constant_time=constant_time
         )

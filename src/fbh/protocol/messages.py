@@ -31,6 +31,7 @@ __all__ = [
     "sign_update",
     "signer_of",
     "signing_domain",
+    "update_context",
 ]
 
 # Step names, in the order a round runs them; also the keys of metrics["seconds"].
@@ -44,11 +45,31 @@ AUDIT = "audit"
 STAGES = (TRAIN, QUANTIZE, ENCRYPT, VERIFY, AGGREGATE, DECRYPT, AUDIT)
 
 
+UPDATE_CONTEXT_TAG = b"fbh/update-context/v2\x00"
+
+
 def signing_domain(ledger) -> dict:
     """Chain id and contract an update signature is bound to (zeros without a chain)."""
     if ledger is None:
         return {"chain_id": 0, "contract": "0x" + "00" * 20}
     return {"chain_id": ledger.backend.chain_id, "contract": ledger.address}
+
+
+def update_context(ledger, round_: int, sender: str) -> bytes:
+    """What a hospital's ciphertext proofs are bound to: chain id, contract, round, sender.
+
+    The packed format's Fiat–Shamir challenge hashes this context with the
+    block index, so a blob copied by another hospital, replayed into another
+    round or deployment, or spliced from two blobs fails ``verify``.
+    """
+    domain = signing_domain(ledger)
+    return b"".join([
+        UPDATE_CONTEXT_TAG,
+        int(domain["chain_id"]).to_bytes(32, "big"),
+        bytes.fromhex(domain["contract"][2:]),
+        int(round_).to_bytes(8, "big"),
+        bytes.fromhex(sender[2:]),
+    ])
 
 
 def sign_update(account, ledger, round_: int, blob: bytes, num_samples: int) -> bytes:
@@ -90,7 +111,8 @@ class EncryptedUpdate:
     Attributes:
       round: the round it claims to belong to.
       hospital: the sender's checksummed address.
-      blob: ciphertext wire bytes (``fbh.crypto.Ciphertexts.to_bytes()``).
+      blob: packed ciphertext wire bytes (``fbh.crypto.PackedCiphertexts.to_bytes()``),
+        proofs bound to :func:`update_context` of the sender.
       signature: :func:`sign_update` over (chain, contract, round, digest, count).
       num_samples: the sender's training-set size (public FedAvg metadata).
     """

@@ -19,7 +19,7 @@ from fbh import crypto as fc
 from fbh.crypto.quantize import Quantizer
 from fbh.chain.records import RejectReason
 from fbh.protocol import attribution
-from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest
+from fbh.protocol.messages import EncryptedUpdate, RoundPlan, digest, model_digest, update_context
 
 __all__ = ["REJECTION_REASONS", "Rejection", "Server"]
 
@@ -35,6 +35,7 @@ REJECTION_REASONS = {
     "count-mismatch": RejectReason.DIGEST_MISMATCH,  # sample count differs from the on-chain one
     "replayed-blob": RejectReason.REPLAY,  # the same bytes were used in an earlier round
     "malformed": RejectReason.MALFORMED,  # not a ciphertext vector of the model's size
+    "invalid-proof": RejectReason.INVALID_PROOF,  # proofs fail for (chain, contract, round, signer)
 }
 
 
@@ -69,17 +70,21 @@ class Server:
       ledger: chain handle acting as the server, or ``None``.
       clip: clipping threshold announced to hospitals: a float or float[P].
       bound: decoder bound of the decrypted sum.
-      threads: threads for ciphertext aggregation (``None``: all cores).
+      threads: threads for proof verification and aggregation (``None``: all cores).
+      k: block size of the published key set; blobs of another k are malformed
+        (``None``: not checked).
     """
 
-    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None):
+    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None,
+                 k: int | None = None):
         self.account = account
         self.ledger = ledger
         self.clip = clip
         self.bound = int(bound)
         self.threads = threads
+        self.k = k
         self._used_digests: set[bytes] = set()
-        self._parsed: dict[bytes, fc.Ciphertexts] = {}
+        self._parsed: dict[bytes, fc.PackedCiphertexts] = {}
         self._accepted: tuple[int, set[str]] = (0, set())  # (round, hospitals accepted so far)
 
     @property
@@ -105,8 +110,9 @@ class Server:
         but never held against a hospital.  Then, per hospital: two
         different validly signed updates are both refused as duplicates;
         a single one must match its on-chain commitment (digest and sample
-        count), must not reuse bytes of an earlier round, and must parse as
-        ``num_params`` ciphertexts.  This call is the round's cut-off: a
+        count), must not reuse bytes of an earlier round, must parse as
+        ``num_params`` packed values, and its proofs must verify for this
+        chain, contract, round and signer (batched over blocks).  This call is the round's cut-off: a
         hospital that committed on chain but sent nothing valid is excluded
         as not received, so every commitment ends up accepted or excluded.
         """
@@ -163,11 +169,16 @@ class Server:
         if update.digest in self._used_digests:
             return "replayed-blob", "these bytes were used in an earlier round"
         try:
-            parsed = fc.Ciphertexts.from_bytes(update.blob, threads=self.threads)
+            parsed = fc.PackedCiphertexts.from_bytes(update.blob, threads=self.threads)
         except ValueError as exc:
             return "malformed", str(exc)
-        if len(parsed) != num_params:
-            return "malformed", f"{len(parsed)} ciphertexts, the model has {num_params} parameters"
+        if parsed.count != num_params or (self.k is not None and parsed.k != self.k):
+            return "malformed", (f"{parsed.count} values in blocks of {parsed.k}, the model has {num_params} "
+                                 f"parameters and the key set k = {self.k}")
+        try:  # binds the blob to its signer and this round: a copied or replayed blob fails here
+            parsed.verify(update_context(self.ledger, plan.round, update.hospital), threads=self.threads)
+        except fc.InvalidProof as exc:
+            return "invalid-proof", str(exc)
         self._parsed[update.digest] = parsed  # validated once: aggregate() need not re-check the points
         return None, ""
 
@@ -176,9 +187,11 @@ class Server:
         if not accepted:
             msg = f"round {plan.round}: no acceptable update to aggregate"
             raise RuntimeError(msg)
-        batches = [self._parsed.get(u.digest, u.blob) for u in accepted]
+        # Address order: the sum's header hashes its inputs' contexts in order, so anyone
+        # re-adding the accepted blobs (auditor, fbh audit) gets the same bytes.
+        batches = [self._parsed.get(u.digest, u.blob) for u in sorted(accepted, key=lambda u: u.hospital)]
         self._parsed.clear()
-        blob = fc.aggregate(batches, threads=self.threads).to_bytes()
+        blob = fc.aggregate_packed(batches, threads=self.threads).to_bytes()
         for update in accepted:
             self._used_digests.add(update.digest)
         return blob

@@ -119,7 +119,8 @@ class Session:
             accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
-        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
+        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads,
+                             k=self.kgc.public_key.k)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
@@ -146,7 +147,8 @@ class Session:
         if c.encrypt:
             mode = "constant-time" if c.constant_time else "fast (variable-time)"
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
-            lines.append(f"     EC-ElGamal on secp256k1, {mode}; {chain}")
+            lines.append(f"     packed EC-ElGamal on secp256k1 (k = {self.kgc.public_key.k}, sender-bound proofs), "
+                         f"{mode}; {chain}")
         else:
             lines.append("     plaintext FedAvg (no encryption, no chain)")
         return "\n".join(lines)
@@ -236,8 +238,9 @@ class Session:
             updates = tamper(round_, updates)
         with timer(msg.VERIFY):
             accepted, rejected = self.server.verify(plan, updates, self.global_flat.size)
-        for update in accepted:
-            self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
+        with timer("storage"):
+            for update in accepted:
+                self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
         with timer(msg.AGGREGATE):
             aggregate = self.server.aggregate(plan, accepted)
         if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
