@@ -41,6 +41,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="keep every hospital's blob ('all'), or drop them once the round is approved on chain "
                         "('until-approved': the aggregate, signatures and digests stay); 'auto' (default): "
                         "all for runs of at most 10 rounds")
+    p.add_argument("--guardians", type=int, help="n guardians (the auditor and hospitals; never the server) "
+                   "that jointly hold the key and decrypt each round's recorded sum once; 0: the KGC decrypts")
+    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
+    p.add_argument("--attack", metavar="KIND[:PARTY]",
+                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 

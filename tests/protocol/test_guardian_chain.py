@@ -80,9 +80,9 @@ def test_wrong_model_caught(fed):
     start = np.zeros(P, dtype=np.float32)
     blobs = fed.commit_all(1, start)
     led = fed.ledger
-    agg = fc.aggregate_packed(list(blobs.values()))
+    agg = sum_blobs(blobs.items())
     from fbh.protocol.binding import shares_digest
-    from fbh.protocol.guardian import aggregate_digest
+    from fbh.protocol.guardian import aggregate_digest, sum_blobs
 
     led.record_sum(1, aggregate_digest(agg), sender=fed.server)
     result = fed.council.mediator().decrypt(1, list(blobs.items()), bound=BOUND)

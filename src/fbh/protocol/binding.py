@@ -19,7 +19,7 @@ from fbh import crypto as fc
 from fbh.crypto.hash import hash_elems
 from fbh.crypto.quantize import Quantizer
 from fbh.crypto.threshold import DecryptionShare, combine_shares
-from fbh.protocol.guardian import aggregate_digest, decryption_context
+from fbh.protocol.guardian import aggregate_digest, decryption_context, sum_blobs
 from fbh.protocol.messages import digest, model_digest
 
 __all__ = ["STEPS", "Finding", "RoundParams", "check_round", "shares_digest"]
@@ -89,7 +89,9 @@ def check_round(
     for h, blob in blobs.items():
         if digest(blob) != accepted[h]:
             return fail("commitments", f"the blob of {h} is not its on-chain commitment")
-    aggregate = fc.aggregate_packed(list(blobs.values()), threads=threads)
+    if not blobs:
+        return fail("aggregate", "no accepted commitment: there is nothing to sum")
+    aggregate = sum_blobs(blobs.items(), threads=threads)
     agg = aggregate_digest(aggregate)
     if trust.sum_digest != agg or record.aggregate_digest != agg:
         return fail("aggregate", "the sum of exactly the accepted committed blobs is not the recorded aggregate")

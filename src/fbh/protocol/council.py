@@ -18,7 +18,7 @@ import numpy as np
 from fbh import crypto as fc
 from fbh.protocol.binding import RoundParams, shares_digest
 from fbh.protocol.ceremony import DecryptionMediator, DecryptionResult, KeyCeremonyMediator
-from fbh.protocol.guardian import Guardian, aggregate_digest
+from fbh.protocol.guardian import Guardian, aggregate_digest, sum_blobs
 from fbh.protocol.messages import model_digest
 
 __all__ = ["GuardianCouncil", "RoundOutcome"]
@@ -65,9 +65,9 @@ class GuardianCouncil:
                     start_model: np.ndarray, sender=None, constant_time: bool = True,
                     available: Mapping[int, object | None] | None = None) -> RoundOutcome:
         """Record the sum, have the guardians decrypt it once, record shares and the new model."""
-        aggregate = fc.aggregate_packed([b for _, b in blobs], threads=self.threads)
+        aggregate = sum_blobs(blobs, threads=self.threads)
         agg = aggregate_digest(aggregate)
-        if self.ledger is not None:
+        if self.ledger is not None and self.ledger.trust_record(round_).sum_digest != agg:
             self.ledger.record_sum(round_, agg, sender=sender)
         result = self.mediator(available).decrypt(round_, blobs, bound=params.bound, constant_time=constant_time)
         new_model = params.apply(start_model, result.values, [h for h, _ in blobs])

@@ -40,6 +40,7 @@ __all__ = [
     "Guardian",
     "Refusal",
     "aggregate_digest",
+    "sum_blobs",
 ]
 
 CEREMONY_TAG = b"FBH/key-ceremony/v1"
@@ -95,6 +96,12 @@ class DecryptionRequest:
 
 def backup_aad(context: bytes, dealer: int, recipient: int) -> bytes:
     return hash_elems(CEREMONY_TAG, context, b"backup", dealer, recipient)
+
+
+def sum_blobs(blobs, *, threads: int | None = None) -> fc.PackedCiphertexts:
+    """The round's aggregate of ``(hospital, blob or ciphertexts)`` pairs, added in address order
+    (as the server does: the aggregate's header digest depends on the order)."""
+    return fc.aggregate_packed([b for _, b in sorted(blobs, key=lambda hb: hb[0])], threads=threads)
 
 
 def aggregate_digest(aggregate: fc.PackedCiphertexts) -> bytes:
@@ -234,7 +241,7 @@ class Guardian:
                     ct.verify(self.blob_context(r, h), threads=self.threads)
                 except fc.InvalidProof as exc:
                     refuse("bad-proof", f"blob of {h}: {exc}")
-        aggregate = fc.aggregate_packed(cts, threads=self.threads)
+        aggregate = sum_blobs(zip(hospitals, cts, strict=True), threads=self.threads)
         if aggregate_digest(aggregate) != recorded:
             refuse("aggregate-mismatch", "the accepted blobs do not sum to the recorded aggregate")
         return aggregate
