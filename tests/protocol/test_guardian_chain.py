@@ -10,10 +10,10 @@ import fbh.crypto as fc
 from fbh.chain import Ledger, RejectReason, RevertError, Role
 from fbh.crypto.quantize import Quantizer
 from fbh.crypto.threshold import DecryptionShare
-from fbh.protocol.binding import RoundParams, check_round
+from fbh.protocol.binding import RoundParams, check_round, shares_digest
 from fbh.protocol.ceremony import ThresholdNotMet
 from fbh.protocol.council import GuardianCouncil
-from fbh.protocol.guardian import Guardian
+from fbh.protocol.guardian import Guardian, aggregate_digest, sum_blobs
 from fbh.protocol.messages import digest, model_digest
 
 K, T, P = 4, 2, 10
@@ -81,9 +81,6 @@ def test_wrong_model_caught(fed):
     blobs = fed.commit_all(1, start)
     led = fed.ledger
     agg = sum_blobs(blobs.items())
-    from fbh.protocol.binding import shares_digest
-    from fbh.protocol.guardian import aggregate_digest, sum_blobs
-
     led.record_sum(1, aggregate_digest(agg), sender=fed.server)
     result = fed.council.mediator().decrypt(1, list(blobs.items()), bound=BOUND)
     wrong = fed.params.apply(start, result.values, list(blobs)) + np.float32(0.01)  # not old + sum
