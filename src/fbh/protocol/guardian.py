@@ -26,6 +26,7 @@ import numpy as np
 
 from fbh import crypto as fc
 from fbh.crypto import _ec, ecies, vss
+from fbh.crypto._common import NotCopyable
 from fbh.crypto import points as pt
 from fbh.crypto.chaum_pedersen import DleqProof
 from fbh.crypto.hash import hash_elems
@@ -114,7 +115,7 @@ def decryption_context(context: bytes, round_: int, agg_digest: bytes) -> bytes:
     return hash_elems(DECRYPT_TAG, context, round_, agg_digest)
 
 
-class Guardian:
+class Guardian(NotCopyable):
     """One guardian: index i in 1..n, threshold t, k slot keys.
 
     Args:
@@ -147,12 +148,6 @@ class Guardian:
 
     def __repr__(self) -> str:
         return f"Guardian(index={self.index}, t={self.threshold}, k={self.k}, <secret>)"
-
-    def _refuse(self, *args: object) -> NoReturn:
-        msg = "a Guardian holds secrets and cannot be pickled or copied"
-        raise TypeError(msg)
-
-    __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse
 
     # --- key ceremony ---------------------------------------------------------------------
     def announce(self) -> Announcement:
