@@ -206,6 +206,10 @@ contract UpdateRegistry {
     /// huge number can exhaust them), one is open at a time, and none opens
     /// before the public key is published.
     function openRound(uint64 round) external onlyRole(Role.Server) {
+        _open(round);
+    }
+
+    function _open(uint64 round) private {
         if (_publicKey.length == 0) revert KeyNotPublished();
         if (currentRound != 0) revert RoundAlreadyOpen(currentRound);
         if (round != lastRound + 1) revert RoundNotNext(round, lastRound + 1);
@@ -221,6 +225,7 @@ contract UpdateRegistry {
     /// @notice Excludes `party` (a hospital or any sender) from `round`.
     function recordRejection(uint64 round, address party, uint16 reason) external onlyRole(Role.Server) {
         if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        if (_trust[round].sumDigest != bytes32(0)) revert SumAlreadyRecorded(round);
         if (reason == 0 || reason > uint16(type(RejectReason).max)) revert InvalidReason(reason);
         // The entry's reason doubles as the exclusion flag, also for parties
         // that never committed, so a late commitment is refused too.
@@ -240,6 +245,8 @@ contract UpdateRegistry {
         Round storage r = _rounds[round];
         if (r.status != Status.Open) revert RoundNotOpen(round);
         if (aggregateDigest == bytes32(0) || modelHash == bytes32(0)) revert ZeroDigest();
+        bytes32 recordedSum = _trust[round].sumDigest;
+        if (recordedSum != bytes32(0) && recordedSum != aggregateDigest) revert SumMismatch(round);
         r.status = Status.Aggregated;
         r.aggregatedBlock = uint64(block.number);
         r.aggregateDigest = aggregateDigest;
@@ -275,6 +282,7 @@ contract UpdateRegistry {
         Entry storage e = _entries[round][msg.sender];
         if (e.digest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
         if (e.rejectReason != 0) revert Excluded(round, msg.sender);
+        if (_trust[round].sumDigest != bytes32(0)) revert SumAlreadyRecorded(round);
         e.digest = digest;
         e.numSamples = numSamples;
         e.blockNumber = uint64(block.number);
@@ -359,5 +367,84 @@ contract UpdateRegistry {
             if (e.digest == bytes32(0)) continue;
             out[k++] = UpdateView(h, e.digest, e.numSamples, e.blockNumber, e.rejectReason);
         }
+    }
+
+    // ------------------------------- guardians and a model bound to the sum (issue 8)
+    // A round run by guardians records, in order: the model it starts from (openRoundFrom),
+    // the digest of the sum of exactly the accepted updates (recordSum: commitments and
+    // exclusions are frozen from then on), the digest of the guardians' decryption shares
+    // with the dequantization parameters (recordDecryption), then recordAggregate with the
+    // same sum and the new model's hash. Anyone can recompute every step from these digests.
+
+    struct TrustRecord {
+        bytes32 startModel; // hash of the global model the round starts from
+        bytes32 sumDigest; // SHA-256 of the aggregate of exactly the accepted updates
+        bytes32 sharesDigest; // digest of the guardians' decryption shares and proofs
+        bytes32 paramsDigest; // digest of the dequantization parameters
+    }
+
+    error GuardiansAlreadyPublished();
+    error InvalidThreshold(uint8 guardians, uint8 threshold);
+    error SumAlreadyRecorded(uint64 round);
+    error SumNotRecorded(uint64 round);
+    error SumMismatch(uint64 round);
+
+    event GuardiansPublished(bytes32 ceremonyDigest, uint8 guardians, uint8 threshold);
+    event StartModelRecorded(uint64 indexed round, bytes32 modelHash);
+    event SumRecorded(uint64 indexed round, bytes32 aggregateDigest);
+    event DecryptionRecorded(uint64 indexed round, bytes32 sharesDigest, bytes32 paramsDigest);
+
+    bytes32 public guardianCeremony; // digest of the key ceremony's public record
+    uint8 public guardianCount;
+    uint8 public guardianThreshold;
+    mapping(uint64 => TrustRecord) private _trust;
+
+    /// @notice Publishes the guardians' key ceremony (its public record's digest), n and t.
+    function publishGuardians(bytes32 ceremonyDigest, uint8 guardians, uint8 threshold) external onlyAdmin {
+        if (guardianCeremony != bytes32(0)) revert GuardiansAlreadyPublished();
+        if (ceremonyDigest == bytes32(0)) revert ZeroDigest();
+        if (threshold == 0 || threshold > guardians) revert InvalidThreshold(guardians, threshold);
+        guardianCeremony = ceremonyDigest;
+        guardianCount = guardians;
+        guardianThreshold = threshold;
+        emit GuardiansPublished(ceremonyDigest, guardians, threshold);
+    }
+
+    /// @notice Opens `round` (as openRound) from the global model with hash `startModel`.
+    function openRoundFrom(uint64 round, bytes32 startModel) external onlyRole(Role.Server) {
+        if (startModel == bytes32(0)) revert ZeroDigest();
+        _open(round);
+        _trust[round].startModel = startModel;
+        emit StartModelRecorded(round, startModel);
+    }
+
+    /// @notice Records the digest of the sum of exactly the accepted updates, before
+    /// decryption; commitments and exclusions of `round` are frozen from here on.
+    function recordSum(uint64 round, bytes32 aggregateDigest) external onlyRole(Role.Server) {
+        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        if (aggregateDigest == bytes32(0)) revert ZeroDigest();
+        TrustRecord storage t = _trust[round];
+        if (t.sumDigest != bytes32(0)) revert SumAlreadyRecorded(round);
+        t.sumDigest = aggregateDigest;
+        emit SumRecorded(round, aggregateDigest);
+    }
+
+    /// @notice Records the digests of the guardians' shares and of the dequantization parameters.
+    function recordDecryption(uint64 round, bytes32 sharesDigest, bytes32 paramsDigest)
+        external
+        onlyRole(Role.Server)
+    {
+        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        TrustRecord storage t = _trust[round];
+        if (t.sumDigest == bytes32(0)) revert SumNotRecorded(round);
+        if (sharesDigest == bytes32(0) || paramsDigest == bytes32(0)) revert ZeroDigest();
+        if (t.sharesDigest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
+        t.sharesDigest = sharesDigest;
+        t.paramsDigest = paramsDigest;
+        emit DecryptionRecorded(round, sharesDigest, paramsDigest);
+    }
+
+    function trustRecord(uint64 round) external view returns (TrustRecord memory) {
+        return _trust[round];
     }
 }

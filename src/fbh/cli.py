@@ -62,6 +62,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--client-batch", type=int, dest="client_batch",
                    help="clients trained per vmap chunk (default: 1 on CPU, all on GPU)")
     p.add_argument("--profile", help="apply `fbh profile`'s threads and client_batch: a profile.json, or 'auto'")
+    p.add_argument("--guardians", type=int, help="n guardians (the auditor and hospitals; never the server) "
+                   "that jointly hold the key and decrypt each round's recorded sum once; 0: the KGC decrypts")
+    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
+    p.add_argument("--attack", metavar="KIND[:PARTY]",
+                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 
@@ -224,7 +229,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 _BENCHES = {"crypto": "encryption, aggregation and decryption against coincurve/pure-Python baselines",
             "train": "vmapped federated training against a per-client loop",
             "chain": "gas and latency of every contract call",
-            "round": "one whole encrypted round, seconds per stage"}
+            "round": "one whole encrypted round, seconds per stage",
+            "threshold": "guardians' t-of-n decryption against a single-key decryption"}
 
 
 def _bench_help() -> str:
@@ -254,6 +260,8 @@ def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
         from fbh.bench.train_bench import main as bench_main
     elif args.what == "round":
         from fbh.bench.round_bench import main as bench_main
+    elif args.what == "threshold":
+        from fbh.bench.threshold_bench import main as bench_main
     else:
         from fbh.bench.chain_bench import main as bench_main
     return int(bench_main(rest) or 0)

@@ -20,6 +20,8 @@ EXPECTED_ERRORS = {
     "AlreadySubmitted", "AlreadyRejected", "Excluded", "ZeroDigest", "ZeroSamples", "InvalidReason",
     "InvalidAccuracy", "RoundNotCancellable", "NotServerOrAdmin", "NotRegistered", "AlreadyRevoked",
     "TooManySamples",
+    # guardians and model binding (issue 8)
+    "GuardiansAlreadyPublished", "InvalidThreshold", "SumAlreadyRecorded", "SumNotRecorded", "SumMismatch",
 }
 
 

@@ -34,13 +34,16 @@ class FakeLedger:
 
     def open(self, r: int, blobs: dict[str, bytes], accepted: list[str]) -> None:
         updates = tuple(UpdateRecord(h, digest(b), 1, 0, None if h in accepted else 8) for h, b in blobs.items())
-        self.rounds[r] = types.SimpleNamespace(status=RoundStatus.OPEN, updates=updates, aggregate_digest=None,
+        self.rounds[r] = types.SimpleNamespace(status=RoundStatus.OPEN, updates=updates, sum_digest=None,
                                                accepted_updates=tuple(u for u in updates if u.accepted))
 
-    def record_aggregate(self, r: int, agg_digest: bytes) -> None:
-        self.rounds[r].aggregate_digest = agg_digest
+    def record_sum(self, r: int, agg_digest: bytes) -> None:
+        self.rounds[r].sum_digest = agg_digest
 
     def round(self, r: int):
+        return self.rounds[r]
+
+    def trust_record(self, r: int):
         return self.rounds[r]
 
 
@@ -91,7 +94,7 @@ def federation():
 def open_round(ledger, r, blobs, accepted):
     ledger.open(r, blobs, accepted)
     agg = fc.aggregate_packed([blobs[h] for h in accepted])
-    ledger.record_aggregate(r, aggregate_digest(agg))
+    ledger.record_sum(r, aggregate_digest(agg))
     return [(h, blobs[h]) for h in accepted]
 
 
@@ -137,7 +140,7 @@ def test_curious_server_subset_duplicates_and_second_decryption_refused(federati
         g.decrypt_share(swapped)
     mediator(guardians, result).decrypt(2, accepted, bound=BOUND)
     # The server records another aggregate (B + C) for the round and asks again.
-    ledger.rounds[2].aggregate_digest = aggregate_digest(fc.aggregate_packed([blobs["0xB"], blobs["0xC"]]))
+    ledger.rounds[2].sum_digest = aggregate_digest(fc.aggregate_packed([blobs["0xB"], blobs["0xC"]]))
     for guardian in guardians[:2]:
         with pytest.raises(Refusal, match="second-aggregate|not-the-accepted-set"):
             guardian.decrypt_share(DecryptionRequest(2, tuple(accepted[1:]), (1, 2)))
@@ -149,7 +152,7 @@ def test_curious_server_subset_duplicates_and_second_decryption_refused(federati
 def test_recorded_aggregate_must_be_the_accepted_sum(federation):
     ledger, guardians, _, _, blobs = federation
     accepted = open_round(ledger, 3, blobs, HOSPITALS)
-    ledger.rounds[3].aggregate_digest = bytes(32)  # invented aggregate digest
+    ledger.rounds[3].sum_digest = bytes(32)  # invented aggregate digest
     with pytest.raises(Refusal, match="aggregate-mismatch"):
         guardians[0].decrypt_share(DecryptionRequest(3, tuple(accepted), (1, 2)))
     tampered = ((accepted[0][0], accepted[0][1][:-1] + b"\x00"), *accepted[1:])

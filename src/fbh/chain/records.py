@@ -203,3 +203,18 @@ class RoundRecord:
     def accuracy(self) -> float | None:
         """The auditor's validation accuracy as a fraction, if audited."""
         return None if self.accuracy_bps is None else self.accuracy_bps / MAX_BPS
+
+
+@dataclass(frozen=True)
+class TrustRecord:
+    """What a guardian-run round binds on chain (digests are None until recorded)."""
+
+    start_model: bytes | None
+    sum_digest: bytes | None
+    shares_digest: bytes | None
+    params_digest: bytes | None
+
+    @classmethod
+    def from_chain(cls, raw: tuple[Any, ...]) -> TrustRecord:
+        vals = [None if bytes(v) == _ZERO32 else bytes(v) for v in raw]
+        return cls(*vals)

@@ -34,6 +34,7 @@ from fbh.chain.records import (
     RejectReason,
     Role,
     RoundRecord,
+    TrustRecord,
     TxResult,
     UpdateRecord,
 )
@@ -377,6 +378,41 @@ class Ledger:
         """The address that signed this update (compare with the registered signer)."""
         return hashing.recover_update_signer(
             signature, **self._message_fields(round_number, digest, num_samples))
+
+    # ---------------------------------------- guardians and model binding
+
+    def publish_guardians(self, ceremony_digest: bytes, guardians: int, threshold: int, *,
+                          sender: Sender = None) -> TxResult:
+        """Publishes the guardians' key ceremony digest, n and t; acts as the admin."""
+        call = self._fn("publishGuardians", _digest(ceremony_digest, "ceremony_digest"), guardians, threshold)
+        return self._transact("publishGuardians", call, self._signer(sender, "admin"))
+
+    def open_round_from(self, round_number: int, start_model: bytes, *, sender: Sender = None) -> TxResult:
+        """Opens ``round_number`` from the model with hash ``start_model``; acts as the server."""
+        call = self._fn("openRoundFrom", round_number, _digest(start_model, "start_model"))
+        return self._transact("openRoundFrom", call, self._signer(sender, "server"))
+
+    def record_sum(self, round_number: int, aggregate_digest: bytes, *, sender: Sender = None) -> TxResult:
+        """Records the accepted updates' aggregate digest before decryption; acts as the server."""
+        call = self._fn("recordSum", round_number, _digest(aggregate_digest, "aggregate_digest"))
+        return self._transact("recordSum", call, self._signer(sender, "server"))
+
+    def record_decryption(self, round_number: int, shares_digest: bytes, params_digest: bytes, *,
+                          sender: Sender = None) -> TxResult:
+        """Records the guardians' shares digest and the dequantization parameters' digest."""
+        call = self._fn("recordDecryption", round_number, _digest(shares_digest, "shares_digest"),
+                        _digest(params_digest, "params_digest"))
+        return self._transact("recordDecryption", call, self._signer(sender, "server"))
+
+    def trust_record(self, round_number: int) -> TrustRecord:
+        """The round's start model, sum, shares and parameter digests."""
+        return TrustRecord.from_chain(self._read("trustRecord", round_number))
+
+    def guardians(self) -> tuple[bytes | None, int, int]:
+        """(ceremony digest or None, n, t) of the published guardians."""
+        digest = bytes(self._read("guardianCeremony"))
+        return (None if digest == bytes(32) else digest, self._read("guardianCount"),
+                self._read("guardianThreshold"))
 
     # -------------------------------------------------------------- state
 

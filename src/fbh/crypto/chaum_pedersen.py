@@ -85,8 +85,9 @@ class DleqProof:
     def is_valid(self, x: bytes, h: bytes, y: bytes, context: bytes) -> bool:
         """True if the proof shows ``log_G x = log_h y`` under ``context``."""
         try:
-            a = pt.add(pt.mul_public(G_BYTES, self.response), pt.neg(pt.mul_public(x, self.challenge)))
-            b = pt.add(pt.mul_public(h, self.response), pt.neg(pt.mul_public(y, self.challenge)))
+            minus_c = GROUP_ORDER - self.challenge
+            a = pt.combine([(G_BYTES, self.response), (x, minus_c)])
+            b = pt.combine([(h, self.response), (y, minus_c)])
         except ValueError:
             return False
         return self.challenge == hash_to_scalar(DLEQ_TAG, context, x, h, y, a, b)

@@ -11,7 +11,7 @@ import numpy as np
 from fbh.crypto import _ec
 from fbh.crypto.hash import GROUP_ORDER
 
-__all__ = ["INFINITY", "add", "lincomb", "mul_base", "mul_public", "mul_secret", "neg", "scalar_bytes"]
+__all__ = ["INFINITY", "add", "combine", "lincomb", "mul_base", "mul_public", "mul_secret", "neg", "scalar_bytes"]
 
 INFINITY = bytes(64)
 
@@ -43,10 +43,16 @@ def neg(p: bytes) -> bytes:
 
 def mul_public(p: bytes, k: int) -> bytes:
     """k p for a public scalar (variable time)."""
-    k %= GROUP_ORDER
-    if k == 0 or p == INFINITY:
+    return combine([(p, k)])
+
+
+def combine(terms: list[tuple[bytes, int]]) -> bytes:
+    """sum_i k_i p_i for public points and scalars (one multi-scalar multiplication)."""
+    terms = [(p, k % GROUP_ORDER) for p, k in terms if p != INFINITY and k % GROUP_ORDER]
+    if not terms:
         return INFINITY
-    return _ec.scale_points(_arr([p]), scalar_bytes(k), 1).tobytes()
+    sc = np.frombuffer(b"".join(scalar_bytes(k) for _, k in terms), dtype=np.uint8).reshape(-1, 32)
+    return _ec.points_lincomb(_arr([p for p, _ in terms]), sc)
 
 
 def mul_secret(p: bytes, k: bytes) -> bytes:

@@ -17,6 +17,7 @@ References:
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,8 @@ from fbh.crypto.vss import lagrange_coefficient
 __all__ = ["DecryptionShare", "combine_shares", "make_decryption_share", "scaled_keys", "share_context"]
 
 SHARE_TAG = b"FBH/decryption-share/v1"
+SHARE_MAGIC = b"FBHD"
+_SHARE_HEADER = struct.Struct("<4sBBHIH")  # magic, version 1, quorum size, index, blocks, k
 
 
 def share_context(context: bytes, index: int, quorum: list[int]) -> bytes:
@@ -63,6 +66,36 @@ class DecryptionShare:
             SHARE_TAG, self.index, bytes(self.quorum), hashlib.sha256(self.points.tobytes()).digest(),
             self.proof.to_bytes(),
         )
+
+    def to_bytes(self) -> bytes:
+        """``b"FBHD"`` header, the quorum (u16 each), the share's points, then the proof."""
+        nb, k = self.points.shape[0], self.points.shape[1]
+        head = _SHARE_HEADER.pack(SHARE_MAGIC, 1, len(self.quorum), self.index, nb, k)
+        return head + struct.pack(f"<{len(self.quorum)}H", *self.quorum) + self.points.tobytes() + self.proof.to_bytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> DecryptionShare:
+        """Parse :meth:`to_bytes` output (points are checked when the proof is verified).
+
+        Raises:
+            ValueError: Bad magic, version or length.
+        """
+        if len(data) < _SHARE_HEADER.size:
+            msg = "decryption share truncated"
+            raise ValueError(msg)
+        magic, version, t, index, nb, k = _SHARE_HEADER.unpack_from(data)
+        if magic != SHARE_MAGIC or version != 1:
+            msg = f"not an fbh decryption share (magic {magic!r}, version {version})"
+            raise ValueError(msg)
+        off = _SHARE_HEADER.size
+        quorum = struct.unpack_from(f"<{t}H", data, off)
+        off += 2 * t
+        end = off + nb * k * 64
+        if len(data) < end:
+            msg = f"decryption share truncated: {len(data)} bytes for {nb} blocks of k = {k}"
+            raise ValueError(msg)
+        pts = np.frombuffer(data, dtype=np.uint8, count=nb * k * 64, offset=off).reshape(nb, k, 64).copy()
+        return cls(index, tuple(quorum), pts, ShareProof.from_bytes(data[end:]))
 
     def is_valid(
         self, verification_keys: np.ndarray, aggregate: PackedCiphertexts, context: bytes,

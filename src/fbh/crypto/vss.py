@@ -29,11 +29,10 @@ References:
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 import numpy as np
 
 from fbh.crypto import _ec
+from fbh.crypto._common import NotCopyable
 from fbh.crypto.hash import GROUP_ORDER
 
 __all__ = [
@@ -48,7 +47,7 @@ __all__ = [
 SCALAR = 32
 
 
-class Polynomial:
+class Polynomial(NotCopyable):
     """A dealer's k secret polynomials of degree t - 1 (coefficient l of slot j)."""
 
     __slots__ = ("_coeffs", "k", "t")
@@ -86,11 +85,6 @@ class Polynomial:
     def __repr__(self) -> str:
         return f"Polynomial(k={self.k}, t={self.t}, <secret>)"
 
-    def _refuse(self, *args: object) -> NoReturn:
-        msg = "Polynomial holds secrets: it cannot be pickled or copied"
-        raise TypeError(msg)
-
-    __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse
 
 
 def _sum_points(items: list[np.ndarray]) -> np.ndarray:

@@ -104,7 +104,14 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
                 full.append(r)
                 blobs_checked += len(blobs)
                 report.problems += checker.check_round(r, blobs, flat)
+                from fbh.protocol import guarded
+
+                report.problems += guarded.audit_from_run_dir(rd.root, ledger, r, blobs, flat)
     _describe(report, full, pruned, blobs_checked, sigs_checked)
+    if (rd.root / "guardians.npz").exists():  # guardian run: the decryption is public and was redone
+        report.unverified = [u for u in report.unverified if u != _DECRYPTION]
+        report.verified.append(f"{_span(full)}: the guardians' shares verify against the published key ceremony, "
+                               "and each model is the start model plus the decrypted sum / accepted weight")
     return report
 
 

@@ -12,7 +12,7 @@ regressed by more than ``tolerance`` from the last approved model.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -98,9 +98,14 @@ class Auditor:
             problems.append(f"round {round_}: the global model's hash is not the one recorded")
         return problems
 
-    def audit(self, round_: int, blobs: Mapping[str, bytes], model_flat: np.ndarray) -> Verdict:
-        """Check hashes, evaluate on the validation split, record the verdict on chain."""
-        problems = self.check_round(round_, blobs, model_flat)
+    def audit(self, round_: int, blobs: Mapping[str, bytes], model_flat: np.ndarray, *,
+              extra_problems: Sequence[str] = ()) -> Verdict:
+        """Check hashes, evaluate on the validation split, record the verdict on chain.
+
+        ``extra_problems`` are findings of checks made elsewhere (a guardian-run round's
+        recomputation, :func:`fbh.protocol.binding.check_round`): any of them rejects the round.
+        """
+        problems = self.check_round(round_, blobs, model_flat) + list(extra_problems)
         accuracy = float(self.evaluate(model_flat))
         if accuracy < self.best_accuracy - self.tolerance:
             problems.append(

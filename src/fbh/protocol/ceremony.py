@@ -24,6 +24,7 @@ from fbh.protocol.guardian import (
     aggregate_digest,
     backup_aad,
     decryption_context,
+    sum_blobs,
 )
 
 __all__ = [
@@ -164,7 +165,7 @@ class DecryptionMediator:
                 constant_time: bool = True) -> DecryptionResult:
         """Decrypt the round's recorded aggregate of ``blobs``; raises :class:`ThresholdNotMet`."""
         result = DecryptionResult(round_)
-        aggregate = fc.aggregate_packed([b for _, b in blobs], threads=self.threads)
+        aggregate = sum_blobs(blobs, threads=self.threads)
         ctx = decryption_context(self.context, round_, aggregate_digest(aggregate))
         candidates = sorted(i for i in self.guardians if i in self.keys)
         result.absent = sorted(i for i, g in self.guardians.items() if g is None)

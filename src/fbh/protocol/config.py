@@ -11,6 +11,13 @@ from fbh.protocol import retention
 __all__ = ["PRESETS", "RunConfig"]
 
 
+def _attack_ok(attack: str | None, clients: int) -> bool:
+    if attack is None or attack in ("curious-server", "wrong-model"):
+        return True
+    kind, _, party = attack.partition(":")
+    return kind == "forge-exclusion" and party.isdigit() and int(party) < clients
+
+
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
     """Everything that determines a federated run.
@@ -57,6 +64,11 @@ class RunConfig:
       trainable: case-insensitive regular expression on parameter paths
         (``"params/dense1/kernel"``); only matching leaves train and are
         encrypted and aggregated ("dense": the CNN's two dense layers).
+      guardians: n parties (the auditor, then hospitals 0, 1, ...) that jointly hold the
+        key and decrypt each round's recorded sum once (0: the KGC decrypts, as in the paper).
+      threshold: t, guardians needed to decrypt.
+      attack: a party misbehaves on purpose, for demonstrations and tests:
+        "curious-server", "wrong-model" or "forge-exclusion:H" (H a hospital index).
     """
 
     dataset: str = "mnist"
@@ -90,6 +102,9 @@ class RunConfig:
     clients_per_round: int | None = None
     init_from: str | None = None
     trainable: str | None = None
+    guardians: int = 0
+    threshold: int = 2
+    attack: str | None = None
 
     def __post_init__(self) -> None:
         from fbh.protocol.strategy import STRATEGIES
@@ -125,6 +140,19 @@ class RunConfig:
              f"train_examples must be >= clients, got {self.train_examples}"),
             (self.keep_updates in retention.POLICIES,
              f"keep_updates must be one of {', '.join(retention.POLICIES)}, got {self.keep_updates!r}"),
+            (self.guardians == 0 or 2 <= self.guardians <= self.clients + 1,
+             f"guardians must be 0 or in [2, clients + 1] (the auditor and hospitals), got {self.guardians}"),
+            (self.guardians == 0 or 1 <= self.threshold <= self.guardians,
+             f"threshold must be in [1, guardians = {self.guardians}], got {self.threshold}"),
+            (self.guardians == 0 or (self.encrypt and self.chain != "none"),
+             "guardians need the encrypted protocol and a chain"),
+            (self.guardians == 0 or (self.trainable is None and self.strategy in ("fedavg", "fedprox")),
+             "guardians currently decrypt whole-model FedAvg/FedProx rounds: drop --trainable and "
+             "--strategy, or --guardians"),
+            (_attack_ok(self.attack, self.clients),
+             f"attack must be curious-server, wrong-model or forge-exclusion:H with H < clients, got {self.attack!r}"),
+            (self.attack is None or self.attack == "forge-exclusion" or self.attack.startswith("forge-exclusion:")
+             or self.guardians > 0, f"attack {self.attack!r} needs --guardians"),
         ]
         for ok, msg in checks:
             if not ok:

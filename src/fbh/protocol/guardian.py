@@ -26,6 +26,7 @@ import numpy as np
 
 from fbh import crypto as fc
 from fbh.crypto import _ec, ecies, vss
+from fbh.crypto._common import NotCopyable
 from fbh.crypto import points as pt
 from fbh.crypto.chaum_pedersen import DleqProof
 from fbh.crypto.hash import hash_elems
@@ -40,6 +41,7 @@ __all__ = [
     "Guardian",
     "Refusal",
     "aggregate_digest",
+    "sum_blobs",
 ]
 
 CEREMONY_TAG = b"FBH/key-ceremony/v1"
@@ -97,6 +99,12 @@ def backup_aad(context: bytes, dealer: int, recipient: int) -> bytes:
     return hash_elems(CEREMONY_TAG, context, b"backup", dealer, recipient)
 
 
+def sum_blobs(blobs, *, threads: int | None = None) -> fc.PackedCiphertexts:
+    """The round's aggregate of ``(hospital, blob or ciphertexts)`` pairs, added in address order
+    (as the server does: the aggregate's header digest depends on the order)."""
+    return fc.aggregate_packed([b for _, b in sorted(blobs, key=lambda hb: hb[0])], threads=threads)
+
+
 def aggregate_digest(aggregate: fc.PackedCiphertexts) -> bytes:
     """The on-chain digest of an aggregate: SHA-256 of its wire bytes (as for updates)."""
     return digest(aggregate.to_bytes())
@@ -107,15 +115,15 @@ def decryption_context(context: bytes, round_: int, agg_digest: bytes) -> bytes:
     return hash_elems(DECRYPT_TAG, context, round_, agg_digest)
 
 
-class Guardian:
+class Guardian(NotCopyable):
     """One guardian: index i in 1..n, threshold t, k slot keys.
 
     Args:
       index: this guardian's x-coordinate (1-based, distinct).
       threshold: shares needed to decrypt.
       k: slots of the packed key set.
-      ledger: what the guardian reads rounds from (``round(r)`` -> record with
-        ``accepted_updates``, ``aggregate_digest``, ``status``); ``None`` for the ceremony only.
+      ledger: what the guardian reads rounds from: ``round(r)`` (``status``,
+        ``accepted_updates``) and ``trust_record(r).sum_digest``; ``None`` for the ceremony only.
       context: the deployment (chain id, contract) every proof and backup is bound to.
       blob_context: ``(round, hospital) -> bytes``, the packed proofs' context, to re-verify
         each blob's proofs; ``None`` skips that (the server verified them).
@@ -140,12 +148,6 @@ class Guardian:
 
     def __repr__(self) -> str:
         return f"Guardian(index={self.index}, t={self.threshold}, k={self.k}, <secret>)"
-
-    def _refuse(self, *args: object) -> NoReturn:
-        msg = "a Guardian holds secrets and cannot be pickled or copied"
-        raise TypeError(msg)
-
-    __reduce__ = __reduce_ex__ = __getstate__ = __copy__ = __deepcopy__ = _refuse
 
     # --- key ceremony ---------------------------------------------------------------------
     def announce(self) -> Announcement:
@@ -211,9 +213,10 @@ class Guardian:
         info = self.ledger.round(r)
         if getattr(info.status, "name", "") != "OPEN":
             refuse("round-closed", f"round is {getattr(info.status, 'name', info.status)}, already decrypted or never open")
-        if info.aggregate_digest is None:
-            refuse("no-aggregate", "no aggregate digest recorded on chain")
-        if r in self._answered and self._answered[r] != info.aggregate_digest:
+        recorded = self.ledger.trust_record(r).sum_digest
+        if recorded is None:
+            refuse("no-aggregate", "no aggregate digest recorded on chain (recordSum)")
+        if r in self._answered and self._answered[r] != recorded:
             refuse("second-aggregate", "already answered another aggregate for this round")
         accepted = {u.hospital: u.digest for u in info.accepted_updates}
         hospitals = [h for h, _ in request.blobs]
@@ -233,8 +236,8 @@ class Guardian:
                     ct.verify(self.blob_context(r, h), threads=self.threads)
                 except fc.InvalidProof as exc:
                     refuse("bad-proof", f"blob of {h}: {exc}")
-        aggregate = fc.aggregate_packed(cts, threads=self.threads)
-        if aggregate_digest(aggregate) != info.aggregate_digest:
+        aggregate = sum_blobs(zip(hospitals, cts, strict=True), threads=self.threads)
+        if aggregate_digest(aggregate) != recorded:
             refuse("aggregate-mismatch", "the accepted blobs do not sum to the recorded aggregate")
         return aggregate
 

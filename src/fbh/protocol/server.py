@@ -99,11 +99,14 @@ class Server:
     def address(self) -> str:
         return self.account.address
 
-    def open_round(self, round_: int, global_flat: np.ndarray, hospitals: Mapping[str, int]) -> RoundPlan:
+    def open_round(self, round_: int, global_flat: np.ndarray, hospitals: Mapping[str, int], *,
+                   bind_model: bool = False) -> RoundPlan:
         """Step 1: announce the round, the global model's hash and the FedAvg weights."""
         total = sum(hospitals.values())
         weights = {address: n / total for address, n in hospitals.items()}
-        if self.ledger is not None:
+        if self.ledger is not None and bind_model:  # guardian mode: the round records its start model
+            self.ledger.open_round_from(round_, model_digest(global_flat), sender=self.account)
+        elif self.ledger is not None:
             self.ledger.open_round(round_, sender=self.account)
         return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound)
 

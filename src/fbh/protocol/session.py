@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import retention
+from fbh.protocol import guarded, retention
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
@@ -171,6 +171,9 @@ class Session:
             accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
+        self.council = None
+        if c.guardians:
+            self._convene_guardians()
         sub = slice(None) if self.trainable is None else self.trainable
         self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
                              k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable)
@@ -186,6 +189,21 @@ class Session:
             hospitals=[h.address for h in self.hospitals],
             auditors=[self.auditor.address],
         )
+
+    def _convene_guardians(self) -> None:
+        """Guardian mode: the key ceremony replaces the KGC's key (the KGC only registers parties)."""
+        c = self.config
+        if self.resuming:
+            from fbh.errors import BadInput
+
+            raise BadInput("a guardian run cannot be resumed: guardians keep their key shares in memory only",
+                           "start a new run")
+        names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
+        self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, k=self.kgc.public_key.k,
+                                       threads=c.threads)
+        self.kgc.public_key = self.council.public
+        guarded.save_ceremony(self.run_dir.root, self.council)
+        self.approved_hash = msg.model_digest(self.global_flat)  # hospitals train only on this model
 
     def describe(self) -> str:
         """One paragraph on what this run is about to do."""
@@ -269,7 +287,14 @@ class Session:
             checkpoint("audit", round_, self.ledger)
             with timer(msg.AUDIT):
                 accepted = row.pop("_accepted")
-                verdict = self.auditor.audit(round_, accepted, new_flat)
+                start = row.pop("_start", None)
+                findings = [] if start is None else guarded.audit_findings(self, round_, accepted, start, new_flat)
+                verdict = self.auditor.audit(round_, accepted, new_flat, extra_problems=findings)
+            if start is not None:  # guardian mode: train on from the last approved model only
+                if verdict.approved:
+                    self.approved_hash = msg.model_digest(new_flat)
+                else:
+                    self.global_flat = start
             digests = row.pop("_digests")
             if verdict.approved and c.retention == retention.UNTIL_APPROVED:
                 with timer("storage"):
@@ -297,7 +322,12 @@ class Session:
         hospitals = [self.hospitals[i] for i in chosen]
         sub = slice(None) if self.trainable is None else self.trainable
         global_sub = self.global_flat[sub]
-        plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in hospitals})
+        plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in hospitals},
+                                      bind_model=self.council is not None)
+        start = self.global_flat.copy()
+        if self.council is not None and self.ledger.trust_record(round_).start_model != self.approved_hash:
+            msg_ = f"round {round_}: hospitals refuse the model: it is not the last approved one"
+            raise RuntimeError(msg_)
         updates, clipped = [], 0
         bar = tqdm(hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
                    disable=None if self.progress else True)
@@ -316,6 +346,7 @@ class Session:
         checkpoint("commit", round_, self.ledger)
         if tamper is not None:
             updates = tamper(round_, updates)
+        forged = guarded.forge_exclusion(self, round_, updates)
         with timer(msg.VERIFY):
             accepted, rejected = self.server.verify(plan, updates, global_sub.size)
         with timer("storage"):
@@ -327,12 +358,20 @@ class Session:
             with timer("storage"):
                 self.run_dir.save_aggregate(round_, aggregate)
         checkpoint("aggregate", round_, self.ledger)
-        with timer(msg.DECRYPT):
-            summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
-                                          min_parties=min(2, len(hospitals)),
-                                          constant_time=c.constant_time)
-        new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
-        extra = {
+        extra: dict[str, Any] = {}
+        if self.council is not None:
+            with timer(msg.DECRYPT):
+                new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start)
+            extra["_start"] = start
+        else:
+            with timer(msg.DECRYPT):
+                summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
+                                              min_parties=min(2, len(hospitals)),
+                                              constant_time=c.constant_time)
+            new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
+        if forged is not None:
+            extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
+        extra |= {
             "accepted": len(accepted),
             "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail, "recorded": r.recorded}
                          for r in rejected],

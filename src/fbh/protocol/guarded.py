@@ -1,0 +1,210 @@
+"""Guardian mode of a run (``fbh run --guardians N --threshold T``): the session's hooks.
+
+Guardians are the auditor and the first hospitals (never the server). Per round the server opens
+the round from the current model's hash, hospitals refuse to train on any model but the last
+approved one, the council records the sum, decrypts it once and records the shares and the new
+model, and the auditor recomputes everything (:func:`fbh.protocol.binding.check_round`) before
+its verdict. Shares, proofs, the ceremony's public record and the dequantization parameters go
+to the run directory so that ``fbh audit`` can redo the checks from public data alone.
+``--attack`` makes one party misbehave; what was attempted and refused lands in the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fbh.crypto.threshold import DecryptionShare
+from fbh.protocol.binding import RoundParams, check_round
+from fbh.protocol.council import GuardianCouncil
+from fbh.protocol.guardian import DecryptionRequest, Guardian, Refusal, sum_blobs
+from fbh.protocol.messages import model_digest, signing_domain, update_context
+
+__all__ = ["CEREMONY_FILE", "convene", "deployment_context", "load_round_evidence", "save_ceremony"]
+
+CEREMONY_FILE = "guardians.npz"
+SHARES_DIR = "guardians"
+
+
+def deployment_context(ledger) -> bytes:
+    """What every guardian proof and backup is bound to: chain id and contract."""
+    d = signing_domain(ledger)
+    return b"FBH/deployment/" + int(d["chain_id"]).to_bytes(32, "big") + bytes.fromhex(d["contract"][2:])
+
+
+def convene(ledger, n: int, t: int, names: list[str], *, k: int, threads: int | None) -> GuardianCouncil:
+    """Run the key ceremony among ``names`` (n parties) and publish it on chain."""
+    context = deployment_context(ledger)
+    def blob_context(round_: int, hospital: str) -> bytes:  # guardians re-verify every blob's proofs
+        return update_context(ledger, round_, hospital)
+
+    guardians = [Guardian(i + 1, t, k, ledger=ledger, context=context, name=name, threads=threads,
+                          blob_context=blob_context)
+                 for i, name in enumerate(names[:n])]
+    return GuardianCouncil(guardians, t, context=context, ledger=ledger, threads=threads)
+
+
+def save_ceremony(root: Path, council: GuardianCouncil) -> None:
+    """The ceremony's public outcome, for ``fbh audit``."""
+    cer = council.ceremony
+    keys = {f"vk_{i}": v for i, v in cer.verification_keys.items()}
+    np.savez(root / CEREMONY_FILE, public=np.frombuffer(cer.public.to_bytes(), np.uint8),
+             threshold=council.threshold, context=np.frombuffer(council.context, np.uint8),
+             record=np.frombuffer(cer.record_digest, np.uint8), **keys)
+
+
+def round_params(session, plan) -> RoundParams:
+    return RoundParams(np.asarray(plan.clip, dtype=np.float64) * np.ones(session.global_flat.size),
+                       len(plan.weights), plan.bound, dict(plan.weights))
+
+
+def save_round(round_dir: Path, params: RoundParams, start: np.ndarray, shares, summary: dict) -> None:
+    d = round_dir / SHARES_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    for s in shares:
+        (d / f"guardian_{s.index}.share").write_bytes(s.to_bytes())
+    np.savez(d / "params.npz", clip=params.clip, num_clients=params.num_clients, bound=params.bound,
+             start=np.asarray(start, dtype="<f4"))
+    (d / "decryption.json").write_text(json.dumps({**summary, "weights": dict(params.weights)}, indent=2))
+
+
+def load_round_evidence(root: Path, round_: int):
+    """(params, start model, shares) of a round, or None if the run was not guardian-run."""
+    d = root / "rounds" / str(round_) / SHARES_DIR
+    if not (d / "params.npz").exists():
+        return None
+    with np.load(d / "params.npz") as z:
+        weights = json.loads((d / "decryption.json").read_text())["weights"]
+        params = RoundParams(z["clip"], int(z["num_clients"]), int(z["bound"]), weights)
+        start = z["start"].copy()
+    shares = [DecryptionShare.from_bytes(p.read_bytes()) for p in sorted(d.glob("guardian_*.share"))]
+    return params, start, shares
+
+
+def load_ceremony(root: Path):
+    """(verification keys, threshold, context) saved by :func:`save_ceremony`, or None."""
+    path = root / CEREMONY_FILE
+    if not path.exists():
+        return None
+    with np.load(path) as z:
+        keys = {int(name[3:]): z[name].copy() for name in z.files if name.startswith("vk_")}
+        return keys, int(z["threshold"]), z["context"].tobytes(), z["record"].tobytes()
+
+
+def curious_server(council: GuardianCouncil, round_: int, blobs: list[tuple[str, bytes]],
+                   attempts: dict[str, list]) -> list[dict[str, Any]]:
+    """The server tries to learn single updates; every attempt must be refused by every guardian."""
+    out = []
+    for what, request_blobs in attempts.items():
+        quorum = tuple(sorted(council.guardians))[: council.threshold]
+        refused_by, answered_by = [], []
+        for i in quorum:
+            try:
+                council.guardians[i].decrypt_share(DecryptionRequest(round_, tuple(request_blobs), quorum))
+                answered_by.append(i)
+            except Refusal as exc:
+                refused_by.append({"guardian": i, "reason": exc.reason})
+        out.append({"attempt": what, "refused_by": refused_by, "answered_by": answered_by})
+    return out
+
+
+def decrypt_round(session, round_: int, plan, accepted, start: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+    """Close a round with the guardians (and play the server's attack, if any)."""
+    c = session.config
+    params = round_params(session, plan)
+    blobs = [(u.hospital, u.blob) for u in accepted]
+    council = session.council
+    server = session.server.account
+    extra: dict[str, Any] = {}
+    if c.attack == "wrong-model":
+        from fbh.protocol.binding import shares_digest
+        from fbh.protocol.guardian import aggregate_digest
+
+        agg = aggregate_digest(sum_blobs(blobs, threads=c.threads))
+        session.ledger.record_sum(round_, agg, sender=server)
+        result = council.mediator().decrypt(round_, blobs, bound=params.bound, constant_time=c.constant_time)
+        honest = params.apply(start, result.values, [h for h, _ in blobs])
+        new_flat = honest + np.float32(0.01)  # not old + decrypted sum
+        session.ledger.record_decryption(round_, shares_digest(result.shares), params.digest(), sender=server)
+        session.ledger.record_aggregate(round_, agg, model_digest(new_flat), sender=server)
+        extra["attack"] = {"kind": "wrong-model", "by": "server", "attempted": "recorded and distributed a model "
+                           "that is not old + decrypted sum / weight"}
+    else:
+        tried = []
+        if c.attack == "curious-server":  # (A+B+C) - (B+C) = A, or (A+A+B+C) - (A+B+C) = A
+            from fbh.protocol.guardian import aggregate_digest
+
+            agg = aggregate_digest(sum_blobs(blobs, threads=c.threads))
+            session.ledger.record_sum(round_, agg, sender=server)
+            tried = curious_server(council, round_, blobs, {"subset": blobs[1:], "duplicates": [blobs[0], *blobs]})
+        out = council.close_round(round_, blobs, params=params, start_model=start, sender=server,
+                                  constant_time=c.constant_time)
+        new_flat, result = out.new_model, out.decryption
+        if c.attack == "curious-server":
+            tried += curious_server(council, round_, blobs, {"second-decryption": blobs})
+            extra["attack"] = {"kind": "curious-server", "by": "server", "attempts": tried}
+    save_round(session.run_dir.round_dir(round_), params, start, result.shares, result.summary())
+    extra["decryption"] = result.summary()
+    return new_flat, extra
+
+
+def audit_findings(session, round_: int, blobs: dict[str, bytes], start: np.ndarray, new: np.ndarray) -> list[str]:
+    """The auditor's recomputation of a guardian-run round from public data."""
+    evidence = load_round_evidence(session.run_dir.root, round_)
+    if evidence is None:
+        return [f"round {round_}: step shares: no decryption evidence in the run directory"]
+    params, saved_start, shares = evidence
+    council = session.council
+    findings = check_round(
+        round_, record=session.ledger.round(round_), trust=session.ledger.trust_record(round_), blobs=blobs,
+        start_model=start, new_model=new, shares=shares, verification_keys=council.ceremony.verification_keys,
+        threshold=council.threshold, context=council.context, params=params, threads=session.config.threads,
+    )
+    return [str(f) for f in findings]
+
+
+def forge_exclusion(session, round_: int, updates: list) -> dict[str, Any] | None:
+    """``--attack forge-exclusion:H``: unsigned junk naming hospital H joins the updates."""
+    attack = session.config.attack or ""
+    if not attack.startswith("forge-exclusion:"):
+        return None
+    import dataclasses
+    import os
+
+    victim = session.hospitals[int(attack.split(":")[1])].address
+    mine = next((u for u in updates if u.hospital == victim), None)
+    junk = [dataclasses.replace(mine, blob=os.urandom(len(mine.blob)), signature=os.urandom(65)),
+            dataclasses.replace(mine, round=round_ + 1, signature=bytes(65))] if mine is not None else []
+    updates.extend(junk)
+    return {"kind": "forge-exclusion", "by": "outsider", "victim": victim, "injected": len(junk)}
+
+
+def forge_outcome(forged: dict[str, Any], accepted: list, rejected: list) -> dict[str, Any]:
+    """Whether the forged junk got the victim excluded (it must not)."""
+    victim = forged["victim"]
+    held_against = [r.reason for r in rejected if r.hospital == victim and r.recorded]
+    return {**forged, "victim_accepted": any(u.hospital == victim for u in accepted),
+            "recorded_against_victim": held_against,
+            "refused_by": "server (signature checked first: junk is noise)"}
+
+
+def audit_from_run_dir(root: Path, ledger, round_: int, blobs: dict[str, bytes], new: np.ndarray) -> list[str]:
+    """``fbh audit``'s recomputation of a guardian-run round from the run directory and the chain."""
+    ceremony = load_ceremony(root)
+    evidence = load_round_evidence(root, round_)
+    if ceremony is None and evidence is None:
+        return []  # a KGC run: nothing of the guardians to check
+    if ceremony is None or evidence is None:
+        return [f"round {round_}: step shares: the guardians' ceremony or this round's shares are missing"]
+    keys, threshold, context, record = ceremony
+    published, _, t_chain = ledger.guardians()
+    if published != record or t_chain != threshold:
+        return [f"round {round_}: step shares: the saved key ceremony is not the one published on chain"]
+    params, start, shares = evidence
+    findings = check_round(round_, record=ledger.round(round_), trust=ledger.trust_record(round_), blobs=blobs,
+                           start_model=start, new_model=new, shares=shares, verification_keys=keys,
+                           threshold=threshold, context=context, params=params)
+    return [str(f) for f in findings]
