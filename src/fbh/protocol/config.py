@@ -34,6 +34,11 @@ class RunConfig:
         None: all) — for quick experiments and tests.
       seed: seeds data partitioning, initialisation, shuffling and rounding.
       threads: crypto threads (None: all cores).
+      dp_epsilon: hospital-level (epsilon, dp_delta)-DP over all rounds with the distributed
+        discrete Gaussian (``fbh.protocol.dp``); None: no DP noise.
+      dp_delta: the delta of that guarantee.
+      noise_multiplier: set the noise directly instead of by dp_epsilon (epsilon is still reported).
+      l2_clip: L2 clip of one hospital's update under DP.
     """
 
     dataset: str = "mnist"
@@ -56,6 +61,10 @@ class RunConfig:
     train_examples: int | None = None
     seed: int = 0
     threads: int | None = None
+    dp_epsilon: float | None = None
+    dp_delta: float = 1e-5
+    noise_multiplier: float | None = None
+    l2_clip: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
@@ -71,6 +80,15 @@ class RunConfig:
             (self.clip_stats > 0, f"clip_stats must be > 0, got {self.clip_stats}"),
             (self.train_examples is None or self.train_examples >= self.clients,
              f"train_examples must be >= clients, got {self.train_examples}"),
+            (self.dp_epsilon is None or self.dp_epsilon > 0, f"dp_epsilon must be > 0, got {self.dp_epsilon}"),
+            (0 < self.dp_delta < 1, f"dp_delta must be in (0, 1), got {self.dp_delta}"),
+            (self.noise_multiplier is None or self.noise_multiplier > 0,
+             f"noise_multiplier must be > 0, got {self.noise_multiplier}"),
+            (self.dp_epsilon is None or self.noise_multiplier is None,
+             "give either dp_epsilon or noise_multiplier, not both"),
+            (self.l2_clip > 0, f"l2_clip must be > 0, got {self.l2_clip}"),
+            (self.encrypt or (self.dp_epsilon is None and self.noise_multiplier is None),
+             "distributed DP noise is added by the encrypted protocol: drop --no-encrypt"),
         ]
         for ok, msg in checks:
             if not ok:

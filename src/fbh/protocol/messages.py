@@ -73,6 +73,7 @@ class RoundPlan:
         hospitals invited to this round.
       clip: clipping threshold of each update coordinate (float or float[P]).
       bound: decoder bound of the decrypted sum.
+      dp: the public ``fbh.protocol.dp.DistributedDiscreteGaussian`` parameters, or None.
     """
 
     round: int
@@ -80,6 +81,7 @@ class RoundPlan:
     weights: dict[str, float]
     clip: object  # float | np.ndarray
     bound: int
+    dp: object = None
 
 
 @dataclasses.dataclass(frozen=True)

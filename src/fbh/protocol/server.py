@@ -59,10 +59,12 @@ class Server:
       clip: clipping threshold announced to hospitals: a float or float[P].
       bound: decoder bound of the decrypted sum.
       threads: threads for ciphertext aggregation (``None``: all cores).
+      dp: the distributed discrete Gaussian mechanism announced to hospitals, or ``None``.
     """
 
-    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None):
+    def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None, dp=None):
         self.account = account
+        self.dp = dp
         self.ledger = ledger
         self.clip = clip
         self.bound = int(bound)
@@ -80,7 +82,7 @@ class Server:
         weights = {address: n / total for address, n in hospitals.items()}
         if self.ledger is not None:
             self.ledger.open_round(round_, sender=self.account)
-        return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound)
+        return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound, self.dp)
 
     def verify(
         self, plan: RoundPlan, updates: Iterable[EncryptedUpdate], num_params: int
@@ -174,7 +176,7 @@ class Server:
         invited; dividing by the accepted hospitals' share of the weight
         renormalises FedAvg to the honest ones.
         """
-        quantizer = Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
+        quantizer = plan.dp or Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
         share = sum(plan.weights[u.hospital] for u in accepted)
         new_flat = global_flat + quantizer.dequantize(summed) / np.float32(share)
         if self.ledger is not None:

@@ -18,6 +18,7 @@ from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
+from fbh.protocol.privacy import DifferentialPrivacy
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.server import Server
 from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients, unravel
@@ -59,6 +60,7 @@ class Session:
         self.template = self.trainer.init()
         self.global_flat = np.asarray(ravel(self.template))
         self.clip = clip_vector(self.template, config.clip, config.clip_stats)
+        self.dp = DifferentialPrivacy.from_config(config, self.counts, self.global_flat.size, self.clip)
         self.ledger = None
         self._exit = contextlib.ExitStack()
 
@@ -102,7 +104,8 @@ class Session:
             accounts = [Account.create() for _ in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
         self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads)
-        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads)
+        self.server = Server(server_acct, self.ledger, clip=self.clip, bound=c.bound, threads=c.threads,
+                             dp=self.dp and self.dp.mechanism)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
@@ -128,6 +131,8 @@ class Session:
             mode = "constant-time" if c.constant_time else "fast (variable-time)"
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
             lines.append(f"     EC-ElGamal on secp256k1, {mode}; {chain}")
+            if self.dp is not None:
+                lines.append(f"     {self.dp.mechanism.describe()}")
         else:
             lines.append("     plaintext FedAvg (no encryption, no chain)")
         return "\n".join(lines)
@@ -155,6 +160,8 @@ class Session:
         if c.encrypt:
             new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper)
             row.update(extra)
+            if self.dp is not None:
+                row.update(self.dp.after_round(extra["accepted"]))
         else:
             with timer(msg.AGGREGATE):
                 new_flat = np.asarray(ravel(fedavg(client_states, self.counts)))
