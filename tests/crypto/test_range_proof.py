@@ -114,8 +114,8 @@ def test_tampered_proofs_fail(ks):
     block = _block(ks, [-9, 0, 0, 0])
     st = _statement(ks, block, 0)
     proof = rp.prove_range(st, -9, block[0])
-    c0, c1, z0, z1 = proof.cds[2]
-    bad_z = proof.cds[:2] + ((c0, c1, (z0 + 1) % rp.N_ORDER, z1),) + proof.cds[3:]
+    a0, b0, a1, b1, c0, z0, z1 = proof.cds[2]
+    bad_z = proof.cds[:2] + ((a0, b0, a1, b1, c0, (z0 + 1) % rp.N_ORDER, z1),) + proof.cds[3:]
     swapped = proof.commitments[::-1]
     truncated = rp.RangeProof(proof.commitments[:-1], proof.cds[:-1])
     assert rp.verify_ranges([(st, rp.RangeProof(proof.commitments, bad_z)),
@@ -138,3 +138,70 @@ def test_a_cheating_prover_running_the_protocol_on_an_out_of_range_value_is_reje
         st = _statement(ks, block, slot)
         forged = rp._prove(st, m + 2 ** (BITS - 1), block[0])
         assert not rp.verify_range(st, forged)
+
+
+# --- the C++ core: same wire format, cross-checked both ways ------------------------------------
+def _blob(ks, values, nblocks=3):
+    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(2 * nblocks)], np.uint8)
+    nonces = nonces.reshape(nblocks, 64)
+    for row in nonces:  # keep each r and a below n (a 1-in-2^128 redraw)
+        row[0] &= 0x7F
+        row[32] &= 0x7F
+    ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
+    return ct, nonces[:, :32]
+
+
+def test_core_proofs_verify_in_the_core_and_in_the_reference_and_back(ks):
+    values = np.array([3, -5, 31, -32, 0, 1, -1, 17, 9, -9, 30, -31])
+    ct, r = _blob(ks, values)
+    picks = [(0, 0), (0, 3), (1, 2), (2, 3)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[b for b, _ in picks]], bits=BITS, context=CTX)
+    assert proofs.shape == (4, rp.proof_bytes(BITS)) == (4, fc._ec.range_proof_bytes(BITS))
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=BITS, context=CTX) == -1
+    keys = _keys(ks)
+    pts = ct._points.reshape(ct.num_blocks, K + 1, 64)
+    for (b, j), row in zip(picks, proofs, strict=True):
+        st = rp.RangeStatement(keys[j], rp.point_from_bytes(pts[b, 0].tobytes()),
+                               rp.point_from_bytes(pts[b, j + 1].tobytes()), BITS, CTX, b, j)
+        proof = rp.RangeProof.from_bytes(row.tobytes(), BITS)
+        assert rp.verify_range(st, proof)
+        assert proof.to_bytes() == row.tobytes()
+    # And a reference proof passes the core's batched verifier.
+    b, j = picks[2]
+    st = rp.RangeStatement(keys[j], rp.point_from_bytes(pts[b, 0].tobytes()),
+                           rp.point_from_bytes(pts[b, j + 1].tobytes()), BITS, CTX, b, j)
+    ref = np.frombuffer(rp.prove_range(st, m[2], int.from_bytes(r[b].tobytes(), "big")).to_bytes(), np.uint8)
+    assert rp.verify_slots(ks.public, ct, [picks[2]], ref[None], bits=BITS, context=CTX) == -1
+
+
+def test_core_rejects_replay_tampering_and_out_of_range(ks):
+    values = np.arange(-6, 6)
+    ct, r = _blob(ks, values)
+    picks = [(0, 1), (1, 1), (2, 0)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[0, 1, 2]], bits=BITS, context=CTX)
+    verify = lambda p=proofs, **kw: rp.verify_slots(ks.public, ct, kw.get("picks", picks), p, bits=BITS,
+                                                    context=kw.get("context", CTX))
+    assert verify() == -1
+    assert verify(context=CTX + b"!") == 0  # another round or sender
+    assert verify(picks=[(0, 2), (1, 1), (2, 0)]) == 0  # another slot
+    tampered = proofs.copy()
+    tampered[2, -1] ^= 1  # z1 of the last bit of pick 2
+    assert verify(tampered) == 2
+    with pytest.raises(ValueError, match="pick 1 .*outside"):
+        rp.prove_slots(ks.public, ct, picks, [m[0], 40, m[2]], r[[0, 1, 2]], bits=BITS, context=CTX)
+
+
+def test_core_prover_on_a_wrong_claim_produces_a_failing_proof(ks):
+    """Claiming another in-range value than the slot holds (or a wrong nonce) never verifies."""
+    values = np.zeros(12, np.int64)
+    values[5] = 20
+    ct, r = _blob(ks, values)
+    pick = [(1, 1)]
+    lie = rp.prove_slots(ks.public, ct, pick, [3], r[[1]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, lie, bits=BITS, context=CTX) == 0
+    wrong_nonce = rp.prove_slots(ks.public, ct, pick, [20], r[[0]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, wrong_nonce, bits=BITS, context=CTX) == 0
+    honest = rp.prove_slots(ks.public, ct, pick, [20], r[[1]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, honest, bits=BITS, context=CTX) == -1

@@ -15,8 +15,11 @@ L ~ 20 so we decompose into bits):
    the weighted sum of all pairs equals ``(R, C')`` by construction, with nothing to check.
 3. For every bit, a Cramer-Damgård-Schoenmakers OR-proof that ``(G, P_j, R_i, C_i - k G)`` is a
    Diffie-Hellman tuple for k = 0 or k = 1 (a Chaum-Pedersen proof for the true branch, a
-   simulated one for the other): ``(c_0, c_1, z_0, z_1)`` with ``c_0 + c_1`` the challenge and
-   ``z_k G = A_k + c_k R_i``, ``z_k P_j = B_k + c_k (C_i - k G)``.
+   simulated one for the other): ``(A_0, B_0, A_1, B_1, c_0, z_0, z_1)``, ``c_1 = c - c_0`` for
+   the challenge c, and ``z_k G = A_k + c_k R_i``, ``z_k P_j = B_k + c_k (C_i - k G)``. Sending the
+   commitments (not c_1) makes every check a linear equation, so a verifier can batch all of
+   them, over all bits and slots, into one multi-scalar multiplication with random 128-bit
+   weights (a false equation survives with probability ~2^-128).
 
 Fiat-Shamir. ``h = SHA-256(tag || len-prefixed context || block || slot || L || P_j || R || C_j
 || all (R_i, C_i))`` binds the caller's context (chain id, contract, round, sender: the same
@@ -35,10 +38,11 @@ unless the prover knows a discrete logarithm. Zero knowledge (honest verifier, r
 each CDS proof is simulatable and the bit commitments are ElGamal encryptions (DDH).
 Soundness error per slot: ``L / n`` (one challenge per bit, n ~ 2^256).
 
-This module is the executable specification: plain Python integers, variable time, about a
-millisecond per scalar multiplication. It is exact and cross-checked against coincurve and the
-C++ core in the tests, but it is NOT the production prover (r is a secret; production needs the
-constant-time C++ port) and it is far too slow for S = 1,375 slots per hospital.
+Two implementations of one wire format: :func:`prove_slots` / :func:`verify_slots` run the C++
+core (``csrc/range_proof.cpp``: constant-time prover with secrets cleared, one batched
+multi-scalar multiplication for any number of proofs, GIL released, threads); the rest of this
+module is the executable specification in plain Python integers (variable time, for tests and
+cross-checks only: each implementation verifies the other's proofs).
 
 References:
   R. Cramer, I. Damgård, B. Schoenmakers, "Proofs of partial knowledge and simplified design of
@@ -53,8 +57,15 @@ import dataclasses
 import hashlib
 import secrets
 import struct
+from collections.abc import Sequence
 
-__all__ = ["RangeProof", "RangeStatement", "prove_range", "verify_range", "verify_ranges"]
+import numpy as np
+
+from fbh.crypto import _ec
+from fbh.crypto._common import resolve_threads
+
+__all__ = ["RangeProof", "RangeStatement", "prove_range", "prove_slots", "verify_range", "verify_ranges",
+           "verify_slots"]
 
 P_FIELD = 2**256 - 2**32 - 977
 N_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -182,10 +193,39 @@ class RangeStatement:
 
 @dataclasses.dataclass(frozen=True)
 class RangeProof:
-    """Bit commitments ``(R_i, C_i)`` for i >= 1 and one CDS proof ``(c0, c1, z0, z1)`` per bit."""
+    """Bit commitments ``(R_i, C_i)`` for i >= 1 and per bit ``(A0, B0, A1, B1, c0, z0, z1)``.
+
+    ``c1 = challenge - c0`` is not sent. The wire form (:meth:`to_bytes`) is the C++ core's.
+    """
 
     commitments: tuple[tuple[Point, Point], ...]
-    cds: tuple[tuple[int, int, int, int], ...]
+    cds: tuple[tuple[Point, Point, Point, Point, int, int, int], ...]
+
+    def to_bytes(self) -> bytes:
+        out = [point_bytes(p) for pair in self.commitments for p in pair]
+        for a0, b0, a1, b1, c0, z0, z1 in self.cds:
+            out += [point_bytes(p) for p in (a0, b0, a1, b1)] + [v.to_bytes(32, "big") for v in (c0, z0, z1)]
+        return b"".join(out)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, bits: int) -> RangeProof:
+        if len(data) != proof_bytes(bits):
+            msg = f"a {bits}-bit range proof is {proof_bytes(bits)} bytes, got {len(data)}"
+            raise ValueError(msg)
+        pts = [point_from_bytes(data[64 * i: 64 * i + 64]) for i in range(2 * (bits - 1))]
+        commitments = tuple(zip(pts[0::2], pts[1::2], strict=True))
+        cds, off = [], 128 * (bits - 1)
+        for _ in range(bits):
+            ab = [point_from_bytes(data[off + 64 * j: off + 64 * j + 64]) for j in range(4)]
+            sc = [int.from_bytes(data[off + 256 + 32 * j: off + 288 + 32 * j], "big") for j in range(3)]
+            cds.append((*ab, *sc))
+            off += 352
+        return cls(commitments, tuple(cds))
+
+
+def proof_bytes(bits: int) -> int:
+    """Bytes of one slot's proof: (L - 1) commitment pairs and L CDS proofs of 352 bytes."""
+    return 128 * (bits - 1) + 352 * bits
 
 
 def _statement_hash(st: RangeStatement, commitments) -> bytes:
@@ -229,6 +269,7 @@ def prove_range(st: RangeStatement, value: int, nonce: int) -> RangeProof:
       ValueError: if value is out of range or the witness does not match the statement
         (an honest prover never sees this; a cheating one cannot produce a valid proof).
     """
+    value, nonce = int(value), int(nonce)
     half = 1 << (st.bits - 1)
     if not -half <= value < half:
         msg = f"value {value} is outside [-2^{st.bits - 1}, 2^{st.bits - 1})"
@@ -261,9 +302,9 @@ def _prove(st: RangeStatement, x: int, nonce: int) -> RangeProof:
         c = _bit_challenge(h, i, a0, b0, a1, b1)
         real_c = (c - fake_c) % N_ORDER
         real_z = (u + real_c * w) % N_ORDER
-        cs = (real_c, fake_c) if b == 0 else (fake_c, real_c)
+        c0 = real_c if b == 0 else fake_c
         zs = (real_z, fake_z) if b == 0 else (fake_z, real_z)
-        cds.append((cs[0], cs[1], zs[0], zs[1]))
+        cds.append((a0, b0, a1, b1, c0, zs[0], zs[1]))
     return RangeProof(commitments, tuple(cds))
 
 
@@ -274,15 +315,14 @@ def verify_range(st: RangeStatement, proof: RangeProof) -> bool:
     if any(p is None for pair in proof.commitments for p in pair):
         return False
     h = _statement_hash(st, proof.commitments)
-    for i, ((r_i, c_i), (c0, c1, z0, z1)) in enumerate(zip(_derived_pairs(st, proof.commitments), proof.cds,
-                                                           strict=True)):
-        if not all(0 <= v < N_ORDER for v in (c0, c1, z0, z1)):
+    for i, ((r_i, c_i), (a0, b0, a1, b1, c0, z0, z1)) in enumerate(
+            zip(_derived_pairs(st, proof.commitments), proof.cds, strict=True)):
+        if not all(0 <= v < N_ORDER for v in (c0, z0, z1)) or None in (a0, b0, a1, b1):
             return False
-        a0 = _lin((z0, G), (-c0, r_i))
-        b0 = _lin((z0, st.key), (-c0, c_i))
-        a1 = _lin((z1, G), (-c1, r_i))
-        b1 = _lin((z1, st.key), (-c1, point_add(c_i, point_neg(G))))
-        if (c0 + c1) % N_ORDER != _bit_challenge(h, i, a0, b0, a1, b1):
+        c1 = (_bit_challenge(h, i, a0, b0, a1, b1) - c0) % N_ORDER
+        checks = ((z0, G, a0, c0, r_i), (z0, st.key, b0, c0, c_i),
+                  (z1, G, a1, c1, r_i), (z1, st.key, b1, c1, point_add(c_i, point_neg(G))))
+        if any(point_mul(z, base) != point_add(a, point_mul(c, x)) for z, base, a, c, x in checks):
             return False
     return True
 
@@ -290,3 +330,56 @@ def verify_range(st: RangeStatement, proof: RangeProof) -> bool:
 def verify_ranges(items) -> list[int]:
     """Verify many ``(statement, proof)`` pairs; returns the indices of those that fail."""
     return [i for i, (st, proof) in enumerate(items) if not verify_range(st, proof)]
+
+
+# --- the fast path: C++ core, one call per hospital ---------------------------------------------
+def _slot_arrays(pub, ct, picks: Sequence[tuple[int, int]]):
+    """(keys, R, C, blocks, slots) rows for the picked (block, slot) pairs of a packed blob."""
+    picks = np.asarray(picks, dtype=np.int64).reshape(-1, 2)
+    if ((picks[:, 0] < 0) | (picks[:, 0] >= ct.num_blocks) | (picks[:, 1] < 0) | (picks[:, 1] >= ct.k)).any():
+        msg = f"picks must name blocks < {ct.num_blocks} and slots < {ct.k}"
+        raise ValueError(msg)
+    if pub.k != ct.k:
+        msg = f"key set has k = {pub.k}, the blob k = {ct.k}"
+        raise ValueError(msg)
+    keys = np.frombuffer(pub.to_bytes(), np.uint8, offset=8).reshape(pub.k, 64)
+    pts = ct._points.reshape(ct.num_blocks, ct.k + 1, 64)
+    blocks, slots = picks[:, 0], picks[:, 1]
+    return (np.ascontiguousarray(keys[slots]), np.ascontiguousarray(pts[blocks, 0]),
+            np.ascontiguousarray(pts[blocks, slots + 1]), blocks.astype(np.uint64), slots.astype(np.uint64))
+
+
+def prove_slots(pub, ct, picks, values, block_nonces, *, bits: int, context: bytes,
+                threads: int | None = None) -> np.ndarray:
+    """Range proofs for the picked slots of ``ct`` (C++ core, constant time in the secrets).
+
+    Args:
+      pub: the ``PublicKeySet`` the blob was encrypted under.
+      ct: the hospital's ``PackedCiphertexts``.
+      picks: S pairs (block, slot).
+      values: int64[S], the picked slots' plaintexts.
+      block_nonces: uint8[S, 32], each pick's block nonce r (big-endian).
+      bits: L; the range is ``[-2^(L-1), 2^(L-1))``.
+      context: chain id, contract, round and sender, as the caller encodes them.
+
+    Returns:
+      uint8[S, proof_bytes(bits)], rows in the wire format of :class:`RangeProof`.
+
+    Raises:
+      ValueError: a value out of range (names the pick), or malformed arguments.
+    """
+    keys, rs, cs, blocks, slots = _slot_arrays(pub, ct, picks)
+    m = np.ascontiguousarray(values, dtype=np.int64)
+    proofs, bad = _ec.range_prove(bytes(context), keys, rs, cs, m, np.ascontiguousarray(block_nonces, np.uint8),
+                                  blocks, slots, int(bits), resolve_threads(threads))
+    if bad >= 0:
+        msg = f"pick {bad} (block {blocks[bad]}, slot {slots[bad]}): value outside [-2^{bits - 1}, 2^{bits - 1})"
+        raise ValueError(msg)
+    return proofs
+
+
+def verify_slots(pub, ct, picks, proofs, *, bits: int, context: bytes, threads: int | None = None) -> int:
+    """Batch-verify the proofs of :func:`prove_slots`; returns -1, or the first failing pick."""
+    keys, rs, cs, blocks, slots = _slot_arrays(pub, ct, picks)
+    return int(_ec.range_verify(bytes(context), keys, rs, cs, np.ascontiguousarray(proofs, np.uint8),
+                                blocks, slots, int(bits), resolve_threads(threads)))
