@@ -645,7 +645,7 @@ std::size_t require_items(const u8_array& keys, const u8_array& rs, const u8_arr
   return static_cast<std::size_t>(n);
 }
 
-py::tuple range_prove_py(const py::bytes& ctx, const u8_array& keys, const u8_array& rs,
+py::tuple range_prove_py(fbh::PubKeySet& pk, const py::bytes& ctx, const u8_array& keys, const u8_array& rs,
                          const u8_array& cs, const i64_array& m, const u8_array& nonces,
                          const u64_array& blocks, const u64_array& slots, int bits, int threads) {
   const std::size_t n = require_items(keys, rs, cs, blocks, slots, bits);
@@ -659,7 +659,7 @@ py::tuple range_prove_py(const py::bytes& ctx, const u8_array& keys, const u8_ar
   {
     py::gil_scoped_release nogil;
     bad = fbh::range_prove(out.mutable_data(), n, bits, reinterpret_cast<const unsigned char*>(c.data()),
-                           c.size(), keys.data(), rs.data(), cs.data(), m.data(), nonces.data(),
+                           c.size(), pk, rs.data(), cs.data(), m.data(), nonces.data(),
                            blocks.data(), slots.data(), threads);
   }
   return py::make_tuple(out, bad);
@@ -684,7 +684,7 @@ std::int64_t range_verify_py(const py::bytes& ctx, const u8_array& keys, const u
 void bind_range_proof(py::module_& m) {
   m.attr("RANGE_MAX_BITS") = fbh::kRangeMaxBits;
   m.def("range_proof_bytes", [](int bits) { return fbh::range_proof_bytes(bits); });
-  m.def("range_prove", &range_prove_py, py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),
+  m.def("range_prove", &range_prove_py, py::arg("pk"), py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),
         py::arg("m"), py::arg("nonces"), py::arg("blocks"), py::arg("slots"), py::arg("bits"),
         py::arg("threads"));
   m.def("range_verify", &range_verify_py, py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),

@@ -8,6 +8,7 @@
 #include "ecmult.h"
 #include "elgamal.h"
 #include "group.h"
+#include "keyset.h"
 #include "msm.h"
 #include "scalar.h"
 #include "sha256.h"
@@ -55,6 +56,25 @@ void mul_g(gep* r, const scalar* k) {
   std::array<digit, 64> d{};
   scalar_recode_nonce(d.data(), k, t.w, t.nd);
   ecmult_fixed_complete(r, t, d.data(), t.nd);
+  secure_zero(d.data(), sizeof(d));
+}
+
+/// (rg, rp) = (k G, k P_j) from the key set's constant-time interleaved table (k nonzero).
+void mul_gp(gep* rg, gep* rp, const MultiTable& tab, std::size_t j, const scalar* k) {
+  std::array<digit, 64> d{};
+  scalar_recode_nonce(d.data(), k, tab.w, tab.nd);
+  gep_set_infinity(rg);
+  gep_set_infinity(rp);
+  for (int i = 0; i < tab.nd; ++i) {
+    ge e;
+    gep t;
+    multi_table_select(&e, tab, i, d[static_cast<std::size_t>(i)], 0, 1, true);
+    gep_set_ge(&t, &e);
+    gep_add(rg, rg, &t);
+    multi_table_select(&e, tab, i, d[static_cast<std::size_t>(i)], j + 1, 1, true);
+    gep_set_ge(&t, &e);
+    gep_add(rp, rp, &t);
+  }
   secure_zero(d.data(), sizeof(d));
 }
 
@@ -116,9 +136,9 @@ void weighted_tail(gep* r, const std::vector<gep>& pts, int bits) {
 
 /// One slot's proof; returns false if the inputs do not parse or the value is out of range.
 bool prove_one(unsigned char* out, int bits, const unsigned char* ctx, std::size_t ctx_len,
-               const unsigned char* key, const unsigned char* rp, const unsigned char* cp,
-               std::int64_t m, const unsigned char* nonce, std::uint64_t block,
-               std::uint64_t slot) {
+               const MultiTable& tab, const unsigned char* key, const unsigned char* rp,
+               const unsigned char* cp, std::int64_t m, const unsigned char* nonce,
+               std::uint64_t block, std::uint64_t slot) {
   ge P, R, C;
   if (!load_finite(&P, key) || !load_finite(&R, rp) || !load_finite(&C, cp)) return false;
   const std::int64_t half = std::int64_t{1} << (bits - 1);
@@ -145,8 +165,7 @@ bool prove_one(unsigned char* out, int bits, const unsigned char* ctx, std::size
   for (std::size_t i = 1; i < L; ++i) {
     const u64 b = (x >> i) & 1;
     gep pw, bg = inf;
-    mul_g(&Rp[i], &w[i]);
-    ecmult_const_complete(&pw, &P, &w[i]);
+    mul_gp(&Rp[i], &pw, tab, slot, &w[i]);
     gep_cmov(&bg, &G, b);
     gep_add(&Cp[i], &pw, &bg);
     store(commits + (i - 1) * kPairBytes, &Rp[i]);
@@ -181,13 +200,13 @@ bool prove_one(unsigned char* out, int bits, const unsigned char* ctx, std::size
     gep_cmov(&Dp, &negG, b ^ 1);  // the fake branch f = 1 - b tests C_i - f G
     gep_add(&Dp, &Cp[i], &Dp);
     gep_to_ge(&D, &Dp);
-    mul_g(&ar, &u);
-    ecmult_const_complete(&br, &P, &u);
-    mul_g(&t1, &fz);
+    gep fzg, fzp;
+    mul_gp(&ar, &br, tab, slot, &u);
+    mul_gp(&fzg, &fzp, tab, slot, &fz);
     ecmult_const_complete(&t2, &Ri, &fc);
     gep_neg(&t2);
-    gep_add(&af, &t1, &t2);
-    ecmult_const_complete(&t1, &P, &fz);
+    gep_add(&af, &fzg, &t2);
+    t1 = fzp;
     ecmult_const_complete(&t2, &D, &fc);
     gep_neg(&t2);
     gep_add(&bf, &t1, &t2);
@@ -329,16 +348,22 @@ std::size_t range_proof_bytes(int bits) {
 }
 
 std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
-                         std::size_t ctx_len, const unsigned char* keys, const unsigned char* rs,
+                         std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
                          const unsigned char* cs, const std::int64_t* m,
                          const unsigned char* nonces, const std::uint64_t* blocks,
                          const std::uint64_t* slots, int threads) {
   const std::size_t pb = range_proof_bytes(bits);
+  const MultiTable& tab = pk.table(true);
+  std::vector<unsigned char> keys(n * kPointBytes);
+  for (std::size_t t = 0; t < n; ++t) {
+    if (slots[t] >= pk.k()) return static_cast<std::int64_t>(t);
+    ge_store(keys.data() + t * kPointBytes, &pk.points()[slots[t]], 0);
+  }
   const int nt = thread_count(n, threads, 1);
   std::vector<std::int64_t> bad(static_cast<std::size_t>(nt), -1);
   parallel_for(n, nt, [&](int th, std::size_t begin, std::size_t end) {
     for (std::size_t t = begin; t < end; ++t) {
-      if (!prove_one(out + t * pb, bits, ctx, ctx_len, keys + t * kPointBytes, rs + t * kPointBytes,
+      if (!prove_one(out + t * pb, bits, ctx, ctx_len, tab, keys.data() + t * kPointBytes, rs + t * kPointBytes,
                      cs + t * kPointBytes, m[t], nonces + t * 32, blocks[t], slots[t])) {
         bad[static_cast<std::size_t>(th)] = static_cast<std::int64_t>(t);
         return;

@@ -20,13 +20,15 @@ constexpr char kRangeTag[] = "FBH/range-v1/cds-bits";
 /// Bytes of one slot's proof for `bits` bits.
 std::size_t range_proof_bytes(int bits);
 
-/// Prove n slots, item t being (keys[t], rs[t], cs[t]) (64-byte points) with plaintext m[t],
+class PubKeySet;
+
+/// Prove n slots, item t being (P_slots[t] of pk, rs[t], cs[t]) (64-byte points), plaintext m[t],
 /// the block nonce nonces[t] (32 bytes big-endian), its block and slot index, all bound to
 /// ctx (ctx_len bytes). Constant time in the secrets (nonce, value bits, proof nonces, which
 /// OR branch is real). Returns -1, or the first item whose value is out of range or whose
 /// points do not parse.
 std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
-                         std::size_t ctx_len, const unsigned char* keys, const unsigned char* rs,
+                         std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
                          const unsigned char* cs, const std::int64_t* m,
                          const unsigned char* nonces, const std::uint64_t* blocks,
                          const std::uint64_t* slots, int threads);

@@ -106,6 +106,7 @@ def range_proof_bytes(bits: int) -> int:
     """Bytes of one slot's range proof for `bits` bits."""
 
 def range_prove(
+    pk: PubKeySet,
     ctx: bytes,
     keys: npt.NDArray[np.uint8],
     rs: npt.NDArray[np.uint8],

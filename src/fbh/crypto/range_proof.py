@@ -370,7 +370,7 @@ def prove_slots(pub, ct, picks, values, block_nonces, *, bits: int, context: byt
     """
     keys, rs, cs, blocks, slots = _slot_arrays(pub, ct, picks)
     m = np.ascontiguousarray(values, dtype=np.int64)
-    proofs, bad = _ec.range_prove(bytes(context), keys, rs, cs, m, np.ascontiguousarray(block_nonces, np.uint8),
+    proofs, bad = _ec.range_prove(pub._core, bytes(context), keys, rs, cs, m, np.ascontiguousarray(block_nonces, np.uint8),
                                   blocks, slots, int(bits), resolve_threads(threads))
     if bad >= 0:
         msg = f"pick {bad} (block {blocks[bad]}, slot {slots[bad]}): value outside [-2^{bits - 1}, 2^{bits - 1})"
