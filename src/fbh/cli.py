@@ -67,6 +67,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
     p.add_argument("--attack", metavar="KIND[:PARTY]",
                    help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H")
+    p.add_argument("--bound", type=int, help="decoder bound of decrypted sums (default 2^20)")
+    p.add_argument("--dp-epsilon", type=float, dest="dp_epsilon",
+                   help="hospital-level (epsilon, delta)-DP over the run: distributed discrete Gaussian noise")
+    p.add_argument("--dp-delta", type=float, dest="dp_delta", help="delta of --dp-epsilon (default 1e-5)")
+    p.add_argument("--noise-multiplier", type=float, dest="noise_multiplier",
+                   help="DP noise multiplier instead of --dp-epsilon (epsilon spent is still reported)")
+    p.add_argument("--l2-clip", type=float, dest="l2_clip", help="L2 clip of each hospital's update under DP")
     p.add_argument("--out", default=None, help="run directory (default: runs/<timestamp>)")
     p.add_argument("--data-dir", dest="data_dir", help="offline dataset folder (default: $FBH_DATA_DIR)")
 

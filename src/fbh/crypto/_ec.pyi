@@ -193,3 +193,36 @@ def share_batch_check(
     threads: int,
 ) -> bool:
     """One MSM check that d[b, j] = s_j r[b] given R* and D*_j (see fbh.crypto.chaum_pedersen)."""
+
+RANGE_MAX_BITS: int
+
+def range_proof_bytes(bits: int) -> int:
+    """Bytes of one slot's range proof for `bits` bits."""
+
+def range_prove(
+    pk: PubKeySet,
+    ctx: bytes,
+    keys: npt.NDArray[np.uint8],
+    rs: npt.NDArray[np.uint8],
+    cs: npt.NDArray[np.uint8],
+    m: npt.NDArray[np.int64],
+    nonces: npt.NDArray[np.uint8],
+    blocks: npt.NDArray[np.uint64],
+    slots: npt.NDArray[np.uint64],
+    bits: int,
+    threads: int,
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """Range proofs for S slots (constant time); returns (uint8[S, bytes], -1 or first bad item)."""
+
+def range_verify(
+    ctx: bytes,
+    keys: npt.NDArray[np.uint8],
+    rs: npt.NDArray[np.uint8],
+    cs: npt.NDArray[np.uint8],
+    proofs: npt.NDArray[np.uint8],
+    blocks: npt.NDArray[np.uint64],
+    slots: npt.NDArray[np.uint64],
+    bits: int,
+    threads: int,
+) -> int:
+    """Batch-verify S range proofs; -1 if all hold, else the first failing item."""

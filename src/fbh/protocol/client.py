@@ -62,7 +62,12 @@ class Hospital:
         raise TypeError(msg)
 
     def quantize(self, plan: RoundPlan, update: np.ndarray, seed: int) -> tuple[np.ndarray, int]:
-        """Step 1: weight, clip and stochastically round the update (float[P] -> int64[P])."""
+        """Step 1: weight, clip and stochastically round the update (float[P] -> int64[P]).
+
+        Under DP the plan's mechanism also clips in L2 and adds this hospital's noise share.
+        """
+        if plan.dp is not None:
+            return plan.dp.privatize(update, plan.weights[self.address], seed)
         quantizer = Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
         return quantizer.quantize(update, plan.weights[self.address], seed)
 

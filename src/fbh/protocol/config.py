@@ -69,6 +69,11 @@ class RunConfig:
       threshold: t, guardians needed to decrypt.
       attack: a party misbehaves on purpose, for demonstrations and tests:
         "curious-server", "wrong-model" or "forge-exclusion:H" (H a hospital index).
+      dp_epsilon: hospital-level (epsilon, dp_delta)-DP over all rounds with the distributed
+        discrete Gaussian (``fbh.protocol.dp``); None: no DP noise.
+      dp_delta: the delta of that guarantee.
+      noise_multiplier: set the noise directly instead of by dp_epsilon (epsilon is still reported).
+      l2_clip: L2 clip of one hospital's update under DP.
     """
 
     dataset: str = "mnist"
@@ -105,6 +110,10 @@ class RunConfig:
     guardians: int = 0
     threshold: int = 2
     attack: str | None = None
+    dp_epsilon: float | None = None
+    dp_delta: float = 1e-5
+    noise_multiplier: float | None = None
+    l2_clip: float = 1.0
 
     def __post_init__(self) -> None:
         from fbh.protocol.strategy import STRATEGIES
@@ -153,6 +162,17 @@ class RunConfig:
              f"attack must be curious-server, wrong-model or forge-exclusion:H with H < clients, got {self.attack!r}"),
             (self.attack is None or self.attack == "forge-exclusion" or self.attack.startswith("forge-exclusion:")
              or self.guardians > 0, f"attack {self.attack!r} needs --guardians"),
+            (self.dp_epsilon is None or self.dp_epsilon > 0, f"dp_epsilon must be > 0, got {self.dp_epsilon}"),
+            (0 < self.dp_delta < 1, f"dp_delta must be in (0, 1), got {self.dp_delta}"),
+            (self.noise_multiplier is None or self.noise_multiplier > 0,
+             f"noise_multiplier must be > 0, got {self.noise_multiplier}"),
+            (self.dp_epsilon is None or self.noise_multiplier is None,
+             "give either dp_epsilon or noise_multiplier, not both"),
+            (self.l2_clip > 0, f"l2_clip must be > 0, got {self.l2_clip}"),
+            (self.encrypt or (self.dp_epsilon is None and self.noise_multiplier is None),
+             "distributed DP noise is added by the encrypted protocol: drop --no-encrypt"),
+            (self.guardians == 0 or (self.dp_epsilon is None and self.noise_multiplier is None),
+             "guardians do not yet decrypt DP-noised rounds: drop --dp-epsilon/--noise-multiplier, or --guardians"),
         ]
         for ok, msg in checks:
             if not ok:

@@ -95,6 +95,7 @@ class RoundPlan:
         hospitals invited to this round.
       clip: clipping threshold of each update coordinate (float or float[P]).
       bound: decoder bound of the decrypted sum.
+      dp: the public ``fbh.protocol.dp.DistributedDiscreteGaussian`` parameters, or None.
     """
 
     round: int
@@ -102,6 +103,7 @@ class RoundPlan:
     weights: dict[str, float]
     clip: object  # float | np.ndarray
     bound: int
+    dp: object = None
 
 
 @dataclasses.dataclass(frozen=True)

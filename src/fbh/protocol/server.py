@@ -78,14 +78,16 @@ class Server:
         see :mod:`fbh.protocol.strategy`.
       trainable: ``int64[P']`` indices of the model vector that hospitals
         encrypt (partial retraining); ``None``: the whole vector.
+      dp: the distributed discrete Gaussian mechanism announced to hospitals, or ``None``.
     """
 
     def __init__(self, account, ledger=None, *, clip, bound: int, threads: int | None = None,
                  k: int | None = None, strategy: ServerStrategy | None = None,
-                 trainable: np.ndarray | None = None):
+                 trainable: np.ndarray | None = None, dp=None):
         self.strategy = strategy if strategy is not None else ServerStrategy()
         self.trainable = trainable
         self.account = account
+        self.dp = dp
         self.ledger = ledger
         self.clip = clip
         self.bound = int(bound)
@@ -108,7 +110,7 @@ class Server:
             self.ledger.open_round_from(round_, model_digest(global_flat), sender=self.account)
         elif self.ledger is not None:
             self.ledger.open_round(round_, sender=self.account)
-        return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound)
+        return RoundPlan(round_, model_digest(global_flat), weights, self.clip, self.bound, self.dp)
 
     def verify(
         self, plan: RoundPlan, updates: Iterable[EncryptedUpdate], num_params: int
@@ -222,7 +224,7 @@ class Server:
         invited; dividing by the accepted hospitals' share of the weight
         renormalises FedAvg to the honest ones.
         """
-        quantizer = Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
+        quantizer = plan.dp or Quantizer(clip=plan.clip, num_clients=len(plan.weights), bound=plan.bound)
         share = sum(plan.weights[u.hospital] for u in accepted)
         delta = quantizer.dequantize(summed) / np.float32(share)  # the mean update: all the server sees
         if self.trainable is None:

@@ -20,6 +20,7 @@ from fbh.protocol.faults import checkpoint
 from fbh.protocol.keyring import Keyring
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
+from fbh.protocol.privacy import DifferentialPrivacy
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.server import Server
 from fbh.protocol.strategy import ServerStrategy, sample_clients
@@ -101,6 +102,7 @@ class Session:
         sub = slice(None) if self.trainable is None else self.trainable
         # the server optimizer acts on parameters; batch-norm statistics take the plain mean
         self.strategy = ServerStrategy(config.strategy, config.server_lr, clip_vector(self.template, 1, 0)[sub] > 0)
+        self.dp = DifferentialPrivacy.from_config(config, self.counts, self.global_flat[sub].size, self.clip[sub])
         self.ledger = None
         self.resuming = False
         self._exit = contextlib.ExitStack()
@@ -176,7 +178,8 @@ class Session:
             self._convene_guardians()
         sub = slice(None) if self.trainable is None else self.trainable
         self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
-                             k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable)
+                             k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable,
+                             dp=self.dp and self.dp.mechanism)
         self.hospitals = [
             Hospital(a, int(n), self.kgc.public_key, self.ledger, constant_time=c.constant_time, threads=c.threads)
             for a, n in zip(hospital_accts, self.counts, strict=True)
@@ -228,6 +231,8 @@ class Session:
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
             lines.append(f"     packed EC-ElGamal on secp256k1 (k = {self.kgc.public_key.k}, sender-bound proofs), "
                          f"{mode}; {chain}")
+            if self.dp is not None:
+                lines.append(f"     {self.dp.mechanism.describe()}")
         else:
             lines.append("     plaintext FedAvg (no encryption, no chain)")
         return "\n".join(lines)
@@ -276,6 +281,8 @@ class Session:
         if c.encrypt:
             new_flat, extra = self._secure_aggregate(round_, client_flats, timer, tamper, step, chosen)
             row.update(extra)
+            if self.dp is not None:
+                row.update(self.dp.after_round(extra["accepted"]))
         else:
             with timer(msg.AGGREGATE):
                 mean = np.asarray(ravel(fedavg(client_states, self.counts[chosen])))

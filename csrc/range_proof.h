@@ -1,0 +1,45 @@
+// Range proofs for single slots of packed ElGamal blocks: bit decomposition with one
+// Cramer-Damgard-Schoenmakers OR-proof per bit (see src/fbh/crypto/range_proof.py for the
+// construction, the transcript and the soundness argument; this is its fast implementation).
+// A slot statement is (P_j, R, C_j) with R = r G, C_j = r P_j + m G; the proof shows
+// m in [-2^(L-1), 2^(L-1)). Proof layout for L bits, (L - 1) * 128 + L * 352 bytes:
+//   (R_i, C_i) for i = 1 .. L-1 (64-byte points), then per bit i = 0 .. L-1:
+//   A0 || B0 || A1 || B1 (64-byte points) || c0 || z0 || z1 (32-byte big-endian scalars).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fbh {
+
+/// Largest bit count a range proof supports.
+constexpr int kRangeMaxBits = 48;
+/// Domain-separation tag that starts every statement hash (without a terminator).
+constexpr char kRangeTag[] = "FBH/range-v1/cds-bits";
+
+/// Bytes of one slot's proof for `bits` bits.
+std::size_t range_proof_bytes(int bits);
+
+class PubKeySet;
+
+/// Prove n slots, item t being (P_slots[t] of pk, rs[t], cs[t]) (64-byte points), plaintext m[t],
+/// the block nonce nonces[t] (32 bytes big-endian), its block and slot index, all bound to
+/// ctx (ctx_len bytes). Constant time in the secrets (nonce, value bits, proof nonces, which
+/// OR branch is real). Returns -1, or the first item whose value is out of range or whose
+/// points do not parse.
+std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
+                         std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
+                         const unsigned char* cs, const std::int64_t* m,
+                         const unsigned char* nonces, const std::uint64_t* blocks,
+                         const std::uint64_t* slots, int threads);
+
+/// Verify n proofs with one random linear combination of all their equations (a cheating
+/// proof passes with probability ~2^-128); on failure, items are re-checked one by one.
+/// Returns -1 if all hold, else the first failing item. Variable time: public inputs only.
+std::int64_t range_verify_var(const unsigned char* proofs, std::size_t n, int bits,
+                              const unsigned char* ctx, std::size_t ctx_len,
+                              const unsigned char* keys, const unsigned char* rs,
+                              const unsigned char* cs, const std::uint64_t* blocks,
+                              const std::uint64_t* slots, int threads);
+
+}  // namespace fbh

@@ -1,0 +1,207 @@
+"""Range proofs on slots of real packed blocks (reference implementation)."""
+
+from __future__ import annotations
+
+import secrets
+
+import coincurve
+import numpy as np
+import pytest
+
+from fbh import crypto as fc
+from fbh.crypto import range_proof as rp
+
+K = 4
+BITS = 6  # range [-32, 32): small, so the pure-Python reference stays quick
+CTX = b"chain 1337 | contract 0xabc | round 3 | sender 0xdef"
+
+
+@pytest.fixture(scope="module")
+def ks():
+    return fc.KeySet.generate(k=K)
+
+
+def _keys(ks) -> list:
+    raw = ks.public.to_bytes()[8:]
+    return [rp.point_from_bytes(raw[64 * j: 64 * (j + 1)]) for j in range(K)]
+
+
+def _block(ks, values):
+    """One packed block with a known nonce r: (r, R, [C_j])."""
+    r = 1 + secrets.randbelow(rp.N_ORDER - 1)
+    a = 1 + secrets.randbelow(rp.N_ORDER - 1)
+    nonces = np.frombuffer(r.to_bytes(32, "big") + a.to_bytes(32, "big"), np.uint8).reshape(1, 64)
+    ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
+    pts = ct._points.reshape(-1, 64)
+    return r, rp.point_from_bytes(pts[0].tobytes()), [rp.point_from_bytes(p.tobytes()) for p in pts[1:K + 1]]
+
+
+def _statement(ks, block, slot, *, context=CTX, index=0, bits=BITS):
+    _, r_point, cs = block
+    return rp.RangeStatement(_keys(ks)[slot], r_point, cs[slot], bits, context, index, slot)
+
+
+def test_python_points_agree_with_coincurve():
+    for k in (1, 2, 7, rp.N_ORDER - 1, secrets.randbelow(rp.N_ORDER)):
+        ours = rp.point_bytes(rp.point_mul(k, rp.G))
+        theirs = coincurve.PublicKey.from_secret(k.to_bytes(32, "big")).format(compressed=False)[1:] if k else None
+        assert ours == theirs
+    a, b = rp.point_mul(5, rp.G), rp.point_mul(9, rp.G)
+    assert rp.point_add(a, b) == rp.point_mul(14, rp.G)
+    assert rp.point_add(a, rp.point_neg(a)) is None
+
+
+def test_the_reference_opens_the_c_core_packed_block(ks):
+    """Our R, C_j are exactly r G and r P_j + m_j G for the nonce we handed the C++ encryptor."""
+    values = [3, -5, 31, -32]
+    r, r_point, cs = _block(ks, values)
+    assert r_point == rp.point_mul(r, rp.G)
+    for j, m in enumerate(values):
+        assert cs[j] == rp.point_add(rp.point_mul(r, _keys(ks)[j]), rp.point_mul(m, rp.G))
+
+
+@pytest.mark.parametrize("values", [[0, 1, -1, 31], [-32, 17, -17, 2]])
+def test_a_correct_prover_always_passes(ks, values):
+    block = _block(ks, values)
+    items = [(_statement(ks, block, j), rp.prove_range(_statement(ks, block, j), m, block[0]))
+             for j, m in enumerate(values)]
+    assert rp.verify_ranges(items) == []
+
+
+def test_out_of_range_values_cannot_be_proven(ks):
+    block = _block(ks, [32, -33, 2**40, 0])
+    for j, m in enumerate([32, -33, 2**40]):
+        with pytest.raises(ValueError, match="outside"):
+            rp.prove_range(_statement(ks, block, j), m, block[0])
+
+
+def test_a_forged_proof_for_an_out_of_range_value_fails(ks):
+    """Claiming 31 for a slot that holds 32 (one past the range) does not open the slot."""
+    block = _block(ks, [32, 0, 0, 0])
+    st = _statement(ks, block, 0)
+    with pytest.raises(ValueError, match="do not open"):
+        rp.prove_range(st, 31, block[0])
+    # A proof made for an in-range neighbour does not transfer to this slot.
+    other = _block(ks, [31, 0, 0, 0])
+    proof = rp.prove_range(_statement(ks, other, 0), 31, other[0])
+    assert not rp.verify_range(st, proof)
+
+
+def test_a_value_under_another_key_cannot_be_proven(ks):
+    """Slot 1 encrypted under slot 0's key: the prover knows r and m but not the slot's opening."""
+    r, r_point, cs = _block(ks, [5, 0, 0, 0])
+    wrong = rp.point_add(rp.point_mul(r, _keys(ks)[0]), rp.point_mul(5, rp.G))  # r P_0 + 5 G in slot 1
+    st = rp.RangeStatement(_keys(ks)[1], r_point, wrong, BITS, CTX, 0, 1)
+    with pytest.raises(ValueError, match="do not open"):
+        rp.prove_range(st, 5, r)
+    honest = rp.prove_range(_statement(ks, (r, r_point, cs), 0), 5, r)
+    assert not rp.verify_range(st, honest)
+
+
+@pytest.mark.parametrize("field", ["context", "block", "slot", "bits"])
+def test_a_proof_replayed_into_another_context_fails(ks, field):
+    block = _block(ks, [7, 7, 7, 7])
+    st = _statement(ks, block, 1)
+    proof = rp.prove_range(st, 7, block[0])
+    assert rp.verify_range(st, proof)
+    changed = {"context": dict(context=CTX.replace(b"round 3", b"round 4")), "block": dict(index=1),
+               "slot": dict(), "bits": dict(bits=BITS + 1)}[field]
+    other = _statement(ks, block, 2 if field == "slot" else 1, **changed)
+    assert not rp.verify_range(other, proof)
+
+
+def test_tampered_proofs_fail(ks):
+    block = _block(ks, [-9, 0, 0, 0])
+    st = _statement(ks, block, 0)
+    proof = rp.prove_range(st, -9, block[0])
+    a0, b0, a1, b1, c0, z0, z1 = proof.cds[2]
+    bad_z = proof.cds[:2] + ((a0, b0, a1, b1, c0, (z0 + 1) % rp.N_ORDER, z1),) + proof.cds[3:]
+    swapped = proof.commitments[::-1]
+    truncated = rp.RangeProof(proof.commitments[:-1], proof.cds[:-1])
+    assert rp.verify_ranges([(st, rp.RangeProof(proof.commitments, bad_z)),
+                             (st, rp.RangeProof(swapped, proof.cds)), (st, truncated), (st, proof)]) == [0, 1, 2]
+
+
+def test_invalid_inputs():
+    with pytest.raises(ValueError, match="bits"):
+        rp.RangeStatement(rp.G, rp.G, rp.G, 0, b"", 0, 0)
+    with pytest.raises(ValueError, match="not on secp256k1"):
+        rp.point_from_bytes(bytes(63) + b"\x01")
+    with pytest.raises(ValueError, match="64 bytes"):
+        rp.point_from_bytes(bytes(10))
+
+
+def test_a_cheating_prover_running_the_protocol_on_an_out_of_range_value_is_rejected(ks):
+    """x = 32 + 32 = 2^6 has no 6-bit decomposition: the derived bit-0 pair encrypts 64, not 0 or 1."""
+    block = _block(ks, [32, -40, 0, 0])
+    for slot, m in ((0, 32), (1, -40)):
+        st = _statement(ks, block, slot)
+        forged = rp._prove(st, m + 2 ** (BITS - 1), block[0])
+        assert not rp.verify_range(st, forged)
+
+
+# --- the C++ core: same wire format, cross-checked both ways ------------------------------------
+def _blob(ks, values, nblocks=3):
+    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(2 * nblocks)], np.uint8)
+    nonces = nonces.reshape(nblocks, 64)
+    for row in nonces:  # keep each r and a below n (a 1-in-2^128 redraw)
+        row[0] &= 0x7F
+        row[32] &= 0x7F
+    ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
+    return ct, nonces[:, :32]
+
+
+def test_core_proofs_verify_in_the_core_and_in_the_reference_and_back(ks):
+    values = np.array([3, -5, 31, -32, 0, 1, -1, 17, 9, -9, 30, -31])
+    ct, r = _blob(ks, values)
+    picks = [(0, 0), (0, 3), (1, 2), (2, 3)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[b for b, _ in picks]], bits=BITS, context=CTX)
+    assert proofs.shape == (4, rp.proof_bytes(BITS)) == (4, fc._ec.range_proof_bytes(BITS))
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=BITS, context=CTX) == -1
+    keys = _keys(ks)
+    pts = ct._points.reshape(ct.num_blocks, K + 1, 64)
+    for (b, j), row in zip(picks, proofs, strict=True):
+        st = rp.RangeStatement(keys[j], rp.point_from_bytes(pts[b, 0].tobytes()),
+                               rp.point_from_bytes(pts[b, j + 1].tobytes()), BITS, CTX, b, j)
+        proof = rp.RangeProof.from_bytes(row.tobytes(), BITS)
+        assert rp.verify_range(st, proof)
+        assert proof.to_bytes() == row.tobytes()
+    # And a reference proof passes the core's batched verifier.
+    b, j = picks[2]
+    st = rp.RangeStatement(keys[j], rp.point_from_bytes(pts[b, 0].tobytes()),
+                           rp.point_from_bytes(pts[b, j + 1].tobytes()), BITS, CTX, b, j)
+    ref = np.frombuffer(rp.prove_range(st, m[2], int.from_bytes(r[b].tobytes(), "big")).to_bytes(), np.uint8)
+    assert rp.verify_slots(ks.public, ct, [picks[2]], ref[None], bits=BITS, context=CTX) == -1
+
+
+def test_core_rejects_replay_tampering_and_out_of_range(ks):
+    values = np.arange(-6, 6)
+    ct, r = _blob(ks, values)
+    picks = [(0, 1), (1, 1), (2, 0)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[0, 1, 2]], bits=BITS, context=CTX)
+    verify = lambda p=proofs, **kw: rp.verify_slots(ks.public, ct, kw.get("picks", picks), p, bits=BITS,
+                                                    context=kw.get("context", CTX))
+    assert verify() == -1
+    assert verify(context=CTX + b"!") == 0  # another round or sender
+    assert verify(picks=[(0, 2), (1, 1), (2, 0)]) == 0  # another slot
+    tampered = proofs.copy()
+    tampered[2, -1] ^= 1  # z1 of the last bit of pick 2
+    assert verify(tampered) == 2
+    with pytest.raises(ValueError, match="pick 1 .*outside"):
+        rp.prove_slots(ks.public, ct, picks, [m[0], 40, m[2]], r[[0, 1, 2]], bits=BITS, context=CTX)
+
+
+def test_core_prover_on_a_wrong_claim_produces_a_failing_proof(ks):
+    """Claiming another in-range value than the slot holds (or a wrong nonce) never verifies."""
+    values = np.zeros(12, np.int64)
+    values[5] = 20
+    ct, r = _blob(ks, values)
+    pick = [(1, 1)]
+    lie = rp.prove_slots(ks.public, ct, pick, [3], r[[1]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, lie, bits=BITS, context=CTX) == 0
+    wrong_nonce = rp.prove_slots(ks.public, ct, pick, [20], r[[0]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, wrong_nonce, bits=BITS, context=CTX) == 0
+    honest = rp.prove_slots(ks.public, ct, pick, [20], r[[1]], bits=BITS, context=CTX)
+    assert rp.verify_slots(ks.public, ct, pick, honest, bits=BITS, context=CTX) == -1
