@@ -67,3 +67,24 @@ def test_client_sampling_is_seeded_and_uniform():
     # each hospital takes part with probability q = 0.3: 120 expected of 400 rounds
     assert counts.min() > 85 and counts.max() < 155
     np.testing.assert_array_equal(sample_clients(4, 4, 0, 1), np.arange(4))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nowhere_pkg:Net"], "cannot import the module of model factory"),
+        (["--init-from", "/no/such/run"], "does not exist"),
+        (["--trainable", "no-such-layer"], "matches no parameter"),
+        (["--trainable", "("], "not a valid regular expression"),
+        (["--strategy", "fedprox", "--mu", "-1"], "mu must be >= 0"),
+        (["--clients-per-round", "9"], "clients_per_round must be in 1..clients"),
+    ],
+)
+def test_cli_names_bad_library_options(tmp_path, capsys, args, message):
+    from fbh.cli import main
+
+    argv = ["run", "--dataset", "breastmnist", "--clients", "3", "--rounds", "1", "--no-encrypt",
+            "--out", str(tmp_path / "run"), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
