@@ -58,7 +58,8 @@ def test_mu_applies_only_with_fedprox():
 
 def test_client_sampling_is_seeded_and_uniform():
     cfg = RunConfig(clients=10, sample_fraction=0.3)
-    assert cfg.clients_sampled == 3
+    assert cfg.clients_sampled == 3 and cfg.sampling_rate == 0.3
+    assert RunConfig(clients=8, clients_per_round=2).sampling_rate == 0.25
     rounds = [sample_clients(10, 3, seed=0, round_=r) for r in range(1, 401)]
     assert all(r.size == 3 and np.all(np.diff(r) > 0) for r in rounds)
     np.testing.assert_array_equal(rounds[0], sample_clients(10, 3, seed=0, round_=1))
