@@ -58,7 +58,8 @@ def test_mu_applies_only_with_fedprox():
 
 def test_client_sampling_is_seeded_and_uniform():
     cfg = RunConfig(clients=10, sample_fraction=0.3)
-    assert cfg.clients_sampled == 3
+    assert cfg.clients_sampled == 3 and cfg.sampling_rate == 0.3
+    assert RunConfig(clients=8, clients_per_round=2).sampling_rate == 0.25
     rounds = [sample_clients(10, 3, seed=0, round_=r) for r in range(1, 401)]
     assert all(r.size == 3 and np.all(np.diff(r) > 0) for r in rounds)
     np.testing.assert_array_equal(rounds[0], sample_clients(10, 3, seed=0, round_=1))
@@ -67,3 +68,24 @@ def test_client_sampling_is_seeded_and_uniform():
     # each hospital takes part with probability q = 0.3: 120 expected of 400 rounds
     assert counts.min() > 85 and counts.max() < 155
     np.testing.assert_array_equal(sample_clients(4, 4, 0, 1), np.arange(4))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "nowhere_pkg:Net"], "cannot import the module of model factory"),
+        (["--init-from", "/no/such/run"], "does not exist"),
+        (["--trainable", "no-such-layer"], "matches no parameter"),
+        (["--trainable", "("], "not a valid regular expression"),
+        (["--strategy", "fedprox", "--mu", "-1"], "mu must be >= 0"),
+        (["--clients-per-round", "9"], "clients_per_round must be in 1..clients"),
+    ],
+)
+def test_cli_names_bad_library_options(tmp_path, capsys, args, message):
+    from fbh.cli import main
+
+    argv = ["run", "--dataset", "breastmnist", "--clients", "3", "--rounds", "1", "--no-encrypt",
+            "--out", str(tmp_path / "run"), *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

@@ -6,8 +6,8 @@
 factory too). When the factory accepts ``num_classes`` or ``input_shape``
 and the spec does not set them, fbh fills them in from the dataset. The
 spec is stored in every checkpoint (``model_spec`` in its metadata), so
-``fbh predict`` and ``fbh deploy`` rebuild the exact module, user models
-included.
+``fbh predict`` rebuilds the exact module, user models included (``fbh
+audit`` checks hashes of the flat vector and needs no model at all).
 
 **Calling.** ``model(x)`` with ``x`` a float32 batch ``[B, H, W, C]``
 returning logits ``[B, num_classes]``. Two keywords are optional:

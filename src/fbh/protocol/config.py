@@ -194,6 +194,11 @@ class RunConfig:
         return max(1, round(self.sample_fraction * self.clients))
 
     @property
+    def sampling_rate(self) -> float:
+        """q: the probability that a given hospital takes part in a round (for a DP accountant)."""
+        return self.clients_sampled / self.clients
+
+    @property
     def local_mu(self) -> float:
         """The proximal weight local training uses: ``mu`` (default 0.01) with "fedprox", else 0."""
         if self.strategy != "fedprox":

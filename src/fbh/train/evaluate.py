@@ -27,6 +27,12 @@ def _pad_batches(x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray
     return xp.reshape(nb, batch_size, *x.shape[1:]), valid.reshape(nb, batch_size)
 
 
+def _with_channels(x) -> np.ndarray:
+    """One-channel images may come as ``[N, H, W]``: add the channel axis the models take."""
+    x = np.asarray(x)
+    return x[..., None] if x.ndim == 3 else x
+
+
 def _logits(graphdef, state, x, norm=None):
     model = nnx.merge(graphdef, state["params"], state["batch_stats"])
     return call_model(model, normalize_images(x, norm), train=False)
@@ -72,7 +78,7 @@ def evaluate(
     Raises:
       ValueError: if ``x`` and ``y`` differ in length or are empty.
     """
-    x, y = np.asarray(x), np.asarray(y, np.int32)
+    x, y = _with_channels(x), np.asarray(y, np.int32)
     if x.shape[0] != y.shape[0] or x.shape[0] == 0:
         msg = f"need matching, non-empty x and y, got {x.shape[0]} images and {y.shape[0]} labels"
         raise ValueError(msg)
@@ -85,7 +91,7 @@ def evaluate(
 
 def predict_proba(graphdef: nnx.GraphDef, state: State, x, batch_size: int = 1000, norm=None) -> np.ndarray:
     """Class probabilities ``float32[N, K]`` (softmax of the logits) for images ``[N, H, W, C]``."""
-    x = np.asarray(x)
+    x = _with_channels(x)
     xb, _ = _pad_batches(x, batch_size)
     probs = np.asarray(_predict_batches(graphdef, state, xb, norm))
     return probs.reshape(-1, probs.shape[-1])[: x.shape[0]]
