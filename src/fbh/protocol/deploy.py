@@ -125,6 +125,7 @@ def load_images(path: str | Path, input_shape=(28, 28, 1)) -> np.ndarray:
 
     ``input_shape`` is the model's ``(H, W, C)``: an image file is converted
     to grayscale (C = 1) or RGB (C = 3) and resized to it; arrays must match it.
+    ``None`` only checks that the file reads.
 
     Raises:
       BadInput: the file is missing, unreadable or not images of the right shape.
@@ -143,6 +144,8 @@ def load_images(path: str | Path, input_shape=(28, 28, 1)) -> np.ndarray:
 
 
 def _read_images(path: Path, input_shape) -> np.ndarray:
+    if input_shape is None:  # only check that the file reads (before any model is loaded)
+        input_shape = (0, 0, 0)
     h, w, ch = (int(v) for v in input_shape)
     name = path.name.lower()
     if name.endswith(".npy"):
@@ -159,8 +162,13 @@ def _read_images(path: Path, input_shape) -> np.ndarray:
         from PIL import Image
 
         with Image.open(path) as im:
+            if not h:
+                im.load()
+                return np.zeros((0,), np.uint8)
             x = np.asarray(im.convert("L" if ch == 1 else "RGB").resize((w, h)))
     x = np.asarray(x)
+    if not h:
+        return x
     if x.ndim == 2 or (x.ndim == 3 and ch > 1 and x.shape == (h, w, ch)):
         x = x[None]
     if x.ndim == 3:
@@ -176,6 +184,8 @@ def _read_images(path: Path, input_shape) -> np.ndarray:
 def predict_files(run_dir: str | Path, images: Sequence[str | Path], round_: int | None = None,
                   model=None) -> Iterator[tuple[str, list[int]]]:
     """Yield ``(path, predicted labels)`` for each image file (all are read before predicting)."""
+    for path in images:  # a bad image file is named before any model or chain is touched
+        load_images(path, None)
     trainer, state, _ = deployed_model(run_dir, round_, model)
     batches = [(str(path), load_images(path, trainer.input_shape)) for path in images]
     for path, x in batches:
