@@ -63,17 +63,6 @@ def decrypt(
 ) -> tuple[npt.NDArray[np.int64], int]:
     """Plaintexts of trusted rows; ``bad`` is the first index not decodable within bound."""
 
-def aggregate(
-    items: list[npt.NDArray[np.uint8]], validate: list[bool], threads: int
-) -> tuple[npt.NDArray[np.uint8], int, int]:
-    """Element-wise sum of C row arrays; returns (rows, bad index, bad input)."""
-
-def scale(rows: npt.NDArray[np.uint8], k: bytes, threads: int) -> npt.NDArray[np.uint8]:
-    """k * rows for a public nonzero 32-byte scalar k (variable time)."""
-
-def negate(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """-rows (y -> p - y for finite points)."""
-
 def validate_rows(rows: npt.NDArray[np.uint8], threads: int) -> int:
     """First invalid point index (2k: C1 of row k, 2k+1: C2), or -1."""
 
@@ -137,9 +126,10 @@ def packed_decrypt(
     """All B * k slot values; ``bad`` is the first index not decodable within bound."""
 
 def aggregate_points(
-    items: list[npt.NDArray[np.uint8]], threads: int
+    items: list[npt.NDArray[np.uint8]], validate: list[bool], threads: int
 ) -> tuple[npt.NDArray[np.uint8], int, int]:
-    """Sum of C validated point arrays of equal shape (..., 64)."""
+    """Sum of C point arrays of equal shape (..., 64), checking those flagged in validate;
+    returns (points, first bad point index or -1, its input)."""
 
 def scale_points(points: npt.NDArray[np.uint8], k: bytes, threads: int) -> npt.NDArray[np.uint8]:
     """k * points for a public nonzero 32-byte scalar (variable time)."""

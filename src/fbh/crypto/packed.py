@@ -255,6 +255,15 @@ class PackedCiphertexts:
     def verify(self, context: bytes, *, threads: int | None = None) -> None:
         """Check every block's proof against the caller's context (batched, multi-threaded).
 
+        Each proof claims ``z_b G = A_b + c_b R_b``. Instead of B double multiplications, the
+        check draws ``rho_b`` uniformly from ``[0, 2^128)`` with the OS CSPRNG (after the blob is
+        fixed) and tests ``sum rho_b A_b + sum (rho_b c_b) R_b - (sum rho_b z_b) G = 0`` with one
+        multi-scalar multiplication (small-exponent batch test, Bellare-Garay-Rabin, EUROCRYPT
+        1998). Sound because the group has prime order n > 2^128 and every point is validated:
+        if some proof is wrong, the sum vanishes for at most one value of its ``rho_b`` mod n, so
+        a bad blob passes with probability <= 2^-128. A failing batch is bisected to name the
+        first bad block.
+
         Raises:
             InvalidProof: The blob is an aggregate, its header names another context, or a
                 block's proof fails (the exception names the first failing block).
