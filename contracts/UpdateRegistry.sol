@@ -20,7 +20,7 @@ contract UpdateRegistry {
     enum Status { None, Open, Aggregated, Approved, Rejected, Cancelled }
     /// Why the server excluded a party (fbh.chain.RejectReason); 0 is reserved.
     enum RejectReason { None, DigestMismatch, UnregisteredSender, Replay, Duplicate, BadSignature,
-                        NotCommitted, Malformed }
+                        NotCommitted, Malformed, NotReceived, InvalidProof }
     /// Why a round was cancelled (fbh.chain.CancelReason); 0 is reserved.
     enum CancelReason { None, Interrupted, NoUsableUpdates, DecryptionFailed, AuditTimeout, Administrative }
 
