@@ -19,7 +19,7 @@ namespace fbh {
 namespace {
 
 constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 2) points
-constexpr std::size_t kDecBlocks = 32;  // 32 R tables (1 MiB) and 32 k products per chunk
+constexpr std::size_t kDecBlocks = 128;  // blocks per chunk: their R tables are built in one batch
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
 /// Returns 0 if src holds 0 or a value >= n.
