@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
 from collections.abc import Sequence
@@ -83,6 +84,24 @@ def _default_out(prefix: str) -> str:
     return f"runs/{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+@contextlib.contextmanager
+def _resumable(out: str):
+    """An unexpected failure of a run that left a resumable directory is exit 3, with the way back."""
+    from fbh.errors import FbhError, RunInterrupted
+    from fbh.protocol.rundir import RunDir
+
+    try:
+        yield
+    except FbhError:
+        raise
+    except Exception as exc:
+        if not RunDir(out).is_incomplete:
+            raise
+        text = " ".join(str(exc).split())[:200]
+        raise RunInterrupted(f"run stopped: {type(exc).__name__}: {text}",
+                             f"fix the cause, then `fbh run --resume {out}` (`fbh --debug` shows the traceback)") from exc
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from fbh.errors import BadInput
     from fbh.protocol.config import RunConfig
@@ -92,7 +111,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if given or args.out or args.preset != "default":
         raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
                        f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
-    metrics = resume(args.resume, data_dir=args.data_dir)
+    with _resumable(args.resume):
+        metrics = resume(args.resume, data_dir=args.data_dir)
     last = metrics["rounds"][-1]
     print(f"done: {args.resume}  test accuracy {last['test_accuracy']:.4f} after {len(metrics['rounds'])} rounds")
     return 0
@@ -108,7 +128,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = args.out or _default_out("run")
     check_config(config)
     check_out_dir(out)
-    metrics = run(config, out, data_dir=args.data_dir)
+    with _resumable(out):
+        metrics = run(config, out, data_dir=args.data_dir)
     last = metrics["rounds"][-1]
     print(f"done: {out}  test accuracy {last['test_accuracy']:.4f} after {last['round']} rounds")
     return 0

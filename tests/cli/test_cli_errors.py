@@ -43,13 +43,16 @@ def files(tmp_path_factory) -> dict[str, Path]:
     rd.write_json(rd.config_path, {"encrypt": False, "chain": "none", "centralized": True})
     rd.save_model(rd.model_path, np.zeros(10, np.float32), model="ann", num_classes=10, seed=0)
     rd.model_path.write_bytes(rd.model_path.read_bytes()[:60])
+    unfinished = base / "unfinished"
+    RunDir(unfinished).write_json(RunDir(unfinished).config_path, {"encrypt": True, "chain": "embedded"})
+    RunDir(unfinished).mark_incomplete(round=2)
     finished = base / "finished"
     RunDir(finished).write_json(RunDir(finished).metrics_path, {"rounds": []})
     RunDir(finished).write_json(RunDir(finished).config_path, {})
     wrong_shape = base / "wrong.npy"
     np.save(wrong_shape, np.zeros((3, 5)))
     return {"file": a_file, "png": png, "npy": good_npy, "no_manifest": no_manifest, "truncated": truncated,
-            "finished": finished, "wrong_shape": wrong_shape, "base": base}
+            "finished": finished, "unfinished": unfinished, "wrong_shape": wrong_shape, "base": base}
 
 
 def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str] | None]]:
@@ -74,6 +77,7 @@ def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str]
         (["baseline", "--epochs", "0", "--out", out], BAD, "epochs", None),
         (["audit", str(f["no_manifest"])], BAD, "manifest", None),
         (["audit", str(f["base"] / "nowhere")], BAD, "config.json", None),
+        (["audit", str(f["unfinished"])], BAD, "--resume", None),
         (["predict", str(f["truncated"]), str(f["npy"])], BAD, "model.npz", None),
         (["predict", str(f["truncated"]), str(f["png"])], BAD, "corrupt.png", None),
         (["predict", str(f["truncated"]), str(f["wrong_shape"])], BAD, "3, 5)", None),
@@ -83,6 +87,8 @@ def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str]
         (["run", "--resume", str(f["finished"])], BAD, "finished run", None),
         (["run", "--resume", str(f["finished"]), "--clients", "3"], BAD, "--clients", None),
         (["report", str(f["base"] / "nowhere")], BAD, "no such run directory", None),
+        ([*run, "--data-dir", str(f["base"] / "empty")], BAD, "mnist",
+         {"FBH_DATA_DIR": "", "FBH_CACHE_DIR": str(f["base"] / "empty"), "FBH_OFFLINE": "1"}),
         (["predict", "--round", "1", str(f["truncated"]), str(f["npy"])], BAD, "baseline", None),
     ]
 
@@ -125,3 +131,33 @@ def test_error_lines_name_the_hint():
     code, lines = describe(RuntimeError("boom"), "run")
     assert code == ExitCode.INTERRUPTED and "--debug" in lines[1]
     assert json.dumps(int(code)) == "3"
+
+
+def test_unexpected_failure_of_a_started_run_is_exit_3_with_the_way_back(tmp_path):
+    from fbh.cli import _resumable
+    from fbh.errors import RunInterrupted
+
+    rd = RunDir(tmp_path / "started")
+    rd.mark_incomplete(round=1)
+    with pytest.raises(RunInterrupted) as info, _resumable(str(rd.root)):
+        raise ValueError("boom")
+    assert info.value.exit_code == ExitCode.INTERRUPTED and "ValueError: boom" in info.value.message
+    assert f"fbh run --resume {rd.root}" in info.value.hint
+    with pytest.raises(ValueError), _resumable(str(tmp_path / "never-started")):
+        raise ValueError("bad input before the run began")
+
+
+def test_full_disk_is_reported_before_the_run_starts(tmp_path, monkeypatch):
+    import errno
+    import tempfile
+
+    from fbh.errors import UnusableRunDir
+    from fbh.protocol.preflight import check_out_dir
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    with pytest.raises(UnusableRunDir, match="the disk is full") as info:
+        check_out_dir(tmp_path / "run")
+    assert "free space" in info.value.hint and not (tmp_path / "run").exists()

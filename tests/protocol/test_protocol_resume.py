@@ -19,7 +19,7 @@ from fbh.protocol.config import RunConfig
 from fbh.protocol.faults import ENV, STAGES
 from fbh.protocol.resume import resume
 from fbh.protocol.rundir import RunDir
-from fbh.protocol.simulation import _claim, run
+from fbh.protocol.simulation import _claim, run, stopped_as_interrupted
 
 # Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound.
 CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12)
@@ -38,36 +38,35 @@ def uninterrupted(tiny, tmp_path_factory):
     return RunDir(out).load_model(RunDir(out).model_path)[0]
 
 
-def _crash_and_resume(cfg, tiny, out, fault, monkeypatch):
-    monkeypatch.setenv(ENV, fault)
-    with pytest.raises(RunInterrupted) as info:
-        run(cfg, out, dataset=tiny, progress=False)
-    assert f"--resume {out}" in info.value.hint
-    assert RunDir(out).is_incomplete
-    monkeypatch.delenv(ENV)
-    return resume(out, dataset=tiny, progress=False)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("stage", STAGES)
-def test_resume_after_a_crash_at_each_stage(stage, tiny, uninterrupted, tmp_path, monkeypatch):
+def test_resume_after_a_crash_at_every_stage_in_turn(tiny, uninterrupted, tmp_path, monkeypatch):
+    """Crash at train, then (resumed) at encrypt, commit, aggregate and audit: each resume goes on."""
     out = tmp_path / "run"
-
-    metrics = _crash_and_resume(CFG, tiny, out, f"{stage}:1:interrupt", monkeypatch)
-
     rd = RunDir(out)
+    # The chain round each crash hits: a crash before openRound leaves nothing to cancel.
+    crashes = list(zip(STAGES, (1, 1, 2, 3, 4), strict=True))
+    for i, (stage, round_) in enumerate(crashes):
+        monkeypatch.setenv(ENV, f"{stage}:{round_}:interrupt")
+        with pytest.raises(RunInterrupted) as info:
+            if i == 0:
+                run(CFG, out, dataset=tiny, progress=False)
+            else:
+                resume(out, dataset=tiny, progress=False)
+        assert f"--resume {out}" in info.value.hint and rd.is_incomplete
+        assert all(r <= round_ for r in rd.rounds())
+    monkeypatch.delenv(ENV)
+
+    metrics = resume(out, dataset=tiny, progress=False)
+
     assert not rd.is_incomplete
+    assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(5, 1)]
+    assert rd.rounds() == [5]  # every crashed round's files are gone: nothing stale where audit reads
     assert audit_run(out) == []
     with restore(rd.chain_dir) as ledger:
         history = ledger.history()
-    if stage == "train":  # round 1 was never opened on chain: it is simply run
-        assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(1, None)]
-        assert [(h.round, h.status) for h in history] == [(1, RoundStatus.APPROVED)]
-    else:  # the open (or aggregated) round 1 is cancelled on chain and redone as round 2
-        assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(2, 1)]
-        assert rd.rounds() == [2]  # the crashed round's files are gone: nothing stale where audit reads
-        assert [(h.round, h.status) for h in history] == [(1, RoundStatus.CANCELLED), (2, RoundStatus.APPROVED)]
-        assert history[0].cancel_reason is CancelReason.INTERRUPTED
+    assert [(h.round, h.status) for h in history] == [
+        *((r, RoundStatus.CANCELLED) for r in (1, 2, 3, 4)), (5, RoundStatus.APPROVED)]
+    assert {h.cancel_reason for h in history[:4]} == {CancelReason.INTERRUPTED}
     np.testing.assert_array_equal(rd.load_model(rd.model_path)[0], uninterrupted)
 
 
@@ -123,6 +122,24 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     assert [r["round"] for r in rd.read_json(rd.metrics_path)["rounds"]] == [1, 3]
 
 
+@pytest.mark.slow
+def test_plaintext_run_resumes_from_its_last_round(tiny, tmp_path, monkeypatch):
+    cfg = dataclasses.replace(CFG, encrypt=False, chain="none", rounds=2)
+    whole = tmp_path / "whole"
+    run(cfg, whole, dataset=tiny, progress=False)
+    out = tmp_path / "crashed"
+    monkeypatch.setenv(ENV, "train:2:interrupt")
+    with pytest.raises(RunInterrupted):
+        run(cfg, out, dataset=tiny, progress=False)
+    monkeypatch.delenv(ENV)
+
+    metrics = resume(out, dataset=tiny, progress=False)
+
+    assert [r["round"] for r in metrics["rounds"]] == [1, 2] and RunDir(out).rounds() == [1, 2]
+    np.testing.assert_array_equal(RunDir(out).load_model(RunDir(out).model_path)[0],
+                                  RunDir(whole).load_model(RunDir(whole).model_path)[0])
+
+
 def test_resume_refuses_what_is_not_an_unfinished_run(tmp_path):
     with pytest.raises(UnusableRunDir, match="no such run directory"):
         resume(tmp_path / "nowhere")
@@ -147,3 +164,19 @@ def test_rerun_into_an_unfinished_run_starts_it_over(tmp_path):
     finished.write_json(finished.metrics_path, {"rounds": []})
     with pytest.raises(UnusableRunDir, match="already holds a run"):
         _claim(finished)
+
+
+@pytest.mark.parametrize(("raised", "says"), [
+    (KeyboardInterrupt(), "run interrupted (in round 2)"),
+    (OSError(28, "No space left on device", "rounds/2/model.npz"), "the disk is full (in round 2)"),
+])
+def test_interruptions_become_exit_3_with_the_resume_command(tmp_path, raised, says):
+    import types
+
+    rd = RunDir(tmp_path / "run")
+    rd.mark_incomplete(round=2)
+    session = types.SimpleNamespace(ledger=None)
+    with pytest.raises(RunInterrupted) as info, stopped_as_interrupted(session, rd):
+        raise raised
+    assert says in info.value.message and f"fbh run --resume {rd.root}" in info.value.hint
+    assert int(info.value.exit_code) == 3

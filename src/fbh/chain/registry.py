@@ -241,9 +241,14 @@ class Ledger:
         return result
 
     def publish_key(self, public_key: bytes, *, sender: Sender = None) -> TxResult:
-        """Publishes the 33-byte compressed ElGamal public key; acts as the admin."""
-        return self._transact("publishKey", self._fn("publishKey", bytes(public_key)),
-                              self._signer(sender, "admin"))
+        """Publishes the 33-byte compressed ElGamal public key; acts as the admin.
+
+        The last step of set-up: the state is saved, so a restored chain has every party registered.
+        """
+        result = self._transact("publishKey", self._fn("publishKey", bytes(public_key)),
+                                self._signer(sender, "admin"))
+        self._autosave()
+        return result
 
     def publish_key_set(self, key_set_digest: bytes, *, sender: Sender = None) -> TxResult:
         """Publishes the SHA-256 of a packed public key set (``PublicKeySet.digest()``); acts as the admin."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from fbh.errors import UnusableRunDir
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.rundir import RunDir
 
@@ -48,13 +49,16 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
     """Audit ``run_dir`` against its chain.
 
     Raises:
-      FileNotFoundError: if ``run_dir`` is not a finished run.
+      UnusableRunDir: ``run_dir`` is not a run directory, or is unfinished.
       ValueError: if the run had no encryption or no chain.
     """
     from fbh import chain
 
     rd = RunDir(run_dir)
     config = rd.read_json(rd.config_path)
+    if rd.is_incomplete:  # its last round may be half-written: auditing it would only cry wolf
+        raise UnusableRunDir(f"{rd.root} is an unfinished run",
+                             f"finish it with `fbh run --resume {rd.root}`, then audit it")
     if not config.get("encrypt", False) or config.get("chain") == "none":
         msg = f"{rd.root} is a run without encryption or chain: there is nothing on chain to audit"
         raise ValueError(msg)

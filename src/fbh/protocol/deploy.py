@@ -71,14 +71,14 @@ def deployed_model(run_dir: str | Path, round_: int | None = None):
       BadInput: ``round_`` does not exist.
       UnusableRunDir: the run directory lacks what is needed.
     """
-    import jax.numpy as jnp
-
-    from fbh.train import FederatedTrainer, ravel, unravel
-
     rd = RunDir(run_dir)
     config = rd.read_json(rd.config_path)
     path, round_ = _model_file(rd, config, round_)
     flat, meta = rd.load_model(path)
+    import jax.numpy as jnp  # only once there is a model to run: a refusal stays quick
+
+    from fbh.train import FederatedTrainer, ravel, unravel
+
     trainer = FederatedTrainer(meta.get("model", config.get("model", "cnn")),
                                meta.get("num_classes") or _num_classes(config),
                                seed=meta.get("seed", config.get("seed", 0)))

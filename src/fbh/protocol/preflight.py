@@ -59,12 +59,11 @@ def check_chain(spec: str) -> None:
     Raises:
       BadInput: unknown name, anvil missing, or the node does not answer.
     """
-    from fbh.chain import BACKENDS, ChainConfigError
-
     if spec in ("embedded", "none"):
-        return
+        return  # nothing to reach: no need to import web3 yet
     if spec == "anvil":
         from fbh.chain.anvil import find_anvil
+        from fbh.chain.errors import ChainConfigError
 
         try:
             find_anvil()
@@ -80,7 +79,7 @@ def check_chain(spec: str) -> None:
             raise BadInput(f"--chain {spec}: no Ethereum node answers there ({type(exc).__name__})",
                            "start the node, or use --chain embedded") from None
         return
-    raise BadInput(f"--chain {spec!r} names no chain", f"use one of {', '.join(BACKENDS)} or none")
+    raise BadInput(f"--chain {spec!r} names no chain", "use embedded, anvil, none or an http(s):// URL")
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -119,18 +119,19 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  chain: unreadable: {chain['error']}" if "error" in chain else
                      f"  chain: {chain['backend']} (id {chain['chain_id']}), contract {chain['contract']}, "
                      f"{chain['head_block']} blocks")
-    lines.append("  round  test acc  test loss  train loss  val acc  verdict     accepted  seconds per stage")
+    lines.append("           round  test acc  test loss  train loss  val acc  verdict     accepted  seconds per stage")
     for r in report["rounds"]:
         verdict = r.get("on_chain", {}).get("status") or ({True: "approved", False: "rejected"}.get(r.get("approved"))
                                                           or "-")
         seconds = ", ".join(f"{k} {v:.1f}" for k, v in (r.get("seconds") or {}).items())
-        lines.append(f"  {r['round']:>5}  {_num(r.get('test_accuracy'))}  {_num(r.get('test_loss'), 9)}  "
+        label = f"{r['round']} (step {r['step']})" if r.get("step") else str(r["round"])
+        lines.append(f"  {label:>14}  {_num(r.get('test_accuracy'))}  {_num(r.get('test_loss'), 9)}  "
                      f"{_num(r.get('train_loss'), 10)}  {_num(r.get('validation_accuracy'), 7)}  {verdict:<10}  "
                      f"{r.get('accepted', '-')!s:>8}  {seconds}")
         for rej in r.get("rejected") or []:
             lines.append(f"         rejected {rej['hospital']}: {rej['reason']} ({rej.get('detail', '')})")
     for r in report["cancelled_rounds"]:
-        lines.append(f"  {r['round']:>5}  {r['status']}" + (f" ({r['cancel_reason']})" if r["cancel_reason"] else ""))
+        lines.append(f"  {r['round']:>14}  {r['status']}" + (f" ({r['cancel_reason']})" if r["cancel_reason"] else ""))
     disk = report["disk_bytes"]
     parts = ", ".join(f"{k} {_mb(v)}" for k, v in disk.items() if k != "total" and v >= 1e5)
     lines.append(f"  disk: {_mb(disk['total'])}" + (f" ({parts})" if parts else ""))

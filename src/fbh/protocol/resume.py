@@ -33,17 +33,17 @@ def _config(rd: RunDir) -> RunConfig:
         raise UnusableRunDir(f"{rd.config_path} is not a run configuration ({exc})") from None
 
 
-def _set_up(rd: RunDir, config: RunConfig) -> bool:
-    """Whether the run got far enough to resume (keys saved; chain deployed and keyed)."""
-    if not config.encrypt:
-        return True
-    if not (rd.root / "keys").is_dir():
-        return False
-    if config.chain == "none":
-        return True
-    from fbh.chain.backend import MANIFEST
+def _set_up(rd: RunDir) -> bool:
+    """Whether set-up finished (keys saved, chain deployed, parties registered, key published).
 
-    return (rd.chain_dir / MANIFEST).is_file()
+    The ``INCOMPLETE`` note names a round only once set-up is done (and, on
+    anvil, dumped), so anything earlier is simply run again.
+    """
+    try:
+        note = rd.read_json(rd.incomplete_path)
+    except UnusableRunDir:
+        return False
+    return "round" in note
 
 
 def resume(run_dir: str | Path, *, data_dir=None, progress: bool = True, dataset=None,
@@ -63,7 +63,7 @@ def resume(run_dir: str | Path, *, data_dir=None, progress: bool = True, dataset
         raise UnusableRunDir(f"{rd.root} holds a finished run: there is nothing to resume",
                              f"see `fbh report {rd.root}`")
     check_config(config)
-    if not _set_up(rd, config):  # crashed during set-up: no round was done, nothing on chain to keep
+    if not _set_up(rd):  # crashed during set-up: no round was done, nothing on chain to keep
         return run(config, rd.root, data_dir=data_dir, progress=progress, tamper=tamper, dataset=dataset)
     rows = rd.read_json(rd.metrics_path)["rounds"] if rd.metrics_path.exists() else []
     with Session.start(config, rd, data_dir=data_dir, dataset=dataset, progress=progress,

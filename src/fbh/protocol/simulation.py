@@ -10,6 +10,7 @@ step took is recorded per round in ``metrics.json``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import shutil
 import time
 from collections import defaultdict
@@ -71,8 +72,8 @@ def run(
 
     run_dir = RunDir(out_dir)
     created = _claim(run_dir)
+    run_dir.mark_incomplete(stage="setup")  # first: a directory with a config is never mistaken for a finished run
     run_dir.write_json(run_dir.config_path, config.to_json())
-    run_dir.mark_incomplete(stage="setup")
     try:
         with Session.start(config, run_dir, data_dir=data_dir, dataset=dataset, progress=progress) as session:
             with stopped_as_interrupted(session, run_dir):
@@ -95,8 +96,12 @@ def stopped_as_interrupted(session, run_dir: RunDir):
         raise
     except Exception as exc:
         backend = getattr(session.ledger, "backend", None)
+        # Checked first: a dead node's connection errors are OSErrors too.
         if backend is not None and getattr(backend, "running", True) is False:
             raise RunInterrupted(f"the {backend.kind} chain node died ({_where(run_dir)})", hint) from exc
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RunInterrupted(f"the disk is full ({_where(run_dir)}): {exc.filename or run_dir.root}",
+                                 f"free some space, then {hint}") from exc
         raise
 
 
