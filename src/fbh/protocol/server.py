@@ -115,9 +115,10 @@ class Server:
         a single one must match its on-chain commitment (digest and sample
         count), must not reuse bytes of an earlier round, must parse as
         ``num_params`` packed values, and its proofs must verify for this
-        chain, contract, round and signer (batched over blocks).  This call is the round's cut-off: a
-        hospital that committed on chain but sent nothing valid is excluded
-        as not received, so every commitment ends up accepted or excluded.
+        chain, contract, round and signer (batched over blocks).  This call
+        is the round's cut-off: a hospital that committed on chain but sent
+        nothing valid is excluded as not received, so every commitment ends
+        up accepted or excluded.
         """
         info = self.ledger.round(plan.round) if self.ledger is not None else None
         signers = attribution.hospital_signers(self.ledger, plan)
