@@ -167,7 +167,7 @@ def test_vss_detects_a_bad_share_and_any_quorum_recovers_the_key(dkg):
     joint = np.frombuffer(pub.to_bytes()[8:], dtype=np.uint8).reshape(K, 64)
     for quorum in itertools.combinations(range(1, N + 1), T):
         parts = [th.scaled_keys(keys[i], i, list(quorum)) for i in quorum]
-        total, _, _ = _ec.aggregate_points(parts, 1)
+        total, _, _ = _ec.aggregate_points(parts, [True] * len(parts), 1)
         assert np.array_equal(total, joint)  # sum lambda_i S_i = P: shares interpolate to s
 
 

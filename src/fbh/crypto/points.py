@@ -29,7 +29,7 @@ def add(*points: bytes) -> bytes:
     """Sum of points (public)."""
     if len(points) == 1:
         return points[0]
-    out, bad, _ = _ec.aggregate_points([_arr([p]) for p in points], 1)
+    out, bad, _ = _ec.aggregate_points([_arr([p]) for p in points], [True] * len(points), 1)
     if bad >= 0:
         msg = "invalid point in sum"
         raise ValueError(msg)

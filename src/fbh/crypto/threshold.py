@@ -148,12 +148,12 @@ def combine_shares(
     nthreads = resolve_threads(threads)
     d = shares[0].points
     if len(shares) > 1:
-        d, bad, _ = _ec.aggregate_points([s.points for s in shares], nthreads)
+        d, bad, _ = _ec.aggregate_points([s.points for s in shares], [True] * len(shares), nthreads)
         if bad >= 0:
             msg = f"invalid share point {bad}"
             raise ValueError(msg)
     c = np.ascontiguousarray(aggregate._points[:, 1:, :])
-    m, bad, _ = _ec.aggregate_points([c, _ec.negate_points(d)], nthreads)
+    m, bad, _ = _ec.aggregate_points([c, _ec.negate_points(d)], [False, False], nthreads)
     if table is None:
         table = DecodingTable.cached(bound)
     out, bad = _ec.points_decode(m, table._core, bound, nthreads)

@@ -90,7 +90,7 @@ class Polynomial(NotCopyable):
 def _sum_points(items: list[np.ndarray]) -> np.ndarray:
     if len(items) == 1:
         return items[0].copy()
-    out, bad, _ = _ec.aggregate_points(items, 1)
+    out, bad, _ = _ec.aggregate_points(items, [True] * len(items), 1)
     if bad >= 0:
         msg = f"invalid commitment point {bad}"
         raise ValueError(msg)

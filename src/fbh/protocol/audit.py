@@ -50,6 +50,7 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
 
     Raises:
       UnusableRunDir: ``run_dir`` is not a run directory, or is unfinished.
+      ValueError: if the run had no encryption or no chain.
     """
     from fbh import chain
 
