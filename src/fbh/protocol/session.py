@@ -18,6 +18,7 @@ from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.plots import plot_curves
+from fbh.protocol.dp import DPConfigError
 from fbh.protocol.privacy import DifferentialPrivacy
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.server import Server
@@ -70,7 +71,13 @@ class Session:
     def start(cls, config: RunConfig, run_dir: RunDir, *, data_dir=None, dataset=None, progress=True):
         """Load data, build the model, set up keys and the chain; closes the chain on exit."""
         dataset = dataset if dataset is not None else fdata.load_dataset(config.dataset, data_dir)
-        session = cls(config, run_dir, dataset, progress)
+        try:
+            session = cls(config, run_dir, dataset, progress)
+        except DPConfigError:  # refused before anything ran: leave no half-written run behind
+            run_dir.config_path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                run_dir.root.rmdir()  # only if nothing else is in it
+            raise
         with session._exit:
             session._setup_roles()
             if progress:
