@@ -99,12 +99,23 @@ bool confirm_var(std::int64_t m, const ge* p) {
     const FixedTable& th = table_h(false);
     const std::int64_t k = 2 * m + 1;
     const u64 km[5] = {static_cast<u64>(k < 0 ? -k : k), 0, 0, 0, 0};
+    // Only the digits |k| needs (regular recoding: w * nd >= bits + 1): 2 for |m| < 2^22.
+    const int bits = 64 - __builtin_clzll(km[0]);
+    const int nd = (bits + 1 + th.w - 1) / th.w;
     digit d[kDigitsMsgFast];
-    scalar_recode_regular(d, km, th.w, kDigitsMsgFast);
+    scalar_recode_regular(d, km, th.w, nd);
     if (k < 0) {
-      for (auto& x : d) x.neg ^= 1;
+      for (int i = 0; i < nd; ++i) d[i].neg ^= 1;
     }
-    ecmult_fixed_complete(&acc, th, d, kDigitsMsgFast);
+    // Public data: index the table directly (ecmult_fixed_complete would scan every entry).
+    gep_set_infinity(&acc);
+    for (int i = 0; i < nd; ++i) {
+      ge e;
+      gep q;
+      ge_table_select_var(&e, th.pos(i), d[i]);
+      gep_set_ge(&q, &e);
+      gep_add(&acc, &acc, &q);
+    }
     gep off;
     gep_set_ge(&off, &msg_offset(false));
     gep_add(&acc, &acc, &off);

@@ -15,9 +15,6 @@ namespace {
 constexpr std::size_t kEncChunk = 512;
 constexpr std::size_t kDecChunk = 1024;
 constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
-/// Below this many values a chunk uses the complete formulas: one field inversion per
-/// batched step costs more than it saves.
-constexpr std::size_t kSmallChunk = 16;
 
 /// Per-thread buffers for encryption; everything derived from nonces is cleared after use.
 struct EncWorkspace {
@@ -63,17 +60,6 @@ void nonce_digits(digit* dr, const unsigned char* nonces, std::size_t b, int w, 
   }
 }
 
-/// Digits the fast mode needs for k_m = 2 m + 1 over a chunk (variable time in m).
-int msg_digits_fast(const std::int64_t* m, std::size_t b, int w) {
-  u64 most = 1;
-  for (std::size_t i = 0; i < b; ++i) {
-    const std::int64_t k = 2 * m[i] + 1;
-    most |= static_cast<u64>(k < 0 ? -k : k);
-  }
-  int bits = 64 - __builtin_clzll(most);
-  return (bits + 1 + w - 1) / w;  // regular recoding needs w * nd >= bits + 1
-}
-
 /// Encrypt one chunk of b values (see elgamal_encrypt).
 void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
                    const unsigned char* nonces, std::size_t b, bool ct, bool complete,
@@ -85,27 +71,13 @@ void encrypt_chunk(unsigned char* out, PubKey& pk, const std::int64_t* m,
   digit* dr = ws.dr.data();
   digit* dm = ws.dm.data();
   nonce_digits(dr, nonces, b, w, nd, ws.rnd.data());
-  const int ndm = ct ? th.nd : msg_digits_fast(m, b, w);
-  for (std::size_t i = 0; i < b; ++i) {
-    digit* di = dm + i * static_cast<std::size_t>(ndm);
-    if (ct) {
-      // m G = (2 (m + 2^48) + 1) H + offset with H = G / 2: an odd positive multiplier.
-      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-    } else {
-      // Fast mode: m G = (2 m + 1) H - H with only the digits this chunk needs.
-      const std::int64_t k = 2 * m[i] + 1;
-      const u64 km[5] = {static_cast<u64>(k < 0 ? -k : k), 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-      if (k < 0) {
-        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
-      }
-    }
-  }
+  const int ndm = message_digits(dm, m, b, ct);
   ge* acc = ws.acc.data();
   ge* q = ws.q.data();
   fe* scratch = ws.scratch.data();
-  u64 ok = (complete || b < kSmallChunk) ? 0 : 1;
+  // Batched affine steps even for tiny chunks: measured, they never cost more than the
+  // complete formulas (a batch of 1 costs the same; chunks are balanced by for_chunks).
+  u64 ok = complete ? 0 : 1;
   if (ok) {
     for (std::size_t i = 0; i < b; ++i) {
       select_fixed(&acc[i], tg, 0, dr[i * nd], ct);
@@ -194,6 +166,37 @@ std::int64_t decrypt_chunk(std::int64_t* out, const unsigned char* rows, std::si
 
 }  // namespace
 
+int message_digits(digit* dm, const std::int64_t* m, std::size_t n, bool ct) {
+  const int w = table_h(ct).w;
+  int ndm = table_h(ct).nd;
+  if (!ct) {  // only as many digits as the largest |2m + 1| of the batch needs
+    u64 most = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int64_t v = 2 * m[i] + 1;
+      most |= static_cast<u64>(v < 0 ? -v : v);
+    }
+    const int bits = 64 - __builtin_clzll(most);
+    ndm = (bits + 1 + w - 1) / w;  // regular recoding needs w * nd >= bits + 1
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    digit* di = dm + i * static_cast<std::size_t>(ndm);
+    if (ct) {
+      // m G = (2 (m + 2^48) + 1) H + offset with H = G / 2: an odd positive multiplier.
+      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+    } else {
+      // Fast mode: m G = (2 m + 1) H - H.
+      const std::int64_t v = 2 * m[i] + 1;
+      const u64 km[5] = {static_cast<u64>(v < 0 ? -v : v), 0, 0, 0, 0};
+      scalar_recode_regular(di, km, w, ndm);
+      if (v < 0) {
+        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
+      }
+    }
+  }
+  return ndm;
+}
+
 const FixedTable& PubKey::table(bool ct) {
   if (ct) {
     std::call_once(ct_once_, [this] { fixed_table_build(&ct_, &point_, kWinCt, kDigitsCt); });
@@ -259,11 +262,10 @@ std::int64_t elgamal_encrypt(unsigned char* out, PubKey& pk, const std::int64_t*
   const int nt = thread_count(n, threads, 256);
   parallel_for(n, nt, [&](int, std::size_t begin, std::size_t end) {
     EncWorkspace ws(kEncChunk, table_g(ct).nd, table_h(ct).nd);
-    for (std::size_t s = begin; s < end; s += kEncChunk) {
-      const std::size_t b = std::min(kEncChunk, end - s);
+    for_chunks(begin, end, kEncChunk, [&](std::size_t s, std::size_t b) {
       encrypt_chunk(out + s * kRowBytes, pk, m + s, nonces != nullptr ? nonces + 32 * s : nullptr,
                     b, ct, complete, ws);
-    }
+    });
   });
   return -1;
 }
@@ -276,15 +278,16 @@ std::int64_t elgamal_decrypt(std::int64_t* out, const SecKey& sk, const unsigned
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   parallel_for(n, nt, [&](int tid, std::size_t begin, std::size_t end) {
     DecWorkspace ws(kDecChunk);
-    for (std::size_t st = begin; st < end; st += kDecChunk) {
-      const std::size_t b = std::min(kDecChunk, end - st);
+    bool failed = false;
+    for_chunks(begin, end, kDecChunk, [&](std::size_t st, std::size_t b) {
+      if (failed) return;
       const std::int64_t bad =
           decrypt_chunk(out + st, rows + st * kRowBytes, b, kd, t, bound, ct, ws);
       if (bad >= 0) {
         first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(st) + bad;
-        return;
+        failed = true;
       }
-    }
+    });
   });
   for (std::int64_t f : first) {
     if (f >= 0) return f;

@@ -59,6 +59,12 @@ int pubkey_parse_var(ge* r, const unsigned char* in, std::size_t len);
 /// Serialize p as 33 SEC1 compressed bytes.
 void pubkey_serialize(unsigned char* out33, const ge* p);
 
+/// Regular digits of the plaintext multiples of m[0..n) into dm (n rows of the returned count):
+/// k_m = 2 (m + 2^48) + 1 over the table of H = G / 2 in constant time (all digits), or
+/// k_m = 2 m + 1 with only the digits the batch needs in the fast mode (variable time in m).
+/// Adding msg_offset(ct) to k_m H gives m G.
+int message_digits(digit* dm, const std::int64_t* m, std::size_t n, bool ct);
+
 /// Encrypt m[0..n) into rows out[n][kRowBytes]; nonces (n x 32 big-endian, each in
 /// [1, n-1]) come from the caller if given, else from the OS CSPRNG. ct selects the
 /// constant-time path; complete forces the slow complete-formula path (for tests).

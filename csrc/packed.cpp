@@ -19,8 +19,7 @@ namespace fbh {
 namespace {
 
 constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 2) points
-constexpr std::size_t kDecBlocks = 32;  // 32 R tables (1 MiB) and 32 k products per chunk
-constexpr std::int64_t kMsgOffset = std::int64_t{1} << 48;
+constexpr std::size_t kDecBlocks = 128;  // blocks per chunk: their R tables are built in one batch
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
 /// Returns 0 if src holds 0 or a value >= n.
@@ -53,37 +52,6 @@ struct PackedEncWorkspace {
     secure_zero(a.data(), a.size() * sizeof(scalar));
   }
 };
-
-/// Message digits of n values (the encodings of elgamal.cpp: k_m = 2 (m + 2^48) + 1 over the
-/// table of H = G / 2 in constant time, k_m = 2 m + 1 with only the needed digits otherwise).
-int message_digits(digit* dm, const std::int64_t* m, std::size_t n, bool ct) {
-  const int w = table_h(ct).w;
-  int ndm = table_h(ct).nd;
-  if (!ct) {
-    u64 most = 1;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::int64_t v = 2 * m[i] + 1;
-      most |= static_cast<u64>(v < 0 ? -v : v);
-    }
-    const int bits = 64 - __builtin_clzll(most);
-    ndm = (bits + 1 + w - 1) / w;
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    digit* di = dm + i * static_cast<std::size_t>(ndm);
-    if (ct) {
-      const u64 km[5] = {2 * static_cast<u64>(m[i] + kMsgOffset) + 1, 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-    } else {
-      const std::int64_t v = 2 * m[i] + 1;
-      const u64 km[5] = {static_cast<u64>(v < 0 ? -v : v), 0, 0, 0, 0};
-      scalar_recode_regular(di, km, w, ndm);
-      if (v < 0) {
-        for (int j = 0; j < ndm; ++j) di[j].neg ^= 1;
-      }
-    }
-  }
-  return ndm;
-}
 
 /// Encrypt b blocks (layout of acc: C points b * k, then R b, then A b).
 void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
@@ -307,11 +275,10 @@ std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proofs, PubKeySet
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
     PackedEncWorkspace ws(kEncBlocks, k, tab.nd, table_h(ct).nd);
-    for (std::size_t s = begin; s < end; s += kEncBlocks) {
-      const std::size_t b = std::min(kEncBlocks, end - s);
+    for_chunks(begin, end, kEncBlocks, [&](std::size_t s, std::size_t b) {
       encrypt_chunk(pts + s * (k + 1) * kPointBytes, proofs + s * kProofBytes, pk, m + s * k, b,
                     ctx32, count, s, nonces != nullptr ? nonces + 64 * s : nullptr, ct, ws);
-    }
+    });
   });
   return -1;
 }
@@ -349,13 +316,12 @@ void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* 
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
     PackedDecWorkspace ws(kDecBlocks, k);
-    for (std::size_t s = begin; s < end; s += kDecBlocks) {
-      const std::size_t b = std::min(kDecBlocks, end - s);
+    for_chunks(begin, end, kDecBlocks, [&](std::size_t s, std::size_t b) {
       mul_r_chunk(pts + s * (k + 1) * kPointBytes, b, k, kd, ct, ws);
       for (std::size_t v = 0; v < b * k; ++v) {
         ge_store(out + (s * k + v) * kPointBytes, &ws.d[v], ws.dinf[v]);
       }
-    }
+    });
   });
 }
 
@@ -371,8 +337,9 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
     PackedDecWorkspace ws(kDecBlocks, k);
     std::vector<ge> c(kDecBlocks * k);
     std::vector<std::uint8_t> cinf(kDecBlocks * k);
-    for (std::size_t s = begin; s < end; s += kDecBlocks) {
-      const std::size_t b = std::min(kDecBlocks, end - s);
+    bool failed = false;
+    for_chunks(begin, end, kDecBlocks, [&](std::size_t s, std::size_t b) {
+      if (failed) return;
       mul_r_chunk(pts + s * blk, b, k, kd, ct, ws);
       // m_j G = C_j - s_j R: negate the products and add them to the C_j.
       for (std::size_t i = 0; i < b; ++i) {
@@ -387,9 +354,9 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
       const std::int64_t bad = bsgs_decode_var(out + s * k, t, c.data(), cinf.data(), b * k, bound);
       if (bad >= 0) {
         first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(s * k) + bad;
-        return;
+        failed = true;
       }
-    }
+    });
   });
   for (std::int64_t f : first) {
     if (f >= 0) return f;

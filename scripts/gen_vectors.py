@@ -7,7 +7,8 @@ coincurve cannot represent the point at infinity, so those vectors are written b
 hand with SEC1's single ``0x00`` byte, and each says why the result is infinity.
 Invalid inputs are built with plain integer arithmetic mod p and checked to be
 rejected by coincurve as well. wire.json pins the ``Ciphertexts.to_bytes`` layout
-(see src/fbh/crypto/ciphertexts.py) and lists blobs every reader must reject.
+(see src/fbh/crypto/ciphertexts.py) and lists blobs every reader must reject;
+packed_v2.json does the same for packed ciphertexts (scripts/packed_vectors.py).
 Each vector records its ``source``; each file records the coincurve version.
 The output is deterministic (seeded): rerunning the script must not change the files.
 
@@ -21,9 +22,12 @@ import importlib.metadata
 import json
 import random
 import struct
+import sys
 from pathlib import Path
 
 from coincurve import PublicKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by the tests
 
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -338,6 +342,8 @@ def gen_wire(elgamal_doc: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import packed_vectors  # noqa: PLC0415  (imported late: it uses the helpers above)
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "tests/data/vectors")
     args = parser.parse_args(argv)
@@ -353,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         "invalid_scalars.json": gen_invalid_scalars(),
         "invalid_decode.json": gen_invalid_decode(),
         "wire.json": gen_wire(elgamal),
+        "packed_v2.json": packed_vectors.gen_packed(rng, _doc),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, doc in files.items():

@@ -14,7 +14,7 @@ from fbh.bench.crypto_report import format_table
 def test_bench_report_is_consistent(tmp_path):
     path = tmp_path / "bench.json"
     report = run_crypto_bench(n=48, threads=1, json_path=path, baseline_n=16, include_context=False,
-                              progress=False, print_table=False, bound=2**19)
+                              progress=False, print_table=False, bound=2**19, k=4)
     assert json.loads(path.read_text()) == json.loads(json.dumps(report))
     rows = report["rows"]
     ops = {(r["op"], r["impl"], r["mode"]) for r in rows if r["threads"] == 1}
@@ -23,6 +23,11 @@ def test_bench_report_is_consistent(tmp_path):
             assert (op, "fbh", mode) in ops
         assert (op, "baseline", "-") in ops
     assert ("aggregate", "fbh", "-") in ops and ("table build", "fbh", "-") in ops
+    for op in ("encrypt", "decrypt"):
+        for mode in ("fast", "ct"):
+            assert (op, "packed", mode) in ops
+    assert ("aggregate", "packed", "-") in ops
+    assert report["bytes_per_value"]["packed"] > 0
     for r in rows:
         assert r["seconds"] > 0
         if r["n"]:

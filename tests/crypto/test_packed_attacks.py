@@ -142,3 +142,16 @@ def test_related_keys_leak_plaintext_differences():
     independent = fc.KeySet.generate(k=2).public
     ct2 = fc.encrypt_packed(independent, [m0, m1], context=b"x")
     assert _difference_leak(independent.to_bytes(), ct2, delta) != diff_g
+
+
+@pytest.mark.parametrize("bad_block", [0, 777, 1499])
+def test_one_bad_proof_among_many_is_found(ks, bad_block):
+    # 1,500 blocks: the batch check runs a 3,001-point multi-scalar multiplication (windows of
+    # 10 bits, batched affine buckets); a single wrong z must fail it and be located.
+    ct = fc.encrypt_packed(ks.public, np.arange(6000) % 1000, context=ALICE, constant_time=False)
+    ct.verify(ALICE, threads=2)
+    proofs = np.array(ct._proofs)
+    proofs[bad_block, -1] ^= 1  # z + 1 or z - 1: still a valid scalar, a wrong response
+    with pytest.raises(fc.InvalidProof, match=f"block {bad_block} ") as e:
+        forged(ct, proofs=proofs).verify(ALICE, threads=2)
+    assert e.value.block == bad_block

@@ -4,8 +4,27 @@ from __future__ import annotations
 
 import operator
 import os
+from typing import NoReturn
 
-__all__ = ["resolve_threads"]
+__all__ = ["NotCopyable", "resolve_threads"]
+
+
+class NotCopyable:
+    """Mixin for objects that hold secrets: pickling and copying raise ``TypeError``, so a
+    secret cannot reach a file or another process by accident (export it explicitly)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object) -> NoReturn:
+        name = type(self).__name__
+        msg = f"{name} cannot be pickled or copied; export it explicitly with to_bytes()"
+        raise TypeError(msg)
+
+    __reduce__ = _refuse
+    __reduce_ex__ = _refuse
+    __getstate__ = _refuse
+    __copy__ = _refuse
+    __deepcopy__ = _refuse
 
 
 def resolve_threads(threads: int | None) -> int:

@@ -10,7 +10,7 @@ from fbh.crypto.ciphertexts import Ciphertexts
 from fbh.crypto.elgamal import as_plaintexts
 from fbh.crypto.keys import PublicKey
 
-__all__ = ["encrypt_with_nonces"]
+__all__ = ["encrypt_packed_with_nonces", "encrypt_with_nonces"]
 
 
 def encrypt_with_nonces(
@@ -54,3 +54,22 @@ def encrypt_with_nonces(
         msg = f"nonce at index {bad} must be a scalar in [1, n - 1]"
         raise ValueError(msg)
     return Ciphertexts(rows)
+
+
+def encrypt_packed_with_nonces(
+    pub: object,
+    values: object,
+    nonces: object,
+    *,
+    context: bytes,
+    threads: int | None = None,
+    constant_time: bool = True,
+) -> object:
+    """Packed encryption with caller-chosen nonces: row b is ``r_b || a_b`` (block nonce, then
+    proof nonce), 32 bytes big-endian each, in ``[1, n - 1]``. For known-answer tests only."""
+    from fbh.crypto.packed_ops import encrypt_packed  # noqa: PLC0415
+
+    arr = np.ascontiguousarray(nonces, dtype=np.uint8)
+    return encrypt_packed(
+        pub, values, context=context, threads=threads, constant_time=constant_time, _nonces=arr
+    )

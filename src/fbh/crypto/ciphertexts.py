@@ -138,6 +138,7 @@ class Ciphertexts:
         """Inverse of :meth:`to_sec1`; every point is decompressed and validated.
 
         Raises:
+            TypeError: A point is not bytes-like (e.g. an int, which bytes() would read as zeros).
             InvalidPoint: A point is malformed or not on the curve (names the index).
         """
         pairs = list(pairs)
@@ -147,6 +148,10 @@ class Ciphertexts:
                 msg = f"ciphertext {k}: expected a (c1, c2) pair, got {len(pair)} items"
                 raise ValueError(msg)
             for j, pt in enumerate(pair):
+                if not isinstance(pt, (bytes, bytearray, memoryview)):
+                    # bytes(1) would be b"\x00", read as infinity: only accept real bytes.
+                    msg = f"ciphertext {k}: point {j} must be bytes, got {type(pt).__name__}"
+                    raise TypeError(msg)
                 pt = bytes(pt)
                 if pt == b"\x00":
                     continue
@@ -206,7 +211,7 @@ class Ciphertexts:
         return NotImplemented
 
     def __neg__(self) -> Ciphertexts:
-        return Ciphertexts(_ec.negate(self._rows))
+        return Ciphertexts(_ec.negate_points(self._rows.reshape(-1, 2, 64)).reshape(-1, ROW_BYTES))
 
     def __sub__(self, other: object) -> Ciphertexts:
         if not isinstance(other, Ciphertexts):
@@ -227,4 +232,6 @@ class Ciphertexts:
             return Ciphertexts(np.zeros_like(self._rows))
         if k == 1 or len(self) == 0:
             return self
-        return Ciphertexts(_ec.scale(self._rows, k.to_bytes(32, "big"), resolve_threads(threads)))
+        points = self._rows.reshape(-1, 2, 64)
+        out = _ec.scale_points(points, k.to_bytes(32, "big"), resolve_threads(threads))
+        return Ciphertexts(out.reshape(-1, ROW_BYTES))

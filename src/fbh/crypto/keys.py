@@ -8,9 +8,8 @@ into a file or another process by accident.
 from __future__ import annotations
 
 import hmac
-from typing import NoReturn
-
 from fbh.crypto import _ec
+from fbh.crypto._common import NotCopyable
 from fbh.crypto.errors import CryptoError, InvalidPoint
 
 __all__ = ["PrivateKey", "PublicKey"]
@@ -76,7 +75,7 @@ class PublicKey:
         return f"PublicKey({self._compressed.hex()})"
 
 
-class PrivateKey:
+class PrivateKey(NotCopyable):
     """A private key: a scalar in ``[1, n - 1]``, kept inside the C++ extension.
 
     Its ``repr`` hides the secret, and pickling or copying raises ``TypeError``. The only way
@@ -132,13 +131,3 @@ class PrivateKey:
 
     def __repr__(self) -> str:
         return f"PrivateKey(<secret>, public_key={self.public_key.to_bytes().hex()})"
-
-    def _refuse(self, *args: object) -> NoReturn:
-        msg = "PrivateKey cannot be pickled or copied; export it explicitly with to_bytes()"
-        raise TypeError(msg)
-
-    __reduce__ = _refuse
-    __reduce_ex__ = _refuse
-    __getstate__ = _refuse
-    __copy__ = _refuse
-    __deepcopy__ = _refuse
