@@ -123,6 +123,7 @@ def test_cli_refuses_a_dp_configuration_the_bound_cannot_carry(data_dir, tmp_pat
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "cannot carry the DP noise" in err and "--bound" in err and "Traceback" not in err
+    assert not (tmp_path / "dp").exists()  # no half-written run directory
     assert main(["run", "--dp-epsilon", "1", "--no-encrypt"]) == 2
 
 
