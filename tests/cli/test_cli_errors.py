@@ -80,7 +80,8 @@ def _cases(f: dict[str, Path]) -> list[tuple[list[str], int, str, dict[str, str]
         (["audit", str(f["unfinished"])], BAD, "--resume", None),
         (["predict", str(f["truncated"]), str(f["npy"])], BAD, "model.npz", None),
         (["predict", str(f["truncated"]), str(f["png"])], BAD, "corrupt.png", None),
-        (["predict", str(f["truncated"]), str(f["wrong_shape"])], BAD, "3, 5)", None),
+        # An image's shape is judged against the model's input shape, so the unreadable model comes first.
+        (["predict", str(f["truncated"]), str(f["wrong_shape"])], BAD, "model.npz", None),
         (["predict", str(f["truncated"]), str(f["base"] / "missing.png")], BAD, "missing.png", None),
         (["bench", "bogus"], BAD, "bogus", None),
         (["run", "--resume", str(f["base"] / "nowhere")], BAD, "no such run directory", None),

@@ -137,7 +137,7 @@ def _bench_packed(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, m
     contexts = [f"bench|round 1|client {c}".encode() for c in range(data.shape[0])]
     for mode in modes:  # builds the key set's interleaved tables outside the timed region
         fc.encrypt_packed(pub, data[0, :2], context=contexts[0], threads=1, constant_time=MODES[mode])
-    cores = _cpu_count()
+    cores = available_cpus()
     counts = [threads] + ([cores] if cores > threads else [])
     for t in counts:
         for mode in modes:

@@ -251,9 +251,15 @@ class Ledger:
         return result
 
     def publish_key_set(self, key_set_digest: bytes, *, sender: Sender = None) -> TxResult:
-        """Publishes the SHA-256 of a packed public key set (``PublicKeySet.digest()``); acts as the admin."""
-        return self._transact("publishKeySet", self._fn("publishKeySet", _digest(key_set_digest, "key_set_digest")),
-                              self._signer(sender, "admin"))
+        """Publishes the SHA-256 of a packed public key set (``PublicKeySet.digest()``); acts as the admin.
+
+        The last step of set-up: the state is saved, so a restored chain has every party registered.
+        """
+        result = self._transact("publishKeySet",
+                                self._fn("publishKeySet", _digest(key_set_digest, "key_set_digest")),
+                                self._signer(sender, "admin"))
+        self._autosave()
+        return result
 
     def open_round(self, round_number: int, *, sender: Sender = None) -> TxResult:
         """Opens ``round_number`` (must exceed every earlier one); acts as the server."""
@@ -385,7 +391,9 @@ class Ledger:
                           sender: Sender = None) -> TxResult:
         """Publishes the guardians' key ceremony digest, n and t; acts as the admin."""
         call = self._fn("publishGuardians", _digest(ceremony_digest, "ceremony_digest"), guardians, threshold)
-        return self._transact("publishGuardians", call, self._signer(sender, "admin"))
+        result = self._transact("publishGuardians", call, self._signer(sender, "admin"))
+        self._autosave()
+        return result
 
     def open_round_from(self, round_number: int, start_model: bytes, *, sender: Sender = None) -> TxResult:
         """Opens ``round_number`` from the model with hash ``start_model``; acts as the server."""

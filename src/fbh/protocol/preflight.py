@@ -23,6 +23,9 @@ TRAIN_SIZES = {
     "mnist": 60_000, "emnist-mnist": 60_000, "emnist-digits": 240_000, "emnist-letters": 124_800,
     "emnist-balanced": 112_800, "emnist-byclass": 697_932, "emnist-bymerge": 697_932,
 }
+# MedMNIST v2 (Yang et al., Scientific Data 2023, Table 1): the auditor uses the official
+# validation split, so --validation-size takes nothing from these training splits.
+OFFICIAL_SPLIT_TRAIN_SIZES = {"breastmnist": 546, "pneumoniamnist": 4_708, "retinamnist": 1_080}
 _PROBE_BYTES = 1 << 20  # a run writes megabytes per round: a disk without one MiB free is full
 
 
@@ -37,14 +40,19 @@ def check_config(config: RunConfig) -> None:
     if config.dataset not in DATASETS:
         raise BadInput(f"--dataset: unknown dataset {config.dataset!r}",
                        f"choose one of {', '.join(DATASETS)}")
-    total = TRAIN_SIZES[config.dataset]
-    if config.validation_size >= total:
-        raise BadInput(f"--validation-size {config.validation_size} leaves no training data "
-                       f"({config.dataset} has {total:,} training images)")
-    available = total - config.validation_size
+    if config.dataset in OFFICIAL_SPLIT_TRAIN_SIZES:
+        total = available = OFFICIAL_SPLIT_TRAIN_SIZES[config.dataset]
+        held_out = "its official validation split"
+    else:
+        total = TRAIN_SIZES[config.dataset]
+        if config.validation_size >= total:
+            raise BadInput(f"--validation-size {config.validation_size} leaves no training data "
+                           f"({config.dataset} has {total:,} training images)")
+        available = total - config.validation_size
+        held_out = f"the {config.validation_size:,} held out for validation"
     if config.train_examples is not None and config.train_examples > available:
         raise BadInput(f"--train-examples {config.train_examples:,} exceeds the {available:,} training images "
-                       f"{config.dataset} has after the {config.validation_size:,} held out for validation",
+                       f"{config.dataset} has after {held_out}",
                        f"use at most {available:,} (or leave it out to train on all of them)")
     used = available if config.train_examples is None else config.train_examples
     if config.clients > used:

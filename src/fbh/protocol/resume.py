@@ -63,6 +63,10 @@ def resume(run_dir: str | Path, *, data_dir=None, progress: bool = True, dataset
         raise UnusableRunDir(f"{rd.root} holds a finished run: there is nothing to resume",
                              f"see `fbh report {rd.root}`")
     check_config(config)
+    if config.guardians and _set_up(rd):
+        # The guardians' key shares live with the guardians, not in this run's keyring.
+        raise UnusableRunDir(f"{rd.root} ran with --guardians: resuming a guardian run is not supported yet",
+                             "re-run it into a new --out")
     if not _set_up(rd):  # crashed during set-up: no round was done, nothing on chain to keep
         return run(config, rd.root, data_dir=data_dir, progress=progress, tamper=tamper, dataset=dataset)
     rows = rd.read_json(rd.metrics_path)["rounds"] if rd.metrics_path.exists() else []
