@@ -62,8 +62,8 @@ def test_one_input(data: bytes) -> None:
     if ct.to_bytes() != data:
         msg = "parsed blob does not round-trip"
         raise AssertionError(msg)
-    if ct.num_blocks > 4:
-        return  # keep executions fast: arithmetic on large blobs adds no parser coverage
+    if ct.num_blocks > 4 or data[-1] % 16:
+        return  # keep executions fast: proofs and decoding on 1 parsed input in 16
     if not ct.is_aggregate:
         try:
             ct.verify(CONTEXT, threads=1)
