@@ -114,12 +114,19 @@ def _bench_fbh(run: _Run, sk: Any, data: np.ndarray, sums: np.ndarray, threads: 
     for t in counts:
         agg = run.time("aggregate", "fbh", n, lambda t=t: fc.aggregate(blobs, threads=t), threads=t)
     table = run.time("table build", "fbh", 0, lambda: fc.DecodingTable(bound, threads=threads), threads=threads)
+    _time_decrypts(run, "fbh", counts, modes, sums, lambda t, ct: fc.decrypt(
+        sk, agg, bound=bound, table=table, threads=t, constant_time=ct))
+    return len(blobs[0]) / n
+
+
+def _time_decrypts(run: _Run, impl: str, counts: Sequence[int], modes: Sequence[str], sums: np.ndarray,
+                   decrypt: Callable[[int, bool], Any]) -> None:
+    """Times decrypt(threads, constant_time) for every thread count and mode; checks the sums."""
     for t in counts:
         for mode in modes:
-            out = run.time("decrypt", "fbh", n, lambda t=t, mode=mode: fc.decrypt(
-                sk, agg, bound=bound, table=table, threads=t, constant_time=MODES[mode]), threads=t, mode=mode)
-            _check("decrypt", f"fbh {mode} threads={t}", out, sums)
-    return len(blobs[0]) / n
+            out = run.time("decrypt", impl, len(sums), lambda t=t, mode=mode: decrypt(t, MODES[mode]),
+                           threads=t, mode=mode)
+            _check("decrypt", f"{impl} {mode} threads={t}", out, sums)
 
 
 def _bench_packed(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, modes: Sequence[str],
@@ -151,11 +158,8 @@ def _bench_packed(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, m
         agg = run.time("aggregate", "packed", n, lambda t=t: fc.aggregate_packed(
             blobs, contexts=contexts, threads=t), threads=t)
     table = fc.DecodingTable.cached(bound)
-    for t in counts:
-        for mode in modes:
-            out = run.time("decrypt", "packed", n, lambda t=t, mode=mode: fc.decrypt_packed(
-                ks, agg, bound=bound, table=table, threads=t, constant_time=MODES[mode]), threads=t, mode=mode)
-            _check("decrypt", f"packed {mode} threads={t}", out, sums)
+    _time_decrypts(run, "packed", counts, modes, sums, lambda t, ct: fc.decrypt_packed(
+        ks, agg, bound=bound, table=table, threads=t, constant_time=ct))
     return len(blobs[0]) / n
 
 
