@@ -121,50 +121,6 @@ py::tuple decrypt(const fbh::SecKey& sk, const u8_array& rows, const fbh::BsgsTa
   return py::make_tuple(out, bad);
 }
 
-py::tuple aggregate(const std::vector<u8_array>& items, const std::vector<bool>& validate,
-                    int threads) {
-  require(!items.empty(), "aggregate needs at least one input");
-  require(items.size() == validate.size(), "one validate flag per input");
-  const std::size_t k = require_rows(items[0]);
-  std::vector<const unsigned char*> ptrs;
-  std::vector<std::uint8_t> val;
-  for (std::size_t c = 0; c < items.size(); ++c) {
-    require(require_rows(items[c]) == k, "all inputs must have the same number of rows");
-    ptrs.push_back(items[c].data());
-    val.push_back(validate[c] ? 1 : 0);
-  }
-  auto out = new_rows(k);
-  std::size_t bad_c = 0;
-  std::int64_t bad;
-  {
-    py::gil_scoped_release nogil;
-    bad = fbh::elgamal_aggregate_var(out.mutable_data(), ptrs.data(), val.data(), ptrs.size(), k,
-                                     threads, &bad_c);
-  }
-  return py::make_tuple(out, bad, bad_c);
-}
-
-u8_array scale(const u8_array& rows, const py::bytes& k32, int threads) {
-  const std::size_t k = require_rows(rows);
-  const fbh::scalar s = scalar_from_bytes(k32, true);
-  auto out = new_rows(k);
-  {
-    py::gil_scoped_release nogil;
-    fbh::elgamal_scale_var(out.mutable_data(), rows.data(), k, &s, threads);
-  }
-  return out;
-}
-
-u8_array negate(const u8_array& rows) {
-  const std::size_t k = require_rows(rows);
-  auto out = new_rows(k);
-  {
-    py::gil_scoped_release nogil;
-    fbh::rows_negate_var(out.mutable_data(), rows.data(), k);
-  }
-  return out;
-}
-
 std::int64_t validate_rows(const u8_array& rows, int threads) {
   const std::size_t k = require_rows(rows);
   py::gil_scoped_release nogil;
@@ -372,15 +328,18 @@ u8_array like(const u8_array& a) {
   return u8_array(shape);
 }
 
-py::tuple aggregate_points(const std::vector<u8_array>& items, int threads) {
+py::tuple aggregate_points(const std::vector<u8_array>& items, const std::vector<bool>& validate,
+                           int threads) {
   require(!items.empty(), "aggregate needs at least one input");
+  require(items.size() == validate.size(), "one validate flag per input");
   const std::size_t np = require_points(items[0]);
   std::vector<const unsigned char*> ptrs;
-  for (const auto& it : items) {
-    require(require_points(it) == np, "all inputs must have the same number of points");
-    ptrs.push_back(it.data());
+  std::vector<std::uint8_t> val;
+  for (std::size_t c = 0; c < items.size(); ++c) {
+    require(require_points(items[c]) == np, "all inputs must have the same number of points");
+    ptrs.push_back(items[c].data());
+    val.push_back(validate[c] ? 1 : 0);
   }
-  std::vector<std::uint8_t> val(items.size(), 0);  // inputs are validated objects
   auto out = like(items[0]);
   std::size_t bad_c = 0;
   std::int64_t bad;
@@ -577,9 +536,6 @@ PYBIND11_MODULE(_ec, m) {
         py::arg("ct"), py::arg("complete") = false);
   m.def("decrypt", &decrypt, py::arg("sk"), py::arg("rows"), py::arg("table"), py::arg("bound"),
         py::arg("threads"), py::arg("ct"));
-  m.def("aggregate", &aggregate, py::arg("items"), py::arg("validate"), py::arg("threads"));
-  m.def("scale", &scale, py::arg("rows"), py::arg("k"), py::arg("threads"));
-  m.def("negate", &negate, py::arg("rows"));
   m.def("validate_rows", &validate_rows, py::arg("rows"), py::arg("threads"));
   m.def("to_sec1", &to_sec1, py::arg("rows"));
   m.def("from_sec1", &from_sec1, py::arg("points"));
@@ -610,7 +566,8 @@ PYBIND11_MODULE(_ec, m) {
         py::arg("ct"));
   m.def("packed_decrypt", &packed_decrypt, py::arg("sk"), py::arg("points"), py::arg("table"),
         py::arg("bound"), py::arg("threads"), py::arg("ct"));
-  m.def("aggregate_points", &aggregate_points, py::arg("items"), py::arg("threads"));
+  m.def("aggregate_points", &aggregate_points, py::arg("items"), py::arg("validate"),
+        py::arg("threads"));
   m.def("scale_points", &scale_points, py::arg("points"), py::arg("k"), py::arg("threads"));
   m.def("negate_points", &negate_points, py::arg("points"));
   m.def("_sha256", &sha256_bytes);

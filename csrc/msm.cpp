@@ -61,7 +61,43 @@ void gej_double_var(gej* r, const gej* a) {
   r->inf = 0;
 }
 
-/// r = a + b for an affine finite b (madd-2007-bl).
+/// Shared tail of the additions below (add-2007-bl): r = (X1 : Y1 : Z1) + (X2 : Y2 : Z2) from
+/// u1 = X1 Z2^2, s1 = Y1 Z2^3, h = U2 - u1, rr = S2 - s1 and z12 = Z1 Z2; a doubling or
+/// infinity when h = 0.
+void gej_add_finish(gej* r, const gej* a, const fe* u1, const fe* s1, const fe* h, fe rr,
+                    const fe* z12) {
+  if (fe_zero_var(h)) {
+    if (fe_zero_var(&rr)) {
+      gej_double_var(r, a);
+    } else {
+      r->inf = 1;
+    }
+    return;
+  }
+  fe i, j, v, t, x3, y3, z3;
+  fe_sqr(&i, h);
+  fe_mul_int(&i, &i, 4);  // I = (2h)^2
+  fe_mul(&j, h, &i);
+  fe_add(&rr, &rr, &rr);
+  fe_mul(&v, u1, &i);
+  fe_sqr(&x3, &rr);
+  fe_sub(&x3, &x3, &j);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&x3, &x3, &v);
+  fe_sub(&t, &v, &x3);
+  fe_mul(&y3, &rr, &t);
+  fe_mul(&t, s1, &j);
+  fe_add(&t, &t, &t);
+  fe_sub(&y3, &y3, &t);
+  fe_mul(&z3, z12, h);
+  fe_add(&z3, &z3, &z3);  // Z3 = 2 Z1 Z2 h
+  r->x = x3;
+  r->y = y3;
+  r->z = z3;
+  r->inf = 0;
+}
+
+/// r = a + b for an affine finite b (Z2 = 1).
 void gej_add_ge_var(gej* r, const gej* a, const ge* b) {
   if (a->inf) {
     r->x = b->x;
@@ -70,46 +106,17 @@ void gej_add_ge_var(gej* r, const gej* a, const ge* b) {
     r->inf = 0;
     return;
   }
-  fe z1z1, u2, s2, h, rr, hh, i, j, v, t, x3, y3, z3;
+  fe z1z1, u2, s2, h, rr;
   fe_sqr(&z1z1, &a->z);
   fe_mul(&u2, &b->x, &z1z1);
   fe_mul(&s2, &b->y, &a->z);
   fe_mul(&s2, &s2, &z1z1);
   fe_sub(&h, &u2, &a->x);
   fe_sub(&rr, &s2, &a->y);
-  if (fe_zero_var(&h)) {
-    if (fe_zero_var(&rr)) {
-      gej_double_var(r, a);
-    } else {
-      r->inf = 1;
-    }
-    return;
-  }
-  fe_sqr(&hh, &h);
-  fe_mul_int(&i, &hh, 4);
-  fe_mul(&j, &h, &i);
-  fe_add(&rr, &rr, &rr);
-  fe_mul(&v, &a->x, &i);
-  fe_sqr(&x3, &rr);
-  fe_sub(&x3, &x3, &j);
-  fe_sub(&x3, &x3, &v);
-  fe_sub(&x3, &x3, &v);
-  fe_sub(&t, &v, &x3);
-  fe_mul(&y3, &rr, &t);
-  fe_mul(&t, &a->y, &j);
-  fe_add(&t, &t, &t);
-  fe_sub(&y3, &y3, &t);
-  fe_add(&z3, &a->z, &h);
-  fe_sqr(&z3, &z3);
-  fe_sub(&z3, &z3, &z1z1);
-  fe_sub(&z3, &z3, &hh);
-  r->x = x3;
-  r->y = y3;
-  r->z = z3;
-  r->inf = 0;
+  gej_add_finish(r, a, &a->x, &a->y, &h, rr, &a->z);
 }
 
-/// r = a + b (add-2007-bl).
+/// r = a + b.
 void gej_add_var(gej* r, const gej* a, const gej* b) {
   if (a->inf) {
     *r = *b;
@@ -119,7 +126,7 @@ void gej_add_var(gej* r, const gej* a, const gej* b) {
     *r = *a;
     return;
   }
-  fe z1z1, z2z2, u1, u2, s1, s2, h, rr, i, j, v, t, x3, y3, z3;
+  fe z1z1, z2z2, u1, u2, s1, s2, h, rr, z12;
   fe_sqr(&z1z1, &a->z);
   fe_sqr(&z2z2, &b->z);
   fe_mul(&u1, &a->x, &z2z2);
@@ -130,37 +137,8 @@ void gej_add_var(gej* r, const gej* a, const gej* b) {
   fe_mul(&s2, &s2, &z1z1);
   fe_sub(&h, &u2, &u1);
   fe_sub(&rr, &s2, &s1);
-  if (fe_zero_var(&h)) {
-    if (fe_zero_var(&rr)) {
-      gej_double_var(r, a);
-    } else {
-      r->inf = 1;
-    }
-    return;
-  }
-  fe_add(&i, &h, &h);
-  fe_sqr(&i, &i);
-  fe_mul(&j, &h, &i);
-  fe_add(&rr, &rr, &rr);
-  fe_mul(&v, &u1, &i);
-  fe_sqr(&x3, &rr);
-  fe_sub(&x3, &x3, &j);
-  fe_sub(&x3, &x3, &v);
-  fe_sub(&x3, &x3, &v);
-  fe_sub(&t, &v, &x3);
-  fe_mul(&y3, &rr, &t);
-  fe_mul(&t, &s1, &j);
-  fe_add(&t, &t, &t);
-  fe_sub(&y3, &y3, &t);
-  fe_add(&z3, &a->z, &b->z);
-  fe_sqr(&z3, &z3);
-  fe_sub(&z3, &z3, &z1z1);
-  fe_sub(&z3, &z3, &z2z2);
-  fe_mul(&z3, &z3, &h);
-  r->x = x3;
-  r->y = y3;
-  r->z = z3;
-  r->inf = 0;
+  fe_mul(&z12, &a->z, &b->z);
+  gej_add_finish(r, a, &u1, &s1, &h, rr, &z12);
 }
 
 /// A GLV half as a sign and a magnitude below 2^129 (two 64-bit words plus a top bit).

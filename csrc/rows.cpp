@@ -73,18 +73,6 @@ std::int64_t points_aggregate_var(unsigned char* out, const unsigned char* const
   return -1;
 }
 
-std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
-                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
-                                   int threads, std::size_t* bad_input) {
-  const std::int64_t bad = points_aggregate_var(out, in, validate, nc, 2 * n, threads, bad_input);
-  return bad < 0 ? bad : bad / 2;
-}
-
-void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
-                       const scalar* k, int threads) {
-  points_scale_var(out, in, 2 * n, k, threads);
-}
-
 void points_scale_var(unsigned char* out, const unsigned char* in, std::size_t np,
                       const scalar* k, int threads) {
   const SharedDigits kd(*k);
@@ -112,10 +100,6 @@ void points_scale_var(unsigned char* out, const unsigned char* in, std::size_t n
       }
     }
   });
-}
-
-void rows_negate_var(unsigned char* out, const unsigned char* in, std::size_t n) {
-  points_negate_var(out, in, 2 * n);
 }
 
 void points_negate_var(unsigned char* out, const unsigned char* in, std::size_t np) {

@@ -1,4 +1,4 @@
-// Operations on public ciphertext rows: homomorphic sum, public scaling, negation,
+// Operations on public ciphertext points: homomorphic sum, public scaling, negation,
 // validation and SEC1 conversion. All variable time: ciphertexts are public.
 #pragma once
 
@@ -10,15 +10,9 @@
 
 namespace fbh {
 
-/// Homomorphic sum of nc row arrays in[c] (n rows each) into out; inputs with validate[c]
-/// set are checked point by point. Returns -1, or the first bad row index k (smallest k, then
-/// smallest c, stored in *bad_input).
-std::int64_t elgamal_aggregate_var(unsigned char* out, const unsigned char* const* in,
-                                   const std::uint8_t* validate, std::size_t nc, std::size_t n,
-                                   int threads, std::size_t* bad_input);
-
-/// Sum of nc arrays of np points each (the generic form of elgamal_aggregate_var); returns -1
-/// or the first bad point index.
+/// Homomorphic sum of nc arrays of np points each into out; inputs with validate[c] set are
+/// checked point by point (range and curve equation). Returns -1, or the first bad point (smallest
+/// index, then smallest c, stored in *bad_input).
 std::int64_t points_aggregate_var(unsigned char* out, const unsigned char* const* in,
                                   const std::uint8_t* validate, std::size_t nc, std::size_t np,
                                   int threads, std::size_t* bad_input);
@@ -29,13 +23,6 @@ void points_scale_var(unsigned char* out, const unsigned char* in, std::size_t n
 
 /// out = -in for np points.
 void points_negate_var(unsigned char* out, const unsigned char* in, std::size_t np);
-
-/// out = k * in for n rows and a public scalar k (variable time).
-void elgamal_scale_var(unsigned char* out, const unsigned char* in, std::size_t n,
-                       const scalar* k, int threads);
-
-/// out = -in for n rows.
-void rows_negate_var(unsigned char* out, const unsigned char* in, std::size_t n);
 
 /// Check npoints 64-byte points (range and curve equation); returns -1 or the first bad point.
 std::int64_t points_validate_var(const unsigned char* in, std::size_t npoints, int threads);

@@ -218,3 +218,17 @@ def test_invalid_arguments(ks):
     bad_point = b"FBHK\x02\x00\x01\x00" + bytes(63) + b"\x01"
     with pytest.raises(fc.InvalidPoint, match="key 0"):
         fc.PublicKeySet.from_bytes(bad_point)
+
+
+def test_cancellation_and_zero_multiple_give_infinity_blocks(ks, table):
+    values = [3, -4, 5, 6, 7]
+    ct = fc.encrypt_packed(ks.public, values, context=CTX)
+    zero = ct - ct  # every point, R included, is the point at infinity
+    assert not zero._points.any()
+    assert dec(ks, zero, table) == [0] * 5
+    assert dec(ks, 0 * ct, table) == [0] * 5
+    assert not fc.partial_decrypt(ks, zero).any()
+    assert dec(ks, zero + ct, table) == values
+    empty = fc.encrypt_packed(ks.public, [], context=CTX)
+    assert dec(ks, fc.aggregate_packed([empty, empty.to_bytes()]), table) == []
+    empty.verify(CTX)

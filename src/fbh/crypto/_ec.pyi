@@ -63,17 +63,6 @@ def decrypt(
 ) -> tuple[npt.NDArray[np.int64], int]:
     """Plaintexts of trusted rows; ``bad`` is the first index not decodable within bound."""
 
-def aggregate(
-    items: list[npt.NDArray[np.uint8]], validate: list[bool], threads: int
-) -> tuple[npt.NDArray[np.uint8], int, int]:
-    """Element-wise sum of C row arrays; returns (rows, bad index, bad input)."""
-
-def scale(rows: npt.NDArray[np.uint8], k: bytes, threads: int) -> npt.NDArray[np.uint8]:
-    """k * rows for a public nonzero 32-byte scalar k (variable time)."""
-
-def negate(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    """-rows (y -> p - y for finite points)."""
-
 def validate_rows(rows: npt.NDArray[np.uint8], threads: int) -> int:
     """First invalid point index (2k: C1 of row k, 2k+1: C2), or -1."""
 
@@ -82,6 +71,77 @@ def to_sec1(rows: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 
 def from_sec1(points: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], int]:
     """Decompress and validate uint8[K, 2, 33]; ``bad`` is the first invalid point index."""
+
+# ---- packed ciphertexts (format v2) ----
+
+MAX_SLOTS: int
+PROOF_BYTES: int
+CHALLENGE_TAG: bytes
+
+class PubKeySet:
+    """k public slot keys with their interleaved fixed-base tables (built on first use)."""
+    @staticmethod
+    def from_points(points: npt.NDArray[np.uint8]) -> PubKeySet: ...
+    @property
+    def k(self) -> int: ...
+    def points(self) -> npt.NDArray[np.uint8]: ...
+
+class SecKeySet:
+    """k secret slot scalars, cleared on destruction."""
+    @staticmethod
+    def generate(k: int) -> SecKeySet: ...
+    @staticmethod
+    def from_bytes(data: bytes) -> SecKeySet: ...
+    @property
+    def k(self) -> int: ...
+    def to_bytes(self) -> bytes: ...
+    def public(self) -> PubKeySet: ...
+
+def packed_encrypt(
+    pk: PubKeySet, m: npt.NDArray[np.int64], ctx: bytes, count: int,
+    nonces: npt.NDArray[np.uint8] | None, threads: int, ct: bool,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], int]:
+    """(points uint8[B, k + 1, 64], proofs uint8[B, 96], bad) for whole blocks of m."""
+
+def packed_verify(
+    points: npt.NDArray[np.uint8], proofs: npt.NDArray[np.uint8], k: int, ctx: bytes, count: int,
+    threads: int,
+) -> int:
+    """First block whose proof fails (batched check), or -1."""
+
+def packed_validate(
+    points: npt.NDArray[np.uint8], proofs: npt.NDArray[np.uint8] | None, k: int, threads: int
+) -> int:
+    """First block with an invalid point, z >= n or an infinite R/A commitment, or -1."""
+
+def packed_mul_r(
+    sk: SecKeySet, points: npt.NDArray[np.uint8], threads: int, ct: bool
+) -> npt.NDArray[np.uint8]:
+    """uint8[B, k, 64]: s_j R_b for every block and slot."""
+
+def packed_decrypt(
+    sk: SecKeySet, points: npt.NDArray[np.uint8], table: BsgsTable, bound: int, threads: int,
+    ct: bool,
+) -> tuple[npt.NDArray[np.int64], int]:
+    """All B * k slot values; ``bad`` is the first index not decodable within bound."""
+
+def aggregate_points(
+    items: list[npt.NDArray[np.uint8]], validate: list[bool], threads: int
+) -> tuple[npt.NDArray[np.uint8], int, int]:
+    """Sum of C point arrays of equal shape (..., 64), checking those flagged in validate;
+    returns (points, first bad point index or -1, its input)."""
+
+def scale_points(points: npt.NDArray[np.uint8], k: bytes, threads: int) -> npt.NDArray[np.uint8]:
+    """k * points for a public nonzero 32-byte scalar (variable time)."""
+
+def negate_points(points: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """-points."""
+
+def _sha256(data: bytes) -> bytes:
+    """Test hook: the core's SHA-256."""
+
+def _challenge(ctx: bytes, k: int, count: int, index: int, pts: bytes, a: bytes) -> bytes:
+    """Test hook: the Fiat-Shamir challenge of one block, 32 bytes big-endian."""
 
 def _field_op(op: str, a: bytes, b: bytes) -> bytes | None:
     """Test hook: add/sub/mul/sqr/neg/inv/sqrt on 32-byte field elements (None: no sqrt)."""

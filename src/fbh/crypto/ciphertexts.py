@@ -211,7 +211,7 @@ class Ciphertexts:
         return NotImplemented
 
     def __neg__(self) -> Ciphertexts:
-        return Ciphertexts(_ec.negate(self._rows))
+        return Ciphertexts(_ec.negate_points(self._rows.reshape(-1, 2, 64)).reshape(-1, ROW_BYTES))
 
     def __sub__(self, other: object) -> Ciphertexts:
         if not isinstance(other, Ciphertexts):
@@ -232,4 +232,6 @@ class Ciphertexts:
             return Ciphertexts(np.zeros_like(self._rows))
         if k == 1 or len(self) == 0:
             return self
-        return Ciphertexts(_ec.scale(self._rows, k.to_bytes(32, "big"), resolve_threads(threads)))
+        points = self._rows.reshape(-1, 2, 64)
+        out = _ec.scale_points(points, k.to_bytes(32, "big"), resolve_threads(threads))
+        return Ciphertexts(out.reshape(-1, ROW_BYTES))

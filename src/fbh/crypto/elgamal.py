@@ -22,7 +22,7 @@ import numpy as np
 
 from fbh.crypto import _ec
 from fbh.crypto._common import resolve_threads
-from fbh.crypto.ciphertexts import Ciphertexts, parse_wire
+from fbh.crypto.ciphertexts import ROW_BYTES, Ciphertexts, parse_wire
 from fbh.crypto.errors import InvalidPoint, PlaintextOutOfRange
 from fbh.crypto.keys import PrivateKey, PublicKey
 from fbh.crypto.tables import DecodingTable, check_bound
@@ -133,7 +133,10 @@ def aggregate(
             msg = f"aggregate input {c} has {rows.shape[0]} ciphertexts but input 0 has {k0}"
             raise ValueError(msg)
     rows = [r for r, _ in parsed]
-    out, bad, bad_c = _ec.aggregate(rows, [v for _, v in parsed], resolve_threads(threads))
+    points = [r.reshape(-1, 2, 64) for r in rows]  # a row is C1 || C2
+    out, bad, bad_c = _ec.aggregate_points(points, [v for _, v in parsed], resolve_threads(threads))
+    out = out.reshape(-1, ROW_BYTES)
+    bad = bad // 2 if bad >= 0 else bad
     if bad >= 0:
         msg = (
             f"aggregate input {bad_c}, ciphertext {bad}: point not on secp256k1 "

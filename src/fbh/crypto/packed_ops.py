@@ -121,7 +121,9 @@ def aggregate_packed(
     digest = hashlib.sha256(AGGREGATE_TAG + b"".join(ct.context_digest for ct in cts)).digest()
     if len(cts) == 1:
         return PackedCiphertexts._trusted(first._points, None, first.count, digest)
-    out, bad, _ = _ec.aggregate_points([ct._points for ct in cts], resolve_threads(threads))
+    out, bad, _ = _ec.aggregate_points(
+        [ct._points for ct in cts], [False] * len(cts), resolve_threads(threads)
+    )
     if bad >= 0:  # inputs are validated objects: unreachable
         msg = f"aggregate kernel rejected point {bad}"
         raise RuntimeError(msg)
