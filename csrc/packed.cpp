@@ -315,7 +315,7 @@ void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* 
   const auto kd = key_digits(sk);
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
-    PackedDecWorkspace ws(kDecBlocks, k);
+    PackedDecWorkspace ws(std::min(kDecBlocks, end - begin), k);  // small batches: small buffers
     for_chunks(begin, end, kDecBlocks, [&](std::size_t s, std::size_t b) {
       mul_r_chunk(pts + s * (k + 1) * kPointBytes, b, k, kd, ct, ws);
       for (std::size_t v = 0; v < b * k; ++v) {
@@ -334,7 +334,7 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
   const int nt = thread_count(nblocks, threads, 8);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   parallel_for(nblocks, nt, [&](int tid, std::size_t begin, std::size_t end) {
-    PackedDecWorkspace ws(kDecBlocks, k);
+    PackedDecWorkspace ws(std::min(kDecBlocks, end - begin), k);  // small batches: small buffers
     std::vector<ge> c(kDecBlocks * k);
     std::vector<std::uint8_t> cinf(kDecBlocks * k);
     bool failed = false;

@@ -40,6 +40,7 @@ def seeds() -> list[bytes]:
 
 
 SEEDS: list[bytes] = []
+PARSED = [0]  # inputs that parsed so far
 
 
 def patched(data: bytes) -> bytes:
@@ -62,8 +63,9 @@ def test_one_input(data: bytes) -> None:
     if ct.to_bytes() != data:
         msg = "parsed blob does not round-trip"
         raise AssertionError(msg)
-    if ct.num_blocks > 4:
-        return  # keep executions fast: arithmetic on large blobs adds no parser coverage
+    PARSED[0] += 1
+    if ct.num_blocks > 4 or PARSED[0] % 16:
+        return  # keep executions fast: proofs and decoding on 1 parsed input in 16
     if not ct.is_aggregate:
         try:
             ct.verify(CONTEXT, threads=1)
