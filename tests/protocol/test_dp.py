@@ -141,3 +141,7 @@ def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path):
     saved = json.loads((tmp_path / "dp-run" / "metrics.json").read_text())
     assert saved["rounds"][1]["dp_epsilon_spent"] == spent[1]
     assert dataclasses.asdict(cfg)["dp_epsilon"] == 8.0
+    from fbh.protocol.report import build_report, format_report
+
+    page = format_report(build_report(tmp_path / "dp-run", plots=False))
+    assert f"privacy: epsilon {spent[1]:.3g} at delta 1e-05 spent after round 2" in page

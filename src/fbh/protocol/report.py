@@ -83,8 +83,9 @@ def build_report(run_dir: str | Path, *, plots: bool = True) -> dict[str, Any]:
         if config.get("chain") != "none":
             report["chain"], chain_rounds = _chain_rounds(rd)
     for row in metrics["rounds"]:
-        entry = {k: row.get(k) for k in ("round", "step", "test_accuracy", "test_loss", "train_loss",
-                                          "validation_accuracy", "approved", "accepted", "rejected", "seconds")
+        entry = {k: row.get(k) for k in ("round", "step", "test_accuracy", "test_loss", "test_auc", "train_loss",
+                                          "validation_accuracy", "approved", "accepted", "rejected", "seconds",
+                                          "dp_epsilon_spent", "dp_delta", "dp_noise_multiplier", "attack")
                  if k in row}
         if row["round"] in chain_rounds:
             entry["on_chain"] = chain_rounds[row["round"]]
@@ -110,7 +111,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [f"fbh run {report['run_dir']}: {report['kind']}, "
              + ("finished" if report["finished"] else f"UNFINISHED (continue: {report.get('resume', '-')})")]
     keys = ("dataset", "model", "clients", "partition", "rounds", "local_epochs", "batch_size", "lr", "clip",
-            "seed", "train_examples", "validation_size", "epochs")
+            "seed", "train_examples", "validation_size", "epochs", "strategy", "guardians", "threshold",
+            "dp_epsilon", "noise_multiplier", "attack")
     lines.append("  config: " + ", ".join(f"{k}={c[k]}" for k in keys if c.get(k) is not None))
     if report["crypto"]:
         lines.append(f"  crypto: {report['crypto']}")
@@ -132,12 +134,25 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"         rejected {rej['hospital']}: {rej['reason']} ({rej.get('detail', '')})")
     for r in report["cancelled_rounds"]:
         lines.append(f"  {r['round']:>14}  {r['status']}" + (f" ({r['cancel_reason']})" if r["cancel_reason"] else ""))
+    lines += _privacy_lines(report["rounds"])
     disk = report["disk_bytes"]
     parts = ", ".join(f"{k} {_mb(v)}" for k, v in disk.items() if k != "total" and v >= 1e5)
     lines.append(f"  disk: {_mb(disk['total'])}" + (f" ({parts})" if parts else ""))
     if report.get("plots"):
         lines.append("  plots: " + ", ".join(Path(p).name for p in report["plots"]))
     return "\n".join(lines)
+
+
+def _privacy_lines(rounds: list[dict[str, Any]]) -> list[str]:
+    """What the DP accountant charged: epsilon spent after each round (one hospital's contribution)."""
+    spent = [(r["round"], r["dp_epsilon_spent"], r.get("dp_delta"), r.get("dp_noise_multiplier"))
+             for r in rounds if r.get("dp_epsilon_spent") is not None]
+    if not spent:
+        return []
+    last_round, eps, delta, z = spent[-1]
+    per_round = ", ".join(f"{r}: {e:.3g}" for r, e, _, _ in spent)
+    return [f"  privacy: epsilon {eps:.3g} at delta {delta:g} spent after round {last_round} "
+            f"(hospital-level; noise multiplier {z:.3g}); per round {per_round}"]
 
 
 def _num(value: float | None, width: int = 8) -> str:
