@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from fbh.data.dataset import Dataset
+
 __all__ = ["from_arrays", "load_image_folder", "load_npz", "load_user_dataset"]
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"}
@@ -59,8 +61,6 @@ def from_arrays(
     Raises:
         ValueError: on mismatched shapes, non-integer or negative labels.
     """
-    from fbh.data.loaders import Dataset
-
     x_train, y_train = np.asarray(x_train), np.asarray(y_train)
     if y_train.ndim == 2 and y_train.shape[1] == 1:
         y_train = y_train[:, 0]

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from fbh.data import fetch, locate
+from fbh.data.dataset import Dataset
 from fbh.data.idx import CorruptFileError
 from fbh.data.sources import FileSpec
 
@@ -110,8 +111,6 @@ def load_medmnist(
         ChecksumError: The file's MD5 or SHA-256 differs from the pins.
         CorruptFileError: The archive lacks an array or holds the wrong shapes.
     """
-    from fbh.data.loaders import Dataset
-
     if name not in MEDMNIST:
         msg = f"unknown MedMNIST dataset {name!r}; choose one of {', '.join(MEDMNIST)}"
         raise ValueError(msg)
