@@ -180,3 +180,11 @@ def test_interruptions_become_exit_3_with_the_resume_command(tmp_path, raised, s
         raise raised
     assert says in info.value.message and f"fbh run --resume {rd.root}" in info.value.hint
     assert int(info.value.exit_code) == 3
+
+
+def test_a_guardian_run_is_refused_before_any_data_is_loaded(tmp_path):
+    rd = RunDir(tmp_path / "guarded")
+    rd.write_json(rd.config_path, dataclasses.replace(CFG, chain="embedded", guardians=3).to_json())
+    rd.mark_incomplete(round=2, step=2)  # set-up done: the guardians' shares would be needed
+    with pytest.raises(UnusableRunDir, match="guardian run"):
+        resume(rd.root, data_dir=tmp_path / "no-data-here", progress=False)

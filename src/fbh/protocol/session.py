@@ -195,12 +195,7 @@ class Session:
 
     def _convene_guardians(self) -> None:
         """Guardian mode: the key ceremony replaces the KGC's key (the KGC only registers parties)."""
-        c = self.config
-        if self.resuming:
-            from fbh.errors import BadInput
-
-            raise BadInput("a guardian run cannot be resumed: guardians keep their key shares in memory only",
-                           "start a new run")
+        c = self.config  # never on resume: protocol.resume refuses guardian runs before any data loads
         names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
         self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, k=self.kgc.public_key.k,
                                        threads=c.threads)
