@@ -13,14 +13,16 @@
 // fixed-base multiple of G or of the slot key P_j by a secret scalar, and all of them go
 // through the constant-time comb tables (scans of every table entry, regular signed digits):
 //   secret: the block nonce r, the value bits b_i, w_i, u_i, v_i, fc_i (and which branch is
-//           real, i.e. b_i again); they enter only table scans, complete-free affine batch
-//           additions (no data-dependent branch) and cmovs;
+//           real, i.e. b_i again); they enter only table scans, branch-free batched affine
+//           additions and cmovs;
 //   public: the slot index j (which table is scanned), L, the context, the proof bytes.
 // The only data-dependent branch is the batch-wide check that no affine addition met its
 // own operand (an x-coordinate collision between a partial sum and a table entry, or
-// v P = +-fc G): for fresh uniform scalars this has negligible probability (< 2^-200 per
-// addition), and if it ever happens the chunk is redone with fresh randomness, so timing
-// reveals at most that event about values that are then discarded.
+// v P = +-fc G). Below the top digit position a collision is impossible (the partial sum is
+// a smaller multiple than the entry); at the top, and for w P + G and v P +- fc G, it needs a
+// fresh uniform scalar to hit one of a few values (probability ~2^-250). If it ever happens
+// the chunk is redone with fresh randomness, so timing reveals at most that event about
+// values that are then discarded.
 #include <algorithm>
 #include <cstring>
 #include <vector>
