@@ -79,23 +79,6 @@ u64 fixed_batch(ge* out, const FixedJob* jobs, std::size_t n, ge* q, fe* scratch
   return ok;
 }
 
-void scalar_sub(scalar* r, const scalar* a, const scalar* b) {
-  scalar nb;
-  scalar_negate(&nb, b);
-  scalar_add(r, a, &nb);
-}
-
-void scalar_cmov(scalar* r, const scalar* a, u64 flag) {
-  const u64 mask = 0 - flag;
-  for (int i = 0; i < 4; ++i) r->d[i] = (r->d[i] & ~mask) | (a->d[i] & mask);
-}
-
-scalar scalar_pow2(int i) {
-  scalar s{};
-  s.d[i / 64] = u64{1} << (i % 64);
-  return s;
-}
-
 /// One proven slot of a chunk.
 struct SlotItem {
   unsigned char* out;
