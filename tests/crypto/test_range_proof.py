@@ -32,7 +32,7 @@ def _block(ks, values):
     """One packed block with a known nonce r: (r, R, [C_j])."""
     r = 1 + secrets.randbelow(rp.N_ORDER - 1)
     a = 1 + secrets.randbelow(rp.N_ORDER - 1)
-    nonces = np.frombuffer(r.to_bytes(32, "big") + a.to_bytes(32, "big"), np.uint8).reshape(1, 64)
+    nonces = np.frombuffer(r.to_bytes(32, "big") + a.to_bytes(32, "big"), np.uint8).reshape(2, 32)
     ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
     pts = ct._points.reshape(-1, 64)
     return r, rp.point_from_bytes(pts[0].tobytes()), [rp.point_from_bytes(p.tobytes()) for p in pts[1:K + 1]]
@@ -144,13 +144,11 @@ def test_a_cheating_prover_running_the_protocol_on_an_out_of_range_value_is_reje
 
 # --- the C++ core: same wire format, cross-checked both ways ------------------------------------
 def _blob(ks, values, nblocks=3):
-    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(2 * nblocks)], np.uint8)
-    nonces = nonces.reshape(nblocks, 64)
+    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(nblocks + 1)], np.uint8)
     for row in nonces:  # keep each r and a below n (a 1-in-2^128 redraw)
         row[0] &= 0x7F
-        row[32] &= 0x7F
     ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
-    return ct, nonces[:, :32]
+    return ct, nonces[:nblocks]
 
 
 def test_core_proofs_verify_in_the_core_and_in_the_reference_and_back(ks):
