@@ -7,6 +7,8 @@ import secrets
 import coincurve
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fbh import crypto as fc
 from fbh.crypto import range_proof as rp
@@ -253,3 +255,21 @@ def test_core_batches_across_chunks_and_threads_and_names_the_bad_proof(ks, thre
         bad = values[flat].copy()
         bad[99] = 32
         rp.prove_slots(ks.public, ct, picks, bad, r[picks[:, 0]], bits=BITS, context=CTX, threads=threads)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), bits=st.integers(1, 8))
+def test_core_proofs_of_any_in_range_values_verify_in_both_implementations(ks, data, bits):
+    """Property: for any width and any in-range values (extremes included), the constant-time
+    core's proofs pass its own batch verifier and, for one of them, the Python reference."""
+    half = 1 << (bits - 1)
+    values = np.array(data.draw(st.lists(st.integers(-half, half - 1), min_size=K, max_size=K)))
+    ct, r = _blob(ks, values, nblocks=1)
+    picks = [(0, j) for j in range(K)]
+    proofs = rp.prove_slots(ks.public, ct, picks, values, r[[0] * K], bits=bits, context=CTX)
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=bits, context=CTX) == -1
+    j = data.draw(st.integers(0, K - 1))
+    pts = ct._points.reshape(1, K + 1, 64)
+    st_ = rp.RangeStatement(_keys(ks)[j], rp.point_from_bytes(pts[0, 0].tobytes()),
+                            rp.point_from_bytes(pts[0, j + 1].tobytes()), bits, CTX, 0, j)
+    assert rp.verify_range(st_, rp.RangeProof.from_bytes(proofs[j].tobytes(), bits))
