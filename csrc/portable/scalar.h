@@ -14,14 +14,17 @@ struct scalar {
   u64 d[4];
 };
 
-constexpr u64 kN[4] = {0xBFD25E8CD0364141ULL, 0xBAAEDCE6AF48A03BULL, 0xFFFFFFFFFFFFFFFEULL,
-                       0xFFFFFFFFFFFFFFFFULL};
-constexpr u64 kNC[3] = {0x402DA1732FC9BEBFULL, 0x4551231950B75FC4ULL, 1};  // 2^256 - n
+// Limbs of n and of 2^256 - n (functions: namespace-scope arrays are not visible to device code).
+FBH_HD u64 n_limb(int i) {
+  return i == 0 ? 0xBFD25E8CD0364141ULL : i == 1 ? 0xBAAEDCE6AF48A03BULL
+       : i == 2 ? 0xFFFFFFFFFFFFFFFEULL : 0xFFFFFFFFFFFFFFFFULL;
+}
+FBH_HD u64 nc_limb(int i) { return i == 0 ? 0x402DA1732FC9BEBFULL : i == 1 ? 0x4551231950B75FC4ULL : i == 2 ? 1 : 0; }
 
 /// 1 if a >= n.
 FBH_HD u64 scalar_check_overflow(const u64 a[4]) {
   for (int i = 3; i >= 0; --i) {
-    if (a[i] != kN[i]) return a[i] > kN[i] ? 1 : 0;
+    if (a[i] != n_limb(i)) return a[i] > n_limb(i) ? 1 : 0;
   }
   return 1;
 }
@@ -30,7 +33,7 @@ FBH_HD u64 scalar_check_overflow(const u64 a[4]) {
 FBH_HD void scalar_add_nc(u64 r[4], const u64 a[4]) {
   u128 t = 0;
   for (int i = 0; i < 4; ++i) {
-    t += static_cast<u128>(a[i]) + (i < 3 ? kNC[i] : 0);
+    t += static_cast<u128>(a[i]) + nc_limb(i);
     r[i] = static_cast<u64>(t);
     t >>= 64;
   }
@@ -87,7 +90,7 @@ FBH_HD void scalar_mul(scalar* r, const scalar* a, const scalar* b) {
     for (int i = 0; i < 4; ++i) {
       u128 c = 0;
       for (int j = 0; j < 3; ++j) {
-        c += mul_wide(l[4 + i], kNC[j]) + o[i + j];
+        c += mul_wide(l[4 + i], nc_limb(j)) + o[i + j];
         o[i + j] = static_cast<u64>(c);
         c >>= 64;
       }

@@ -36,7 +36,7 @@ import struct
 
 import numpy as np
 
-from fbh.crypto import _ec
+from fbh.crypto import _ec, packed_kernels
 from fbh.crypto._common import resolve_threads
 from fbh.crypto.errors import InvalidPoint, InvalidProof, MalformedCiphertext, UnsupportedVersion
 
@@ -275,7 +275,7 @@ class PackedCiphertexts:
         if not hmac.compare_digest(digest, self.context_digest):
             msg = "ciphertext was made for another context (copied, or replayed from another round)"
             raise InvalidProof(msg, block=None)
-        bad = _ec.packed_verify(
+        bad = packed_kernels.verify(
             self._points, self._proofs, self.k, digest, self.count, resolve_threads(threads)
         )
         if bad >= 0:

@@ -1,0 +1,246 @@
+// CUDA driver: the per-element functions of csrc/portable/kernels.h launched as kernels, one
+// thread per element (grid-stride loops). Buffers are copied per call; the tables of
+// encryption live on the device (DeviceTables). First failures are found with atomicMin.
+#include <cuda_runtime.h>
+
+#include <climits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../portable/kernels.h"
+#include "driver.h"
+
+namespace fbh {
+namespace cuda {
+
+namespace pt = fbh::portable;
+
+namespace {
+
+constexpr int kThreadsPerBlock = 128;
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
+}
+
+/// A device buffer freed on scope exit.
+struct Buf {
+  void* p = nullptr;
+  explicit Buf(std::size_t n) { check(cudaMalloc(&p, n == 0 ? 1 : n), "cudaMalloc"); }
+  Buf(const void* host, std::size_t n) : Buf(n) {
+    if (n) check(cudaMemcpy(p, host, n, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+  }
+  ~Buf() { cudaFree(p); }
+  template <class T>
+  T* as() const { return static_cast<T*>(p); }
+  void get(void* host, std::size_t n) const {
+    if (n) check(cudaMemcpy(host, p, n, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+  }
+};
+
+/// Smallest failing element, ULLONG_MAX when none.
+struct First {
+  Buf b{sizeof(unsigned long long)};
+  First() {
+    const unsigned long long none = ULLONG_MAX;
+    check(cudaMemcpy(b.p, &none, sizeof(none), cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+  std::int64_t get() const {
+    unsigned long long v;
+    b.get(&v, sizeof(v));
+    return v == ULLONG_MAX ? -1 : static_cast<std::int64_t>(v);
+  }
+};
+
+unsigned grid(std::size_t n) {
+  const std::size_t g = (n + kThreadsPerBlock - 1) / kThreadsPerBlock;
+  return static_cast<unsigned>(g < 65535 * 16 ? (g == 0 ? 1 : g) : 65535 * 16);
+}
+
+void launched(const char* what) {
+  check(cudaGetLastError(), what);
+  check(cudaDeviceSynchronize(), what);
+}
+
+#define FBH_FOR_ELEMENTS(i, n) \
+  for (std::size_t i = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<std::size_t>(gridDim.x) * blockDim.x)
+
+__global__ void encrypt_points_kernel(unsigned char* pts, const pt::ge* tabs, std::size_t k,
+                                      const std::int64_t* m, std::size_t nblocks,
+                                      const unsigned char* nonces, unsigned long long* first) {
+  const std::size_t nb = k + 1;
+  FBH_FOR_ELEMENTS(e, nblocks * nb) {
+    const std::size_t b = e / nb, j = e % nb;
+    if (!pt::packed_encrypt_point(pts + e * pt::kPointBytes, tabs, j, nonces + 64 * b,
+                                  j == 0 ? 0 : m[b * k + j - 1])) {
+      atomicMin(first, static_cast<unsigned long long>(e));
+    }
+  }
+}
+
+__global__ void prove_kernel(unsigned char* proofs, const pt::ge* tabs, const unsigned char* pts,
+                             std::size_t k, std::size_t nblocks, const unsigned char* nonces,
+                             const unsigned char* ctx32, std::uint64_t count,
+                             unsigned long long* first) {
+  FBH_FOR_ELEMENTS(b, nblocks) {
+    if (!pt::packed_prove_block(proofs + b * pt::kProofBytes, tabs, pts + b * (k + 1) * pt::kPointBytes,
+                                k, nonces + 64 * b, ctx32, count, b)) {
+      atomicMin(first, static_cast<unsigned long long>(b));
+    }
+  }
+}
+
+__global__ void aggregate_kernel(unsigned char* out, const unsigned char* items, std::size_t nitems,
+                                 std::size_t np, unsigned long long* first) {
+  FBH_FOR_ELEMENTS(p, np) {
+    std::size_t bad_item = 0;
+    if (!pt::points_sum(out + p * pt::kPointBytes, items, np * pt::kPointBytes, nitems, p, &bad_item)) {
+      atomicMin(first, static_cast<unsigned long long>(p) * 65536ULL + bad_item);
+    }
+  }
+}
+
+__global__ void mul_r_kernel(unsigned char* out, const pt::scalar* keys, std::size_t k,
+                             const unsigned char* pts, std::size_t nblocks, unsigned long long* first) {
+  FBH_FOR_ELEMENTS(e, nblocks * k) {
+    const std::size_t b = e / k, j = e % k;
+    if (!pt::packed_mul_r_point(out + e * pt::kPointBytes, pts + b * (k + 1) * pt::kPointBytes, &keys[j])) {
+      atomicMin(first, static_cast<unsigned long long>(b));
+    }
+  }
+}
+
+__global__ void verify_kernel(const pt::ge* tab_g, const unsigned char* pts, const unsigned char* proofs,
+                              std::size_t nblocks, std::size_t k, const unsigned char* ctx32,
+                              std::uint64_t count, unsigned long long* first) {
+  FBH_FOR_ELEMENTS(b, nblocks) {
+    if (!pt::packed_verify_block(tab_g, pts + b * (k + 1) * pt::kPointBytes, proofs + b * pt::kProofBytes,
+                                 k, ctx32, count, b)) {
+      atomicMin(first, static_cast<unsigned long long>(b));
+    }
+  }
+}
+
+/// G's fixed table on the device, built on the host once.
+const pt::ge* device_generator_table() {
+  static const Buf* tab = [] {
+    std::vector<pt::ge> t(pt::kTablePoints);
+    unsigned char g[64];
+    pt::generator_bytes(g);
+    pt::gej b;
+    pt::gej_load(&b, g);
+    pt::ge a{b.x, b.y};
+    pt::fixed_table_build(t.data(), &a);
+    return new Buf(t.data(), t.size() * sizeof(pt::ge));  // lives as long as the process
+  }();
+  return tab->as<pt::ge>();
+}
+
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+void device_name(char* out, std::size_t cap) {
+  cudaDeviceProp p;
+  out[0] = 0;
+  if (device_count() > 0 && cudaGetDeviceProperties(&p, 0) == cudaSuccess && cap > 0) {
+    std::size_t i = 0;
+    for (; i + 1 < cap && p.name[i] != 0; ++i) out[i] = p.name[i];
+    out[i] = 0;
+  }
+}
+
+DeviceTables::DeviceTables(const unsigned char* host, std::size_t nbytes, std::size_t k_) : k(k_) {
+  if (nbytes != (k_ + 1) * pt::kTablePoints * sizeof(pt::ge)) {
+    throw std::invalid_argument("table bytes do not match k");
+  }
+  check(cudaMalloc(&ptr, nbytes), "cudaMalloc");
+  check(cudaMemcpy(ptr, host, nbytes, cudaMemcpyHostToDevice), "cudaMemcpy tables");
+}
+
+DeviceTables::~DeviceTables() { cudaFree(ptr); }
+
+std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTables& t,
+                     const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
+                     std::uint64_t count, const unsigned char* nonces) {
+  const std::size_t k = t.k, nb = k + 1;
+  for (std::size_t i = 0; i < nblocks * k; ++i) {
+    if (m[i] > pt::kMaxPlaintext || m[i] < -pt::kMaxPlaintext) return static_cast<std::int64_t>(i);
+  }
+  for (std::size_t b = 0; b < nblocks; ++b) {
+    pt::scalar s;
+    if (!pt::nonce_scalar(&s, nonces + 64 * b) || !pt::nonce_scalar(&s, nonces + 64 * b + 32)) {
+      return static_cast<std::int64_t>(b * k);
+    }
+  }
+  const auto* tabs = static_cast<const pt::ge*>(t.ptr);
+  Buf dm(m, nblocks * k * sizeof(std::int64_t)), dn(nonces, 64 * nblocks), dc(ctx32, 32);
+  Buf dp(nblocks * nb * pt::kPointBytes), dpr(nblocks * pt::kProofBytes);
+  First f1, f2;
+  encrypt_points_kernel<<<grid(nblocks * nb), kThreadsPerBlock>>>(
+      dp.as<unsigned char>(), tabs, k, dm.as<std::int64_t>(), nblocks, dn.as<unsigned char>(),
+      f1.b.as<unsigned long long>());
+  launched("encrypt kernel");
+  prove_kernel<<<grid(nblocks), kThreadsPerBlock>>>(
+      dpr.as<unsigned char>(), tabs, dp.as<unsigned char>(), k, nblocks, dn.as<unsigned char>(),
+      dc.as<unsigned char>(), count, f2.b.as<unsigned long long>());
+  launched("prove kernel");
+  cudaMemset(dn.p, 0, 64 * nblocks);  // nonces are secret: do not leave them in device memory
+  if (f1.get() >= 0 || f2.get() >= 0) throw std::runtime_error("encrypt kernel rejected checked input");
+  dp.get(pts, nblocks * nb * pt::kPointBytes);
+  dpr.get(proofs, nblocks * pt::kProofBytes);
+  return -1;
+}
+
+std::int64_t aggregate(unsigned char* out, const unsigned char* items, std::size_t nitems,
+                       std::size_t np, std::size_t* bad_item) {
+  Buf di(items, nitems * np * pt::kPointBytes), dout(np * pt::kPointBytes);
+  First f;
+  aggregate_kernel<<<grid(np), kThreadsPerBlock>>>(dout.as<unsigned char>(), di.as<unsigned char>(),
+                                                   nitems, np, f.b.as<unsigned long long>());
+  launched("aggregate kernel");
+  const std::int64_t bad = f.get();
+  if (bad >= 0) {
+    *bad_item = static_cast<std::size_t>(bad % 65536);
+    return bad / 65536;
+  }
+  dout.get(out, np * pt::kPointBytes);
+  return -1;
+}
+
+std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
+                   const unsigned char* pts, std::size_t nblocks) {
+  std::vector<pt::scalar> keys(k);
+  for (std::size_t j = 0; j < k; ++j) pt::scalar_set_b32(&keys[j], s + 32 * j);
+  Buf dk(keys.data(), k * sizeof(pt::scalar)), dp(pts, nblocks * (k + 1) * pt::kPointBytes);
+  Buf dout(nblocks * k * pt::kPointBytes);
+  for (auto& x : keys) x = pt::scalar{{0, 0, 0, 0}};
+  First f;
+  mul_r_kernel<<<grid(nblocks * k), kThreadsPerBlock>>>(dout.as<unsigned char>(), dk.as<pt::scalar>(), k,
+                                                        dp.as<unsigned char>(), nblocks,
+                                                        f.b.as<unsigned long long>());
+  launched("mul_r kernel");
+  cudaMemset(dk.p, 0, k * sizeof(pt::scalar));
+  dout.get(out, nblocks * k * pt::kPointBytes);
+  return f.get();
+}
+
+std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
+                    std::size_t k, const unsigned char* ctx32, std::uint64_t count) {
+  const pt::ge* tab_g = device_generator_table();
+  Buf dp(pts, nblocks * (k + 1) * pt::kPointBytes), dpr(proofs, nblocks * pt::kProofBytes), dc(ctx32, 32);
+  First f;
+  verify_kernel<<<grid(nblocks), kThreadsPerBlock>>>(tab_g, dp.as<unsigned char>(), dpr.as<unsigned char>(),
+                                                     nblocks, k, dc.as<unsigned char>(), count,
+                                                     f.b.as<unsigned long long>());
+  launched("verify kernel");
+  return f.get();
+}
+
+}  // namespace cuda
+}  // namespace fbh
