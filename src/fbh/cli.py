@@ -165,6 +165,20 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _select_crypto_backend(name: str | None, constant_time: bool) -> None:
+    from fbh.crypto.backend import set_backend
+    from fbh.errors import BadInput
+
+    if name is None:
+        return
+    if name in ("portable", "gpu") and constant_time:
+        raise BadInput(f"--crypto-backend {name} runs variable-time kernels", "add --fast-crypto (simulations only)")
+    try:
+        set_backend(name)
+    except ValueError as exc:
+        raise BadInput(str(exc), "build fbh._ec_cuda on a GPU machine (README 'On a GPU') or pick cpu") from None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from fbh.protocol.preflight import check_config, check_out_dir
     from fbh.protocol.simulation import run
@@ -174,6 +188,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _config_from(args)
     out = args.out or _default_out("run")
     check_config(config)
+    _select_crypto_backend(args.crypto_backend, config.constant_time)
     check_out_dir(out)
     with _resumable(out):
         metrics = run(config, out, data_dir=args.data_dir)
@@ -292,6 +307,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run from its last completed round (its own configuration)")
+    p.add_argument("--crypto-backend", dest="crypto_backend", choices=["auto", "cpu", "portable", "gpu"],
+                   help="packed-crypto kernels: auto (default: the GPU for large batches when fbh._ec_cuda "
+                        "sees one), cpu, portable (the GPU's source on CPU threads) or gpu; portable and gpu "
+                        "are variable time and need --fast-crypto")
     _show_defaults(p)
     p = sub.add_parser("baseline", help="the non-federated baseline (centralized training)")
     _add_run_options(p)
