@@ -116,8 +116,11 @@ def _config_from(args: argparse.Namespace):
     if getattr(args, "profile", None):
         from fbh.bench.profile import apply_profile, resolve_profile
 
+        from fbh.bench.profile_gpu import apply_gpu_profile
+
         profile, source = resolve_profile(args.profile)
         values = apply_profile(values, profile)
+        apply_gpu_profile(profile)
         print(f"using {source}: threads {values['threads']}, client_batch {values['client_batch']}", file=sys.stderr)
     try:
         return RunConfig(**values)
