@@ -58,6 +58,18 @@ unsigned grid(std::size_t n) {
   return static_cast<unsigned>(g < 65535 * 16 ? (g == 0 ? 1 : g) : 65535 * 16);
 }
 
+/// ptxas (nvcc 13.0, sm_90) reports up to 2,528 bytes of stack per thread (verify: the
+/// 15-point table of ecmult_var) against a 1 KB default: raise the limit once to 4 KB.
+void ensure_stack() {
+  static const bool done = [] {
+    std::size_t cur = 0;
+    check(cudaDeviceGetLimit(&cur, cudaLimitStackSize), "cudaDeviceGetLimit");
+    if (cur < 4096) check(cudaDeviceSetLimit(cudaLimitStackSize, 4096), "cudaDeviceSetLimit stack");
+    return true;
+  }();
+  (void)done;
+}
+
 void launched(const char* what) {
   check(cudaGetLastError(), what);
   check(cudaDeviceSynchronize(), what);
@@ -168,6 +180,7 @@ DeviceTables::~DeviceTables() { cudaFree(ptr); }
 std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTables& t,
                      const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
                      std::uint64_t count, const unsigned char* nonces) {
+  ensure_stack();
   const std::size_t k = t.k, nb = k + 1;
   for (std::size_t i = 0; i < nblocks * k; ++i) {
     if (m[i] > pt::kMaxPlaintext || m[i] < -pt::kMaxPlaintext) return static_cast<std::int64_t>(i);
@@ -199,6 +212,7 @@ std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTabl
 
 std::int64_t aggregate(unsigned char* out, const unsigned char* items, std::size_t nitems,
                        std::size_t np, std::size_t* bad_item) {
+  ensure_stack();
   Buf di(items, nitems * np * pt::kPointBytes), dout(np * pt::kPointBytes);
   First f;
   aggregate_kernel<<<grid(np), kThreadsPerBlock>>>(dout.as<unsigned char>(), di.as<unsigned char>(),
@@ -215,6 +229,7 @@ std::int64_t aggregate(unsigned char* out, const unsigned char* items, std::size
 
 std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
                    const unsigned char* pts, std::size_t nblocks) {
+  ensure_stack();
   std::vector<pt::scalar> keys(k);
   for (std::size_t j = 0; j < k; ++j) pt::scalar_set_b32(&keys[j], s + 32 * j);
   Buf dk(keys.data(), k * sizeof(pt::scalar)), dp(pts, nblocks * (k + 1) * pt::kPointBytes);
@@ -232,6 +247,7 @@ std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
 
 std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
                     std::size_t k, const unsigned char* ctx32, std::uint64_t count) {
+  ensure_stack();
   const pt::ge* tab_g = device_generator_table();
   Buf dp(pts, nblocks * (k + 1) * pt::kPointBytes), dpr(proofs, nblocks * pt::kProofBytes), dc(ctx32, 32);
   First f;

@@ -25,11 +25,24 @@ struct gej {
 
 /// Bytes of one serialized point (x || y big-endian; zeros for infinity).
 constexpr size_t kPointBytes = 64;
-/// Windows of a full 256-bit scalar and entries per window (digits 1..15) of a fixed table.
-constexpr int kWindows = 64;
-constexpr int kEntries = 15;
+/// Bits per window of the fixed-base tables (the GPU's main tuning knob: 8 halves the
+/// additions and multiplies the table by 8.5, ~650 KB per base). Must divide 64.
+#ifndef FBH_PORTABLE_WINDOW_BITS
+#define FBH_PORTABLE_WINDOW_BITS 4
+#endif
+constexpr int kWindowBits = FBH_PORTABLE_WINDOW_BITS;
+static_assert(64 % kWindowBits == 0, "window bits must divide 64");
+/// Windows of a full 256-bit scalar and entries per window (digits 1 .. 2^w - 1).
+constexpr int kWindows = 256 / kWindowBits;
+constexpr int kEntries = (1 << kWindowBits) - 1;
 /// Affine points of one base's fixed table.
 constexpr size_t kTablePoints = static_cast<size_t>(kWindows) * kEntries;
+
+/// Window w (kWindowBits wide) of the little-endian limbs k.
+FBH_HD unsigned window_digit(const u64 k[4], int w) {
+  const int bit = w * kWindowBits;
+  return static_cast<unsigned>(k[bit / 64] >> (bit % 64)) & static_cast<unsigned>(kEntries);
+}
 
 /// r = infinity.
 FBH_HD void gej_set_infinity(gej* r) {
@@ -217,23 +230,24 @@ FBH_HD void gej_store(unsigned char* p, const gej* a) {
   fe_get_b32(p + 32, &g.y);
 }
 
-/// r = k B from B's fixed table (tab[w * 15 + d - 1] = d 16^w B) using the low `windows`
-/// 4-bit windows of the little-endian limbs k.
+/// r = k B from B's fixed table (tab[w * kEntries + d - 1] = d 2^(kWindowBits w) B) using
+/// the low `windows` windows of the little-endian limbs k.
 FBH_HD void ecmult_fixed(gej* r, const ge* tab, const u64 k[4], int windows) {
   gej_set_infinity(r);
   for (int w = 0; w < windows; ++w) {
-    const unsigned d = static_cast<unsigned>(k[w / 16] >> (4 * (w % 16))) & 15U;
+    const unsigned d = window_digit(k, w);
     if (d != 0) gej_add_ge(r, r, &tab[w * kEntries + static_cast<int>(d) - 1]);
   }
 }
 
-/// r = k a for any point a (4-bit fixed windows, most significant first).
+/// r = k a for any point a (4-bit fixed windows, most significant first: a 15-point table
+/// per call, whatever kWindowBits is).
 FBH_HD void ecmult_var(gej* r, const gej* a, const scalar* k) {
-  gej t[kEntries];
+  gej t[15];
   t[0] = *a;
-  for (int i = 1; i < kEntries; ++i) gej_add(&t[i], &t[i - 1], a);
+  for (int i = 1; i < 15; ++i) gej_add(&t[i], &t[i - 1], a);
   gej_set_infinity(r);
-  for (int w = kWindows - 1; w >= 0; --w) {
+  for (int w = 63; w >= 0; --w) {
     for (int i = 0; i < 4; ++i) gej_double(r, r);
     const unsigned d = static_cast<unsigned>(k->d[w / 16] >> (4 * (w % 16))) & 15U;
     if (d != 0) gej_add(r, r, &t[d - 1]);

@@ -14,9 +14,10 @@
 namespace fbh {
 namespace portable {
 
-/// Largest |plaintext| (csrc/elgamal.h kMaxPlaintext): 47 bits, 12 four-bit windows.
+/// Largest |plaintext| (csrc/elgamal.h kMaxPlaintext): 47 bits, so m G needs only the low
+/// windows of G's table.
 constexpr int64_t kMaxPlaintext = (int64_t{1} << 47) - 1;
-constexpr int kPlaintextWindows = 12;
+constexpr int kPlaintextWindows = (47 + kWindowBits - 1) / kWindowBits;
 /// Bytes of one proof: A (64-byte point) then z (32 bytes big-endian).
 constexpr size_t kProofBytes = 96;
 
@@ -28,7 +29,8 @@ FBH_HD void generator_bytes(unsigned char out[64]) {
   for (int i = 0; i < 8; ++i) store_be64(out + 8 * i, w[i]);
 }
 
-/// Fixed table of one finite base: tab[w * 15 + d - 1] = d 16^w base (affine, normalized).
+/// Fixed table of one finite base: tab[w * kEntries + d - 1] = d 2^(kWindowBits w) base
+/// (affine, normalized).
 FBH_HD void fixed_table_build(ge* tab, const ge* base) {
   gej cur, acc;
   gej_set_ge(&cur, base);
@@ -38,7 +40,7 @@ FBH_HD void fixed_table_build(ge* tab, const ge* base) {
       if (d > 1) gej_add(&acc, &acc, &cur);
       gej_to_ge(&tab[w * kEntries + d - 1], &acc);
     }
-    for (int i = 0; i < 4; ++i) gej_double(&cur, &cur);
+    for (int i = 0; i < kWindowBits; ++i) gej_double(&cur, &cur);
   }
 }
 

@@ -3,7 +3,7 @@
 Each function has the signature and results of the matching ``fbh.crypto._ec.packed_*``
 call, so :mod:`fbh.crypto.packed_ops` and :mod:`fbh.crypto.packed` call it in their place.
 The fixed tables of the portable and GPU encryption (G and every key, 4-bit windows: about
-77 KB per key) are built once per public key set and kept while the key set lives.
+about 77 KB per key with 4-bit windows) are built once per public key set and kept while the key set lives.
 """
 
 from __future__ import annotations
