@@ -57,8 +57,6 @@ def _setup(benchmark, backend: str, group: str, n: int) -> None:
 @pytest.mark.parametrize("n", N_VALUES)
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_encrypt(benchmark, ks, n, backend):
-    if n > 1_024 and backend == "portable":
-        pytest.skip("portable encryption of large batches: minutes on CPU; the n=1024 row gives the ratio")
     _setup(benchmark, backend, "encrypt (fast mode)", n)
     m = np.arange(n, dtype=np.int64) - n // 2
     with use_backend(backend):
