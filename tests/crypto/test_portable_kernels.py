@@ -183,3 +183,17 @@ def test_fresh_nonces_decrypt_through_the_public_api(ks):
         bad = fc.PackedCiphertexts.from_bytes(cts[1].to_bytes())
         bad._proofs = cts[0]._proofs  # proofs of another blob
         bad.verify(b"h")
+
+
+@given(
+    rows=st.lists(st.lists(st.integers(-(2**20), 2**20), min_size=3, max_size=3), min_size=1, max_size=4),
+    negate_first=st.booleans(),
+)
+def test_property_aggregate_identical(ks, rows, negate_first):
+    pts = [fc.encrypt_packed(ks.public, r, context=b"p", constant_time=False)._points for r in rows]
+    if negate_first:
+        pts.append(_ec.negate_points(pts[0]))  # cancels input 0 slot by slot: infinity in the sum
+    main, _, _ = _ec.aggregate_points(pts, [True] * len(pts), 1)
+    port, bad, _ = _ec.portable_aggregate(np.stack(pts), 1)
+    assert bad == -1
+    assert main.tobytes() == port.tobytes()
