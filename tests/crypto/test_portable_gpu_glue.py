@@ -101,3 +101,10 @@ def test_fresh_nonces_are_valid_scalars():
     assert out.shape == (50, 64) and out.dtype == np.uint8
     scalars = {int.from_bytes(row.tobytes(), "big") for row in out.reshape(-1, 32)}
     assert len(scalars) == 100 and all(0 < s < N for s in scalars)
+
+
+def test_fresh_nonces_redraw_out_of_range_rows(monkeypatch):
+    draws = iter([b"\xff" * 32 + b"\x00" * 32, b"\x01" * 32, b"\x02" * 32])  # n <= first, 0 second
+    monkeypatch.setattr(packed_kernels.os, "urandom", lambda size: next(draws)[:size])
+    out = packed_kernels._fresh_nonces(1)
+    assert out.tobytes() == b"\x01" * 32 + b"\x02" * 32
