@@ -161,6 +161,15 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     if given or args.out or args.preset != "default":
         raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
                        f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
+    if args.crypto_backend:
+        from fbh.protocol.rundir import RunDir
+
+        rd = RunDir(args.resume)
+        try:  # the run's own mode decides; resume() itself reports an unusable directory
+            constant_time = RunConfig.from_json(rd.read_json(rd.config_path)).constant_time
+        except (OSError, TypeError, ValueError):
+            constant_time = True
+        _select_crypto_backend(args.crypto_backend, constant_time)
     with _resumable(args.resume):
         metrics = resume(args.resume, data_dir=args.data_dir)
     last = metrics["rounds"][-1]

@@ -48,3 +48,15 @@ def test_unknown_backend_is_rejected(run_cli):
     with pytest.raises(SystemExit) as exc:
         run_cli("run", "--crypto-backend", "tpu")
     assert exc.value.code == ExitCode.BAD_INPUT
+
+
+def test_resume_checks_the_runs_own_mode(tmp_path, run_cli):
+    from fbh.protocol.config import RunConfig
+    from fbh.protocol.rundir import RunDir
+
+    rd = RunDir(tmp_path / "run")
+    rd.write_json(rd.config_path, RunConfig().to_json())  # constant-time run
+    code, err = run_cli("run", "--resume", str(rd.root), "--crypto-backend", "gpu")
+    assert code == ExitCode.BAD_INPUT
+    assert "variable-time" in err
+    assert get_backend() == "auto"
