@@ -234,7 +234,8 @@ std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
   for (std::size_t j = 0; j < k; ++j) pt::scalar_set_b32(&keys[j], s + 32 * j);
   Buf dk(keys.data(), k * sizeof(pt::scalar)), dp(pts, nblocks * (k + 1) * pt::kPointBytes);
   Buf dout(nblocks * k * pt::kPointBytes);
-  for (auto& x : keys) x = pt::scalar{{0, 0, 0, 0}};
+  volatile pt::u64* wipe = &keys[0].d[0];  // volatile: the clearing is not optimized away
+  for (std::size_t i = 0; i < 4 * k; ++i) wipe[i] = 0;
   First f;
   mul_r_kernel<<<grid(nblocks * k), kThreadsPerBlock>>>(dout.as<unsigned char>(), dk.as<pt::scalar>(), k,
                                                         dp.as<unsigned char>(), nblocks,

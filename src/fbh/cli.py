@@ -153,23 +153,21 @@ def _resumable(out: str):
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from fbh.errors import BadInput
+    from fbh.errors import BadInput, UnusableRunDir
     from fbh.protocol.config import RunConfig
     from fbh.protocol.resume import resume
+    from fbh.protocol.rundir import RunDir
 
     given = [f.name for f in dataclasses.fields(RunConfig) if getattr(args, f.name, None) is not None]
     if given or args.out or args.preset != "default":
         raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
                        f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
-    if args.crypto_backend:
-        from fbh.protocol.rundir import RunDir
-
-        rd = RunDir(args.resume)
-        try:  # the run's own mode decides; resume() itself reports an unusable directory
-            constant_time = RunConfig.from_json(rd.read_json(rd.config_path)).constant_time
-        except (OSError, TypeError, ValueError):
-            constant_time = True
-        _select_crypto_backend(args.crypto_backend, constant_time)
+    rd = RunDir(args.resume)
+    try:  # the resumed run's own mode decides; resume() itself reports an unusable directory
+        constant_time = RunConfig.from_json(rd.read_json(rd.config_path)).constant_time
+    except (UnusableRunDir, TypeError, ValueError):
+        constant_time = True
+    _select_crypto_backend(args.crypto_backend, constant_time)
     with _resumable(args.resume):
         metrics = resume(args.resume, data_dir=args.data_dir)
     last = metrics["rounds"][-1]
@@ -178,13 +176,17 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _select_crypto_backend(name: str | None, constant_time: bool) -> None:
-    from fbh.crypto.backend import set_backend
+    from fbh.crypto.backend import get_backend, set_backend
     from fbh.errors import BadInput
 
     if name is None:
-        return
+        try:
+            name = get_backend()  # FBH_CRYPTO_BACKEND, checked before the run starts
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
     if name in ("portable", "gpu") and constant_time:
-        raise BadInput(f"--crypto-backend {name} runs variable-time kernels", "add --fast-crypto (simulations only)")
+        raise BadInput(f"crypto backend {name} (--crypto-backend or FBH_CRYPTO_BACKEND) runs variable-time kernels",
+                       "add --fast-crypto (simulations only)")
     try:
         set_backend(name)
     except ValueError as exc:

@@ -60,3 +60,14 @@ def test_resume_checks_the_runs_own_mode(tmp_path, run_cli):
     assert code == ExitCode.BAD_INPUT
     assert "variable-time" in err
     assert get_backend() == "auto"
+
+
+def test_bad_environment_backend_is_bad_input(tmp_path, run_cli, monkeypatch):
+    from fbh.crypto import backend
+
+    monkeypatch.setattr(backend, "_current", [None])
+    monkeypatch.setenv("FBH_CRYPTO_BACKEND", "tpu")
+    code, err = run_cli("run", "--clients", "2", "--out", str(tmp_path / "run"))
+    assert code == ExitCode.BAD_INPUT
+    assert "FBH_CRYPTO_BACKEND must be one of" in err
+    assert not (tmp_path / "run").exists()

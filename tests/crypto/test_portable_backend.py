@@ -47,3 +47,13 @@ def test_bad_names_and_missing_gpu(monkeypatch):
 def test_gpu_module_is_absent_or_sees_a_device():
     mod = backend.gpu_module()
     assert mod is None or mod.device_count() > 0
+
+
+def test_environment_variable_is_read_on_first_use(monkeypatch):
+    monkeypatch.setattr(backend, "_current", [None])
+    monkeypatch.setenv("FBH_CRYPTO_BACKEND", "portable")
+    assert backend.get_backend() == "portable"
+    monkeypatch.setattr(backend, "_current", [None])
+    monkeypatch.setenv("FBH_CRYPTO_BACKEND", "tpu")
+    with pytest.raises(ValueError, match="FBH_CRYPTO_BACKEND must be one of"):
+        backend.choose(1, secret=False)

@@ -44,18 +44,24 @@ BACKENDS = ("auto", "cpu", "portable", "gpu")
 GPU_CROSSOVER_VALUES = 1 << 16
 
 
-def _check(name: str) -> str:
+def _check(name: str, what: str = "crypto backend") -> str:
     if name not in BACKENDS:
-        msg = f"crypto backend must be one of {', '.join(BACKENDS)}, got {name!r}"
+        msg = f"{what} must be one of {', '.join(BACKENDS)}, got {name!r}"
         raise ValueError(msg)
     return name
 
 
-_current = [_check(os.environ.get("FBH_CRYPTO_BACKEND", "auto") or "auto")]
+_current: list[str | None] = [None]  # None: not chosen yet, FBH_CRYPTO_BACKEND decides on first use
 
 
 def get_backend() -> str:
-    """The backend setting (``auto``, ``cpu``, ``portable`` or ``gpu``)."""
+    """The backend setting (``auto``, ``cpu``, ``portable`` or ``gpu``).
+
+    Raises:
+        ValueError: FBH_CRYPTO_BACKEND names no backend (reported on first use, not on import).
+    """
+    if _current[0] is None:
+        _current[0] = _check(os.environ.get("FBH_CRYPTO_BACKEND") or "auto", "FBH_CRYPTO_BACKEND")
     return _current[0]
 
 
