@@ -84,26 +84,26 @@ py::tuple encrypt(const PortableTables& t, const i64_array& m, const py::bytes& 
   u8_array given;
   const unsigned char* np = nullptr;
   if (nonces.is_none()) {
-    own.resize(64 * nb);
-    draw_nonces(own.data(), 2 * nb);
+    own.resize(32 * (nb + 1));
+    draw_nonces(own.data(), nb + 1);
     np = own.data();
   } else {
     given = nonces.cast<u8_array>();
-    require(given.ndim() == 2 && static_cast<std::size_t>(given.shape(0)) == nb &&
-                given.shape(1) == 64,
-            "nonces must have shape (B, 64)");
+    require(given.ndim() == 2 && static_cast<std::size_t>(given.shape(0)) == nb + 1 &&
+                given.shape(1) == 32,
+            "nonces must have shape (B + 1, 32)");
     np = given.data();
   }
   u8_array pts({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(k + 1), kPt});
-  u8_array proofs({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(pt::kProofBytes)});
+  u8_array proof({static_cast<py::ssize_t>(pt::kProofBytes)});
   std::int64_t bad;
   {
     py::gil_scoped_release nogil;
-    bad = pt::encrypt(pts.mutable_data(), proofs.mutable_data(), t.tabs.data(), k, m.data(), nb,
+    bad = pt::encrypt(pts.mutable_data(), proof.mutable_data(), t.tabs.data(), k, m.data(), nb,
                       reinterpret_cast<const unsigned char*>(c.data()), count, np, threads);
   }
   if (!own.empty()) fbh::secure_zero(own.data(), own.size());
-  return py::make_tuple(pts, proofs, bad);
+  return py::make_tuple(pts, proof, bad);
 }
 
 py::tuple aggregate(const u8_array& items, int threads) {
@@ -137,16 +137,15 @@ py::tuple mul_r(const fbh::SecKeySet& sk, const u8_array& pts, int threads) {
   return py::make_tuple(out, bad);
 }
 
-std::int64_t verify(const u8_array& pts, const u8_array& proofs, std::size_t k,
-                    const py::bytes& ctx, std::uint64_t count, int threads) {
+bool verify(const u8_array& pts, const u8_array& proof, std::size_t k, const py::bytes& ctx,
+            std::uint64_t count, int threads) {
   const std::size_t nb = require_blocks(pts, k);
-  require(proofs.ndim() == 2 && static_cast<std::size_t>(proofs.shape(0)) == nb &&
-              proofs.shape(1) == static_cast<py::ssize_t>(pt::kProofBytes),
-          "proofs must have shape (B, 96)");
+  require(proof.ndim() == 1 && proof.shape(0) == static_cast<py::ssize_t>(pt::kProofBytes),
+          "the proof must be 96 bytes");
   const std::string c = require_digest(ctx);
   py::gil_scoped_release nogil;
-  return pt::verify(pts.data(), proofs.data(), nb, k, reinterpret_cast<const unsigned char*>(c.data()),
-                    count, threads);
+  return pt::verify(pts.data(), proof.data(), nb, k, reinterpret_cast<const unsigned char*>(c.data()),
+                    count, threads) != 0;
 }
 
 u8_array table_bytes(const PortableTables& t) {
@@ -169,6 +168,6 @@ void fbh_bind_portable(py::module_& m) {
         py::arg("count"), py::arg("nonces"), py::arg("threads"));
   m.def("portable_aggregate", &aggregate, py::arg("items"), py::arg("threads"));
   m.def("portable_mul_r", &mul_r, py::arg("sk"), py::arg("points"), py::arg("threads"));
-  m.def("portable_verify", &verify, py::arg("points"), py::arg("proofs"), py::arg("k"),
+  m.def("portable_verify", &verify, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("ctx"), py::arg("count"), py::arg("threads"));
 }

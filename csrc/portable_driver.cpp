@@ -57,29 +57,47 @@ const ge* generator_table() {
   return tab.data();
 }
 
-std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const ge* tabs, std::size_t k,
+std::int64_t encrypt(unsigned char* pts, unsigned char* proof, const ge* tabs, std::size_t k,
                      const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
                      std::uint64_t count, const unsigned char* nonces, int threads) {
   for (std::size_t i = 0; i < nblocks * k; ++i) {
     if (m[i] > kMaxPlaintext || m[i] < -kMaxPlaintext) return static_cast<std::int64_t>(i);
   }
-  for (std::size_t b = 0; b < nblocks; ++b) {
+  for (std::size_t b = 0; b <= nblocks; ++b) {
     scalar s;
-    if (!nonce_scalar(&s, nonces + 64 * b) || !nonce_scalar(&s, nonces + 64 * b + 32)) {
-      return static_cast<std::int64_t>(b * k);
-    }
+    if (!nonce_scalar(&s, nonces + 32 * b)) return static_cast<std::int64_t>(b * k);
   }
   const std::size_t nb = k + 1;
-  // Element (b, j): the GPU launches these B (k + 1) points, then the B proofs.
+  // Element (b, j): the GPU launches these B (k + 1) points.
   first_failure(nblocks * nb, threads, 64, [&](std::size_t e) {
     const std::size_t b = e / nb, j = e % nb;
-    return packed_encrypt_point(pts + e * kPointBytes, tabs, j, nonces + 64 * b,
+    return packed_encrypt_point(pts + e * kPointBytes, tabs, j, nonces + 32 * b,
                                 j == 0 ? 0 : m[b * k + j - 1]) != 0;
   });
-  first_failure(nblocks, threads, 16, [&](std::size_t b) {
-    return packed_prove_block(proofs + b * kProofBytes, tabs, pts + b * nb * kPointBytes, k,
-                              nonces + 64 * b, ctx32, count, b) != 0;
+  // The blob's proof: A = a G, seed over the blob, z = a + sum_b e_b r_b (elements: blocks).
+  scalar a;
+  nonce_scalar(&a, nonces + 32 * nblocks);
+  gej pa;
+  ecmult_fixed(&pa, tabs, a.d, kWindows);
+  gej_store(proof, &pa);
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  const int nt = thread_count(nblocks, threads, 256);
+  std::vector<scalar> part(static_cast<std::size_t>(nt), scalar{{0, 0, 0, 0}});
+  parallel_for(nblocks, nt, [&](int t, std::size_t begin, std::size_t end) {
+    scalar acc{{0, 0, 0, 0}}, er;
+    for (std::size_t b = begin; b < end; ++b) {
+      packed_weighted_nonce(&er, seed, b, nonces + 32 * b);
+      scalar_add(&acc, &acc, &er);
+    }
+    part[static_cast<std::size_t>(t)] = acc;
+    secure_zero(&er, sizeof(er));
+    secure_zero(&acc, sizeof(acc));
   });
+  for (const scalar& p : part) scalar_add(&a, &a, &p);
+  scalar_get_b32(proof + kPointBytes, &a);
+  secure_zero(part.data(), part.size() * sizeof(scalar));
+  secure_zero(&a, sizeof(a));
   return -1;
 }
 
@@ -105,13 +123,26 @@ std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
   return bad < 0 ? -1 : bad / static_cast<std::int64_t>(k);
 }
 
-std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
-                    std::size_t k, const unsigned char* ctx32, std::uint64_t count, int threads) {
-  const ge* tab_g = generator_table();
-  return first_failure(nblocks, threads, 8, [&](std::size_t b) {
-    return packed_verify_block(tab_g, pts + b * (k + 1) * kPointBytes, proofs + b * kProofBytes,
-                               k, ctx32, count, b) != 0;
+int verify(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+           std::size_t k, const unsigned char* ctx32, std::uint64_t count, int threads) {
+  if (nblocks == 0) return 1;  // nothing to prove, as fbh::packed_verify_var
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  // Elements: e_b R_b per block, then a sum per thread (the GPU reduces in passes).
+  std::vector<gej> t(nblocks == 0 ? 1 : nblocks);
+  if (first_failure(nblocks, threads, 8, [&](std::size_t b) {
+        return packed_weighted_point(&t[b], pts + b * (k + 1) * kPointBytes, seed, b) != 0;
+      }) >= 0) {
+    return 0;
+  }
+  const int nt = thread_count(nblocks, threads, 256);
+  std::vector<gej> part(static_cast<std::size_t>(nt));
+  parallel_for(nblocks, nt, [&](int i, std::size_t begin, std::size_t end) {
+    gej_sum(&part[static_cast<std::size_t>(i)], t.data(), begin, end);
   });
+  gej sum;
+  gej_sum(&sum, part.data(), 0, part.size());
+  return packed_check_proof(generator_table(), proof, &sum);
 }
 
 }  // namespace portable

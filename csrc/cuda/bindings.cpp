@@ -45,17 +45,17 @@ py::tuple encrypt(const fbh::cuda::DeviceTables& t, const i64_array& m, const py
           "packed plaintexts must be a 1-D int64 array of whole blocks");
   const std::size_t nb = static_cast<std::size_t>(m.shape(0)) / k;
   const std::string c = require_digest(ctx);
-  require(nonces.ndim() == 2 && static_cast<std::size_t>(nonces.shape(0)) == nb && nonces.shape(1) == 64,
-          "nonces must have shape (B, 64)");
+  require(nonces.ndim() == 2 && static_cast<std::size_t>(nonces.shape(0)) == nb + 1 && nonces.shape(1) == 32,
+          "nonces must have shape (B + 1, 32)");
   u8_array pts({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(k + 1), py::ssize_t{64}});
-  u8_array proofs({static_cast<py::ssize_t>(nb), py::ssize_t{96}});
+  u8_array proof(py::ssize_t{96});
   std::int64_t bad;
   {
     py::gil_scoped_release nogil;
-    bad = fbh::cuda::encrypt(pts.mutable_data(), proofs.mutable_data(), t, m.data(), nb,
+    bad = fbh::cuda::encrypt(pts.mutable_data(), proof.mutable_data(), t, m.data(), nb,
                              reinterpret_cast<const unsigned char*>(c.data()), count, nonces.data());
   }
-  return py::make_tuple(pts, proofs, bad);
+  return py::make_tuple(pts, proof, bad);
 }
 
 py::tuple aggregate(const u8_array& items) {
@@ -88,15 +88,13 @@ py::tuple mul_r(const u8_array& s, const u8_array& pts) {
   return py::make_tuple(out, bad);
 }
 
-std::int64_t verify(const u8_array& pts, const u8_array& proofs, std::size_t k, const py::bytes& ctx,
-                    std::uint64_t count) {
+bool verify(const u8_array& pts, const u8_array& proof, std::size_t k, const py::bytes& ctx, std::uint64_t count) {
   const std::size_t nb = require_blocks(pts, k);
-  require(proofs.ndim() == 2 && static_cast<std::size_t>(proofs.shape(0)) == nb && proofs.shape(1) == 96,
-          "proofs must have shape (B, 96)");
+  require(proof.ndim() == 1 && proof.shape(0) == 96, "the proof must be 96 bytes");
   const std::string c = require_digest(ctx);
   py::gil_scoped_release nogil;
-  return fbh::cuda::verify(pts.data(), proofs.data(), nb, k, reinterpret_cast<const unsigned char*>(c.data()),
-                           count);
+  return fbh::cuda::verify(pts.data(), proof.data(), nb, k, reinterpret_cast<const unsigned char*>(c.data()),
+                           count) != 0;
 }
 
 std::string device_name() {
@@ -118,6 +116,6 @@ PYBIND11_MODULE(_ec_cuda, m) {
         py::arg("nonces"));
   m.def("aggregate", &aggregate, py::arg("items"));
   m.def("mul_r", &mul_r, py::arg("secrets"), py::arg("points"));
-  m.def("verify", &verify, py::arg("points"), py::arg("proofs"), py::arg("k"), py::arg("ctx"),
+  m.def("verify", &verify, py::arg("points"), py::arg("proof"), py::arg("k"), py::arg("ctx"),
         py::arg("count"));
 }

@@ -85,20 +85,17 @@ __global__ void encrypt_points_kernel(unsigned char* pts, const pt::ge* tabs, st
   const std::size_t nb = k + 1;
   FBH_FOR_ELEMENTS(e, nblocks * nb) {
     const std::size_t b = e / nb, j = e % nb;
-    if (!pt::packed_encrypt_point(pts + e * pt::kPointBytes, tabs, j, nonces + 64 * b,
+    if (!pt::packed_encrypt_point(pts + e * pt::kPointBytes, tabs, j, nonces + 32 * b,
                                   j == 0 ? 0 : m[b * k + j - 1])) {
       atomicMin(first, static_cast<unsigned long long>(e));
     }
   }
 }
 
-__global__ void prove_kernel(unsigned char* proofs, const pt::ge* tabs, const unsigned char* pts,
-                             std::size_t k, std::size_t nblocks, const unsigned char* nonces,
-                             const unsigned char* ctx32, std::uint64_t count,
-                             unsigned long long* first) {
+__global__ void weighted_nonce_kernel(pt::scalar* out, const unsigned char* seed, std::size_t nblocks,
+                                      const unsigned char* nonces, unsigned long long* first) {
   FBH_FOR_ELEMENTS(b, nblocks) {
-    if (!pt::packed_prove_block(proofs + b * pt::kProofBytes, tabs, pts + b * (k + 1) * pt::kPointBytes,
-                                k, nonces + 64 * b, ctx32, count, b)) {
+    if (!pt::packed_weighted_nonce(&out[b], seed, b, nonces + 32 * b)) {
       atomicMin(first, static_cast<unsigned long long>(b));
     }
   }
@@ -124,16 +121,25 @@ __global__ void mul_r_kernel(unsigned char* out, const pt::scalar* keys, std::si
   }
 }
 
-__global__ void verify_kernel(const pt::ge* tab_g, const unsigned char* pts, const unsigned char* proofs,
-                              std::size_t nblocks, std::size_t k, const unsigned char* ctx32,
-                              std::uint64_t count, unsigned long long* first) {
+__global__ void weighted_point_kernel(pt::gej* out, const unsigned char* pts, std::size_t k,
+                                      std::size_t nblocks, const unsigned char* seed,
+                                      unsigned long long* first) {
   FBH_FOR_ELEMENTS(b, nblocks) {
-    if (!pt::packed_verify_block(tab_g, pts + b * (k + 1) * pt::kPointBytes, proofs + b * pt::kProofBytes,
-                                 k, ctx32, count, b)) {
+    if (!pt::packed_weighted_point(&out[b], pts + b * (k + 1) * pt::kPointBytes, seed, b)) {
       atomicMin(first, static_cast<unsigned long long>(b));
     }
   }
 }
+
+/// One reduction pass: out[t] = sum of in[t * chunk, (t + 1) * chunk).
+__global__ void sum_kernel(pt::gej* out, const pt::gej* in, std::size_t n, std::size_t chunk) {
+  FBH_FOR_ELEMENTS(t, (n + chunk - 1) / chunk) {
+    const std::size_t end = (t + 1) * chunk < n ? (t + 1) * chunk : n;
+    pt::gej_sum(&out[t], in, t * chunk, end);
+  }
+}
+
+constexpr std::size_t kSumChunk = 32;  // points summed per thread and reduction pass
 
 /// G's fixed table on the device, built on the host once.
 const pt::ge* device_generator_table() {
@@ -177,7 +183,7 @@ DeviceTables::DeviceTables(const unsigned char* host, std::size_t nbytes, std::s
 
 DeviceTables::~DeviceTables() { cudaFree(ptr); }
 
-std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTables& t,
+std::int64_t encrypt(unsigned char* pts, unsigned char* proof, const DeviceTables& t,
                      const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
                      std::uint64_t count, const unsigned char* nonces) {
   ensure_stack();
@@ -185,28 +191,46 @@ std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTabl
   for (std::size_t i = 0; i < nblocks * k; ++i) {
     if (m[i] > pt::kMaxPlaintext || m[i] < -pt::kMaxPlaintext) return static_cast<std::int64_t>(i);
   }
-  for (std::size_t b = 0; b < nblocks; ++b) {
+  for (std::size_t b = 0; b <= nblocks; ++b) {
     pt::scalar s;
-    if (!pt::nonce_scalar(&s, nonces + 64 * b) || !pt::nonce_scalar(&s, nonces + 64 * b + 32)) {
-      return static_cast<std::int64_t>(b * k);
-    }
+    if (!pt::nonce_scalar(&s, nonces + 32 * b)) return static_cast<std::int64_t>(b * k);
   }
   const auto* tabs = static_cast<const pt::ge*>(t.ptr);
-  Buf dm(m, nblocks * k * sizeof(std::int64_t)), dn(nonces, 64 * nblocks), dc(ctx32, 32);
-  Buf dp(nblocks * nb * pt::kPointBytes), dpr(nblocks * pt::kProofBytes);
+  Buf dm(m, nblocks * k * sizeof(std::int64_t)), dn(nonces, 32 * nblocks);
+  Buf dp(nblocks * nb * pt::kPointBytes), de(nblocks * sizeof(pt::scalar));
   First f1, f2;
   encrypt_points_kernel<<<grid(nblocks * nb), kThreadsPerBlock>>>(
       dp.as<unsigned char>(), tabs, k, dm.as<std::int64_t>(), nblocks, dn.as<unsigned char>(),
       f1.b.as<unsigned long long>());
   launched("encrypt kernel");
-  prove_kernel<<<grid(nblocks), kThreadsPerBlock>>>(
-      dpr.as<unsigned char>(), tabs, dp.as<unsigned char>(), k, nblocks, dn.as<unsigned char>(),
-      dc.as<unsigned char>(), count, f2.b.as<unsigned long long>());
-  launched("prove kernel");
-  cudaMemset(dn.p, 0, 64 * nblocks);  // nonces are secret: do not leave them in device memory
-  if (f1.get() >= 0 || f2.get() >= 0) throw std::runtime_error("encrypt kernel rejected checked input");
   dp.get(pts, nblocks * nb * pt::kPointBytes);
-  dpr.get(proofs, nblocks * pt::kProofBytes);
+  // The blob's proof: A = a G and the transcript seed on the host (one pass over the blob),
+  // the products e_b r_b on the device, their sum z - a on the host.
+  pt::scalar a;
+  pt::nonce_scalar(&a, nonces + 32 * nblocks);
+  std::vector<pt::ge> tab_g(pt::kTablePoints);
+  check(cudaMemcpy(tab_g.data(), tabs, tab_g.size() * sizeof(pt::ge), cudaMemcpyDeviceToHost), "cudaMemcpy G table");
+  pt::gej pa;
+  pt::ecmult_fixed(&pa, tab_g.data(), a.d, pt::kWindows);
+  pt::gej_store(proof, &pa);
+  unsigned char seed[32];
+  pt::packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  Buf ds(seed, 32);
+  weighted_nonce_kernel<<<grid(nblocks), kThreadsPerBlock>>>(de.as<pt::scalar>(), ds.as<unsigned char>(),
+                                                             nblocks, dn.as<unsigned char>(),
+                                                             f2.b.as<unsigned long long>());
+  launched("weighted nonce kernel");
+  std::vector<pt::scalar> er(nblocks);
+  de.get(er.data(), nblocks * sizeof(pt::scalar));
+  cudaMemset(dn.p, 0, 32 * nblocks);  // nonces and their multiples are secret: wipe them
+  cudaMemset(de.p, 0, nblocks * sizeof(pt::scalar));
+  if (f1.get() >= 0 || f2.get() >= 0) throw std::runtime_error("encrypt kernel rejected checked input");
+  for (const pt::scalar& x : er) pt::scalar_add(&a, &a, &x);
+  pt::scalar_get_b32(proof + pt::kPointBytes, &a);
+  volatile pt::u64* wipe = nblocks ? &er[0].d[0] : &a.d[0];  // volatile: not optimized away
+  for (std::size_t i = 0; i < 4 * nblocks; ++i) wipe[i] = 0;
+  volatile pt::u64* wipe_a = &a.d[0];
+  for (int i = 0; i < 4; ++i) wipe_a[i] = 0;
   return -1;
 }
 
@@ -246,17 +270,40 @@ std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
   return f.get();
 }
 
-std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
-                    std::size_t k, const unsigned char* ctx32, std::uint64_t count) {
+int verify(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks, std::size_t k,
+           const unsigned char* ctx32, std::uint64_t count) {
+  if (nblocks == 0) return 1;  // nothing to prove, as fbh::packed_verify_var
   ensure_stack();
-  const pt::ge* tab_g = device_generator_table();
-  Buf dp(pts, nblocks * (k + 1) * pt::kPointBytes), dpr(proofs, nblocks * pt::kProofBytes), dc(ctx32, 32);
+  unsigned char seed[32];
+  pt::packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  Buf dp(pts, nblocks * (k + 1) * pt::kPointBytes), ds(seed, 32);
+  Buf a(nblocks * sizeof(pt::gej)), b(nblocks * sizeof(pt::gej));
   First f;
-  verify_kernel<<<grid(nblocks), kThreadsPerBlock>>>(tab_g, dp.as<unsigned char>(), dpr.as<unsigned char>(),
-                                                     nblocks, k, dc.as<unsigned char>(), count,
-                                                     f.b.as<unsigned long long>());
-  launched("verify kernel");
-  return f.get();
+  weighted_point_kernel<<<grid(nblocks), kThreadsPerBlock>>>(a.as<pt::gej>(), dp.as<unsigned char>(), k, nblocks,
+                                                             ds.as<unsigned char>(), f.b.as<unsigned long long>());
+  launched("weighted point kernel");
+  if (f.get() >= 0) return 0;
+  // Reduce in passes of kSumChunk points per thread until few enough remain for the host.
+  std::size_t n = nblocks;
+  Buf* in = &a;
+  Buf* out = &b;
+  while (n > kSumChunk) {
+    sum_kernel<<<grid((n + kSumChunk - 1) / kSumChunk), kThreadsPerBlock>>>(out->as<pt::gej>(), in->as<pt::gej>(),
+                                                                            n, kSumChunk);
+    launched("sum kernel");
+    n = (n + kSumChunk - 1) / kSumChunk;
+    Buf* tmp = in;
+    in = out;
+    out = tmp;
+  }
+  std::vector<pt::gej> rest(n == 0 ? 1 : n);
+  in->get(rest.data(), n * sizeof(pt::gej));
+  pt::gej sum;
+  pt::gej_sum(&sum, rest.data(), 0, n);
+  std::vector<pt::ge> tab_g(pt::kTablePoints);
+  check(cudaMemcpy(tab_g.data(), device_generator_table(), tab_g.size() * sizeof(pt::ge), cudaMemcpyDeviceToHost),
+        "cudaMemcpy G table");
+  return pt::packed_check_proof(tab_g.data(), proof, &sum);
 }
 
 }  // namespace cuda

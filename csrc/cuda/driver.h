@@ -26,7 +26,7 @@ struct DeviceTables {
 };
 
 /// As fbh::portable::encrypt (nonces from the caller, checked on the host first).
-std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const DeviceTables& t,
+std::int64_t encrypt(unsigned char* pts, unsigned char* proof, const DeviceTables& t,
                      const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
                      std::uint64_t count, const unsigned char* nonces);
 
@@ -38,9 +38,9 @@ std::int64_t aggregate(unsigned char* out, const unsigned char* items, std::size
 std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
                    const unsigned char* pts, std::size_t nblocks);
 
-/// As fbh::portable::verify.
-std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
-                    std::size_t k, const unsigned char* ctx32, std::uint64_t count);
+/// As fbh::portable::verify: 1 if the blob's proof holds.
+int verify(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks, std::size_t k,
+           const unsigned char* ctx32, std::uint64_t count);
 
 }  // namespace cuda
 }  // namespace fbh

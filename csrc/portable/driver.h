@@ -19,11 +19,11 @@ std::int64_t tables_build(ge* tabs, const unsigned char* bases, std::size_t nb, 
 /// The fixed table of G (built once, shared read-only).
 const ge* generator_table();
 
-/// Encrypt nblocks blocks of k values with the given nonces (nblocks x 64: r then a) into
-/// pts[nblocks][k + 1][64] and proofs[nblocks][96]. tabs: tables of G, P_0..P_{k-1}.
-/// Returns -1, or the first value index with |m| > kMaxPlaintext or block index * k with an
-/// invalid nonce (as fbh::packed_encrypt).
-std::int64_t encrypt(unsigned char* pts, unsigned char* proofs, const ge* tabs, std::size_t k,
+/// Encrypt nblocks blocks of k values with the given nonces (nblocks + 1 rows of 32 bytes:
+/// the r_b, then the proof nonce a) into pts[nblocks][k + 1][64] and the blob's proof[96].
+/// tabs: tables of G, P_0..P_{k-1}. Returns -1, or the first value index with
+/// |m| > kMaxPlaintext or row index * k of an invalid nonce (as fbh::packed_encrypt).
+std::int64_t encrypt(unsigned char* pts, unsigned char* proof, const ge* tabs, std::size_t k,
                      const std::int64_t* m, std::size_t nblocks, const unsigned char* ctx32,
                      std::uint64_t count, const unsigned char* nonces, int threads);
 
@@ -37,9 +37,10 @@ std::int64_t aggregate(unsigned char* out, const unsigned char* items, std::size
 std::int64_t mul_r(unsigned char* out, const unsigned char* s, std::size_t k,
                    const unsigned char* pts, std::size_t nblocks, int threads);
 
-/// Check every block's proof (one per block). Returns -1, or the first failing block.
-std::int64_t verify(const unsigned char* pts, const unsigned char* proofs, std::size_t nblocks,
-                    std::size_t k, const unsigned char* ctx32, std::uint64_t count, int threads);
+/// 1 if the blob's proof holds (z G = A + sum_i e_i R_i; A finite, z < n, no R_i infinite);
+/// a blob of no blocks holds trivially, as in fbh::packed_verify_var.
+int verify(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+           std::size_t k, const unsigned char* ctx32, std::uint64_t count, int threads);
 
 }  // namespace portable
 }  // namespace fbh

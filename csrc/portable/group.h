@@ -240,14 +240,14 @@ FBH_HD void ecmult_fixed(gej* r, const ge* tab, const u64 k[4], int windows) {
   }
 }
 
-/// r = k a for any point a (4-bit fixed windows, most significant first: a 15-point table
-/// per call, whatever kWindowBits is).
-FBH_HD void ecmult_var(gej* r, const gej* a, const scalar* k) {
+/// r = k a for any point a and k < 2^(4 windows) (4-bit fixed windows, most significant
+/// first: a 15-point table per call, whatever kWindowBits is).
+FBH_HD void ecmult_var(gej* r, const gej* a, const scalar* k, int windows = 64) {
   gej t[15];
   t[0] = *a;
   for (int i = 1; i < 15; ++i) gej_add(&t[i], &t[i - 1], a);
   gej_set_infinity(r);
-  for (int w = 63; w >= 0; --w) {
+  for (int w = windows - 1; w >= 0; --w) {
     for (int i = 0; i < 4; ++i) gej_double(r, r);
     const unsigned d = static_cast<unsigned>(k->d[w / 16] >> (4 * (w % 16))) & 15U;
     if (d != 0) gej_add(r, r, &t[d - 1]);

@@ -1,4 +1,4 @@
-// Per-element kernels of packed ElGamal format v2 (csrc/packed.h) for host and device. Each
+// Per-element kernels of packed ElGamal format v3 (csrc/packed.h) for host and device. Each
 // function computes one element of a batch from raw pointers; the CPU driver
 // (csrc/portable_driver.cpp) loops over elements and the CUDA driver (csrc/cuda/) launches one
 // thread per element, so both run this same text. Results are byte-identical to the main CPU
@@ -18,7 +18,7 @@ namespace portable {
 /// windows of G's table.
 constexpr int64_t kMaxPlaintext = (int64_t{1} << 47) - 1;
 constexpr int kPlaintextWindows = (47 + kWindowBits - 1) / kWindowBits;
-/// Bytes of one proof: A (64-byte point) then z (32 bytes big-endian).
+/// Bytes of a blob's proof: A (64-byte point) then z (32 bytes big-endian).
 constexpr size_t kProofBytes = 96;
 
 /// The generator G (SEC 2) as a 64-byte point.
@@ -70,57 +70,79 @@ FBH_HD int packed_encrypt_point(unsigned char* out, const ge* tabs, size_t j,
   return 1;
 }
 
-/// The challenge of block `index` (csrc/packed.h packed_challenge): SHA-256 of the tag,
-/// ctx32, k, count, index (64-bit big-endian), the block's points and A, reduced mod n.
-FBH_HD void packed_challenge(scalar* c, const unsigned char* ctx32, u64 k, u64 count, u64 index,
-                             const unsigned char* pts, const unsigned char* a) {
-  const char tag[] = "FBH/packed-v2/schnorr-pok";
+/// seed32 = SHA-256("FBH/packed-v3/batch-pok" || ctx32 || k || count || A || every block's
+/// points), k and count big-endian u64 (csrc/packed.h packed_transcript_seed). One pass over
+/// the whole blob: the drivers run it on the host.
+FBH_HD void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, u64 k,
+                                   u64 count, const unsigned char* a, const unsigned char* pts,
+                                   size_t nblocks) {
+  const char tag[] = "FBH/packed-v3/batch-pok";
   sha256 h;
   sha256_init(&h);
   sha256_update(&h, reinterpret_cast<const unsigned char*>(tag), sizeof(tag) - 1);
   sha256_update(&h, ctx32, 32);
-  unsigned char be[24];
+  unsigned char be[16];
   store_be64(be, k);
   store_be64(be + 8, count);
-  store_be64(be + 16, index);
   sha256_update(&h, be, sizeof(be));
-  sha256_update(&h, pts, (k + 1) * kPointBytes);
   sha256_update(&h, a, kPointBytes);
-  unsigned char d[32];
-  sha256_finish(&h, d);
-  scalar_set_b32(c, d);  // reduced mod n, as the CPU path does
+  sha256_update(&h, pts, nblocks * (k + 1) * kPointBytes);
+  sha256_finish(&h, seed32);
 }
 
-/// The proof of one block whose points (R, C_0..C_{k-1}) are already written: A = a G,
-/// z = c r + a. nonce64 is r then a. Returns 0 for an invalid nonce.
-FBH_HD int packed_prove_block(unsigned char* proof, const ge* tab_g, const unsigned char* pts,
-                              u64 k, const unsigned char* nonce64, const unsigned char* ctx32,
-                              u64 count, u64 index) {
-  scalar r, a, c;
-  if (!nonce_scalar(&r, nonce64) || !nonce_scalar(&a, nonce64 + 32)) return 0;
-  gej pa;
-  ecmult_fixed(&pa, tab_g, a.d, kWindows);
-  gej_store(proof, &pa);
-  packed_challenge(&c, ctx32, k, count, index, pts, proof);
-  scalar_mul(&c, &c, &r);
-  scalar_add(&c, &c, &a);
-  scalar_get_b32(proof + kPointBytes, &c);
+/// Coefficient e_i < 2^128 (csrc/packed.h packed_coeffs): the first (i even) or last (i odd)
+/// 16 bytes, big-endian, of SHA-256(seed32 || i / 2 as big-endian u64).
+FBH_HD void packed_coeff(scalar* e, const unsigned char* seed32, u64 i) {
+  unsigned char in[40], d[32];
+  for (int b = 0; b < 32; ++b) in[b] = seed32[b];
+  store_be64(in + 32, i / 2);
+  sha256 h;
+  sha256_init(&h);
+  sha256_update(&h, in, sizeof(in));
+  sha256_finish(&h, d);
+  const unsigned char* half = d + 16 * (i % 2);
+  e->d[0] = load_be64(half + 8);
+  e->d[1] = load_be64(half);
+  e->d[2] = e->d[3] = 0;
+}
+
+/// One block's share of the proof response: out = e_i r_i (z = a + sum_i e_i r_i). Returns 0
+/// for a nonce outside [1, n - 1].
+FBH_HD int packed_weighted_nonce(scalar* out, const unsigned char* seed32, u64 i,
+                                 const unsigned char* r32) {
+  scalar r, e;
+  if (!nonce_scalar(&r, r32)) return 0;
+  packed_coeff(&e, seed32, i);
+  scalar_mul(out, &e, &r);
   return 1;
 }
 
-/// Check one block's proof: z G == A + c R with R, A finite valid points and z < n (the
-/// per-block part of packed_verify_var; the batch combination, if any, stays the driver's).
-FBH_HD int packed_verify_block(const ge* tab_g, const unsigned char* pts, const unsigned char* proof,
-                               u64 k, const unsigned char* ctx32, u64 count, u64 index) {
-  gej r, a;
-  if (!gej_load(&r, pts) || !gej_load(&a, proof) || r.inf || a.inf) return 0;
-  scalar z, c;
-  if (scalar_set_b32(&z, proof + kPointBytes)) return 0;
-  packed_challenge(&c, ctx32, k, count, index, pts, proof);
-  gej lhs, rhs;
+/// One block's share of the proof check: out = e_i R_i (z G = A + sum_i e_i R_i). Returns 0
+/// for an invalid or infinite R_i (never made by an honest sender).
+FBH_HD int packed_weighted_point(gej* out, const unsigned char* r64, const unsigned char* seed32,
+                                 u64 i) {
+  gej r;
+  if (!gej_load(&r, r64) || r.inf) return 0;
+  scalar e;
+  packed_coeff(&e, seed32, i);
+  ecmult_var(out, &r, &e, 32);  // e_i < 2^128: 32 four-bit windows
+  return 1;
+}
+
+/// out = sum of pts[begin, end) (a slice of a reduction over blocks).
+FBH_HD void gej_sum(gej* out, const gej* pts, size_t begin, size_t end) {
+  gej_set_infinity(out);
+  for (size_t i = begin; i < end; ++i) gej_add(out, out, &pts[i]);
+}
+
+/// The final check of a blob's proof given S = sum_i e_i R_i: A (proof[0..64)) valid and
+/// finite, z (proof[64..96)) < n, and z G == A + S.
+FBH_HD int packed_check_proof(const ge* tab_g, const unsigned char* proof, const gej* sum) {
+  gej a, lhs, rhs;
+  scalar z;
+  if (!gej_load(&a, proof) || a.inf || scalar_set_b32(&z, proof + kPointBytes)) return 0;
   ecmult_fixed(&lhs, tab_g, z.d, kWindows);
-  ecmult_var(&rhs, &r, &c);
-  gej_add(&rhs, &rhs, &a);
+  gej_add(&rhs, &a, sum);
   return gej_equal(&lhs, &rhs);
 }
 

@@ -35,7 +35,8 @@ def dev_tables(ks):
 
 
 def nonces(nblocks: int) -> np.ndarray:
-    return np.frombuffer(os.urandom(64 * nblocks), dtype=np.uint8).reshape(nblocks, 64).copy()
+    """uint8[B + 1, 32]: the block nonces, then the proof nonce."""
+    return np.frombuffer(os.urandom(32 * (nblocks + 1)), dtype=np.uint8).reshape(nblocks + 1, 32).copy()
 
 
 @pytest.mark.parametrize("nblocks", [1, 7, 300])
@@ -54,8 +55,11 @@ def test_encrypt_byte_identical(ks, dev_tables, nblocks):
 def test_encrypt_rejects_bad_nonces_and_values(dev_tables):
     m = np.zeros(64, dtype=np.int64)
     r = nonces(2)
-    r[1, 32:] = 0
+    r[1] = 0
     assert gpu_module().encrypt(dev_tables, m, DIGEST, 64, r)[2] == 32
+    r = nonces(2)
+    r[2] = 0  # the proof nonce
+    assert gpu_module().encrypt(dev_tables, m, DIGEST, 64, r)[2] == 64
     m[5] = MAX + 1
     assert gpu_module().encrypt(dev_tables, m, DIGEST, 64, nonces(2))[2] == 5
 
@@ -71,10 +75,12 @@ def test_aggregate_verify_and_partial_decrypt(ks):
     off[3, 2, 63] ^= 1
     assert gpu_module().aggregate(np.stack([pts[0], off]))[1:] == (3 * 33 + 2, 1)
     ct = cts[2]
-    assert gpu_module().verify(ct._points, ct._proofs, 32, ct.context_digest, ct.count) == -1
-    tampered = ct._proofs.copy()
-    tampered[17, 95] ^= 1
-    assert gpu_module().verify(ct._points, tampered, 32, ct.context_digest, ct.count) == 17
+    assert gpu_module().verify(ct._points, ct._proof, 32, ct.context_digest, ct.count)
+    tampered = ct._proof.copy()
+    tampered[95] ^= 1
+    assert not gpu_module().verify(ct._points, tampered, 32, ct.context_digest, ct.count)
+    big = fc.encrypt_packed(ks.public, np.arange(40_000), context=b"big", constant_time=False)
+    assert gpu_module().verify(big._points, big._proof, 32, big.context_digest, big.count)  # reduction passes
     with use_backend("gpu"):
         shares = fc.partial_decrypt(ks, ct, constant_time=False)
     assert shares.tobytes() == _ec.packed_mul_r(ks._core, ct._points, 1, True).tobytes()

@@ -39,15 +39,16 @@ class FakeCuda:
 
     def encrypt(self, dev, m, ctx, count, nonces):
         assert isinstance(dev, self.DeviceTables) and m.dtype == np.int64 and len(ctx) == 32
-        assert nonces.dtype == np.uint8 and nonces.shape == (m.size // dev.k, 64)
-        for row in nonces.reshape(-1, 32):
+        assert nonces.dtype == np.uint8 and nonces.shape == (m.size // dev.k + 1, 32)
+        for row in nonces:
             assert 0 < int.from_bytes(row.tobytes(), "big") < N
         self.calls.append("encrypt")
         return _ec.portable_encrypt(self.tables, m, ctx, count, nonces.copy(), 1)
 
-    def verify(self, points, proofs, k, ctx, count):
+    def verify(self, points, proof, k, ctx, count):
+        assert proof.shape == (96,)
         self.calls.append("verify")
-        return _ec.portable_verify(points, proofs, k, ctx, count, 1)
+        return _ec.portable_verify(points, proof, k, ctx, count, 1)
 
     def aggregate(self, items):
         assert items.ndim >= 3 and items.shape[-1] == 64
@@ -98,9 +99,9 @@ def test_auto_sends_only_large_fast_batches_to_the_gpu(fake, monkeypatch):
 
 def test_fresh_nonces_are_valid_scalars():
     out = packed_kernels._fresh_nonces(50)
-    assert out.shape == (50, 64) and out.dtype == np.uint8
-    scalars = {int.from_bytes(row.tobytes(), "big") for row in out.reshape(-1, 32)}
-    assert len(scalars) == 100 and all(0 < s < N for s in scalars)
+    assert out.shape == (51, 32) and out.dtype == np.uint8  # 50 block nonces, then a
+    scalars = {int.from_bytes(row.tobytes(), "big") for row in out}
+    assert len(scalars) == 51 and all(0 < s < N for s in scalars)
 
 
 def test_fresh_nonces_redraw_out_of_range_rows(monkeypatch):

@@ -20,7 +20,7 @@ from fbh.crypto.packed import context_digest
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 MAX = int(_ec.MAX_PLAINTEXT)
-DOC = json.loads((Path(__file__).resolve().parents[1] / "data/vectors/packed_v2.json").read_text())
+DOC = json.loads((Path(__file__).resolve().parents[1] / "data/vectors/packed_v3.json").read_text())
 DIGEST = context_digest(b"round 1, hospital 0")
 
 
@@ -35,7 +35,8 @@ def tables(ks):
 
 
 def random_nonces(nblocks: int) -> np.ndarray:
-    return np.frombuffer(os.urandom(64 * nblocks), dtype=np.uint8).reshape(nblocks, 64).copy()
+    """uint8[B + 1, 32]: the block nonces r_b, then the proof nonce a."""
+    return np.frombuffer(os.urandom(32 * (nblocks + 1)), dtype=np.uint8).reshape(nblocks + 1, 32).copy()
 
 
 def both(ks, tables, m, nonces, threads=1):
@@ -49,8 +50,8 @@ def both(ks, tables, m, nonces, threads=1):
 def test_coincurve_vector_byte_identical():
     v = DOC["vectors"][0]
     ks = fc.KeySet.from_bytes(bytes.fromhex(DOC["secret_key_set"]))
-    rows = [bytes.fromhex(b["r"]) + bytes.fromhex(b["a"]) for b in v["blocks"]]
-    nonces = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 64)
+    rows = [bytes.fromhex(r) for r in v["proof"]["r"]] + [bytes.fromhex(v["proof"]["a"])]
+    nonces = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 32)
     with use_backend("portable"):
         ct = encrypt_packed_with_nonces(
             ks.public, v["values"], nonces, context=bytes.fromhex(v["context"]), constant_time=False
@@ -71,11 +72,11 @@ def test_ciphertexts_byte_identical_to_main_path(ks, tables, threads):
 
 @given(
     values=st.lists(st.integers(-MAX, MAX), min_size=3, max_size=9).filter(lambda v: len(v) % 3 == 0),
-    nonce=st.lists(st.integers(1, N - 1), min_size=2, max_size=2),
+    nonce=st.lists(st.integers(1, N - 1), min_size=4, max_size=4),
 )
 def test_property_identical_for_any_values_and_nonces(ks, tables, values, nonce):
-    row = b"".join(x.to_bytes(32, "big") for x in nonce)
-    nonces = np.frombuffer(row * (len(values) // 3), dtype=np.uint8).reshape(-1, 64)
+    rows = b"".join(x.to_bytes(32, "big") for x in nonce[: len(values) // 3] + nonce[-1:])
+    nonces = np.frombuffer(rows, dtype=np.uint8).reshape(-1, 32)
     (p1, r1, _), (p2, r2, _) = both(ks, tables, values, nonces)
     assert p1.tobytes() == p2.tobytes()
     assert r1.tobytes() == r2.tobytes()
@@ -83,7 +84,7 @@ def test_property_identical_for_any_values_and_nonces(ks, tables, values, nonce)
 
 def test_extreme_nonces(ks, tables):
     row = (1).to_bytes(32, "big") + (N - 1).to_bytes(32, "big")
-    nonces = np.frombuffer(row, dtype=np.uint8).reshape(1, 64)
+    nonces = np.frombuffer(row, dtype=np.uint8).reshape(2, 32)
     (p1, r1, _), (p2, r2, _) = both(ks, tables, [5, -5, 0], nonces)
     assert p1.tobytes() == p2.tobytes() and r1.tobytes() == r2.tobytes()
 
@@ -112,44 +113,45 @@ def test_partial_decryptions_identical(ks):
     assert not port[1].any()
 
 
-def test_verify_accepts_and_names_the_first_bad_block(ks, tables):
+def test_verify_agrees_with_the_main_path(ks, tables):
     m = np.arange(12, dtype=np.int64)
-    _, (pts, proofs, _) = both(ks, tables, m, random_nonces(4))
-    assert _ec.portable_verify(pts, proofs, 3, DIGEST, 12, 2) == -1
-    assert _ec.portable_verify(pts, proofs, 3, context_digest(b"other"), 12, 1) == 0
-    assert _ec.portable_verify(pts, proofs, 3, DIGEST, 13, 1) == 0  # count is bound
-    bad_z = proofs.copy()
-    bad_z[2, 95] ^= 1
-    assert _ec.portable_verify(pts, bad_z, 3, DIGEST, 12, 1) == 2
-    assert _ec.packed_verify(pts, bad_z, 3, DIGEST, 12, 1) == 2
-    bad_a = proofs.copy()
-    bad_a[1, 10] ^= 1  # A off the curve (the main path relies on packed_validate for this)
-    assert _ec.portable_verify(pts, bad_a, 3, DIGEST, 12, 1) == 1
+    _, (pts, proof, _) = both(ks, tables, m, random_nonces(4))
+    assert _ec.portable_verify(pts, proof, 3, DIGEST, 12, 2)
+    assert not _ec.portable_verify(pts, proof, 3, context_digest(b"other"), 12, 1)
+    assert not _ec.portable_verify(pts, proof, 3, DIGEST, 13, 1)  # count is bound
+    bad_z = proof.copy()
+    bad_z[95] ^= 1
+    assert not _ec.portable_verify(pts, bad_z, 3, DIGEST, 12, 1)
+    assert not _ec.packed_verify(pts, bad_z, 3, DIGEST, 12, 1)
+    bad_a = proof.copy()
+    bad_a[10] ^= 1  # A off the curve (the main path relies on packed_validate for this)
+    assert not _ec.portable_verify(pts, bad_a, 3, DIGEST, 12, 1)
     swapped = pts.copy()
-    swapped[[1, 3]] = swapped[[3, 1]]  # valid points, wrong blocks
-    assert _ec.portable_verify(swapped, proofs, 3, DIGEST, 12, 1) == 1
-    assert _ec.packed_verify(swapped, proofs, 3, DIGEST, 12, 1) == 1
-    big_z = proofs.copy()
-    big_z[0, 64:] = np.frombuffer(N.to_bytes(32, "big"), np.uint8)  # z = n: not a canonical scalar
-    assert _ec.portable_verify(pts, big_z, 3, DIGEST, 12, 1) == 0
+    swapped[[1, 3]] = swapped[[3, 1]]  # valid points, wrong order: another transcript
+    assert not _ec.portable_verify(swapped, proof, 3, DIGEST, 12, 1)
+    assert not _ec.packed_verify(swapped, proof, 3, DIGEST, 12, 1)
+    big_z = proof.copy()
+    big_z[64:] = np.frombuffer(N.to_bytes(32, "big"), np.uint8)  # z = n: not a canonical scalar
+    assert not _ec.portable_verify(pts, big_z, 3, DIGEST, 12, 1)
     no_r = pts.copy()
-    no_r[3, 0] = 0
-    assert _ec.portable_verify(no_r, proofs, 3, DIGEST, 12, 1) == 3
+    no_r[3, 0] = 0  # an infinite R_b
+    assert not _ec.portable_verify(no_r, proof, 3, DIGEST, 12, 1)
+    assert _ec.portable_verify(pts[:0], proof, 3, DIGEST, 0, 1) == _ec.packed_verify(pts[:0], proof, 3, DIGEST, 0, 1)
 
 
 def test_invalid_inputs_are_rejected(ks, tables):
     m = np.zeros(6, dtype=np.int64)
     zero_nonce = random_nonces(2)
-    zero_nonce[1, :32] = 0
+    zero_nonce[1] = 0
     assert _ec.portable_encrypt(tables, m, DIGEST, 6, zero_nonce, 1)[2] == 3
     over = random_nonces(2)
-    over[0, 32:] = np.frombuffer(N.to_bytes(32, "big"), np.uint8)
-    assert _ec.portable_encrypt(tables, m, DIGEST, 6, over, 1)[2] == 0
+    over[2] = np.frombuffer(N.to_bytes(32, "big"), np.uint8)  # the proof nonce a = n
+    assert _ec.portable_encrypt(tables, m, DIGEST, 6, over, 1)[2] == 6
     m[4] = MAX + 1
     assert _ec.portable_encrypt(tables, m, DIGEST, 6, random_nonces(2), 1)[2] == 4
     with pytest.raises(ValueError, match="whole blocks"):
         _ec.portable_encrypt(tables, np.zeros(4, np.int64), DIGEST, 4, None, 1)
-    with pytest.raises(ValueError, match=r"nonces must have shape \(B, 64\)"):
+    with pytest.raises(ValueError, match=r"nonces must have shape \(B \+ 1, 32\)"):
         _ec.portable_encrypt(tables, np.zeros(3, np.int64), DIGEST, 3, random_nonces(2), 1)
     with pytest.raises(ValueError, match="32 bytes"):
         _ec.portable_encrypt(tables, np.zeros(3, np.int64), b"short", 3, None, 1)
@@ -179,9 +181,9 @@ def test_fresh_nonces_decrypt_through_the_public_api(ks):
         shares = fc.partial_decrypt(ks, agg, constant_time=False)
     assert fc.decrypt_packed(ks, agg).tolist() == [2 * v for v in values]
     assert shares.tobytes() == _ec.packed_mul_r(ks._core, agg._points, 1, True).tobytes()
-    with use_backend("portable"), pytest.raises(fc.InvalidProof, match="block 0"):
+    with use_backend("portable"), pytest.raises(fc.InvalidProof, match="does not verify"):
         bad = fc.PackedCiphertexts.from_bytes(cts[1].to_bytes())
-        bad._proofs = cts[0]._proofs  # proofs of another blob
+        bad._proof = cts[0]._proof  # the proof of another blob
         bad.verify(b"h")
 
 

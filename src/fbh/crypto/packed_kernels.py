@@ -32,16 +32,17 @@ def portable_tables(pub: object, threads: int) -> _ec.PortableTables:
 
 
 def _fresh_nonces(nblocks: int) -> np.ndarray:
-    """Block nonces r || a from the OS CSPRNG, each in [1, n - 1] (for the GPU route; the
-    CPU drivers draw their own). Only a scalar starting with eight 0xff bytes can be >= n,
-    and only an all-zero one is 0: those rare rows (~2^-64) are checked exactly and redrawn."""
+    """Nonces ``uint8[B + 1, 32]`` (the block nonces r_b, then the proof nonce a) from the OS
+    CSPRNG, each in [1, n - 1] (for the GPU route; the CPU drivers draw their own). Only a
+    scalar starting with eight 0xff bytes can be >= n, and only an all-zero one is 0: those
+    rare rows (~2^-64) are checked exactly and redrawn."""
     order = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-    out = np.frombuffer(bytearray(os.urandom(64 * nblocks)), dtype=np.uint8).reshape(-1, 32)
+    out = np.frombuffer(bytearray(os.urandom(32 * (nblocks + 1))), dtype=np.uint8).reshape(-1, 32)
     suspect = (out[:, :8] == 0xFF).all(axis=1) | ~out.any(axis=1)
     for i in np.flatnonzero(suspect):
         while not 0 < int.from_bytes(out[i].tobytes(), "big") < order:
             out[i] = np.frombuffer(os.urandom(32), dtype=np.uint8)
-    return out.reshape(nblocks, 64)
+    return out
 
 
 def encrypt(
@@ -53,7 +54,7 @@ def encrypt(
     threads: int,
     constant_time: bool,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Packed encryption (as ``_ec.packed_encrypt``): points, proofs, first bad index or -1."""
+    """Packed encryption (as ``_ec.packed_encrypt``): points, the blob's proof, first bad index or -1."""
     which = choose(m.shape[0], secret=True, constant_time=constant_time)
     if which == "cpu":
         return _ec.packed_encrypt(pub._core, m, digest, count, nonces, threads, constant_time)  # type: ignore[attr-defined]
@@ -73,16 +74,14 @@ def encrypt(
         fresh.fill(0)
 
 
-def verify(
-    points: np.ndarray, proofs: np.ndarray, k: int, digest: bytes, count: int, threads: int
-) -> int:
-    """First block whose proof fails, or -1 (as ``_ec.packed_verify``; public work)."""
+def verify(points: np.ndarray, proof: np.ndarray, k: int, digest: bytes, count: int, threads: int) -> bool:
+    """Whether the blob's proof holds (as ``_ec.packed_verify``; public work)."""
     which = choose(points.shape[0] * k, secret=False)
     if which == "cpu":
-        return _ec.packed_verify(points, proofs, k, digest, count, threads)
+        return bool(_ec.packed_verify(points, proof, k, digest, count, threads))
     if which == "portable":
-        return _ec.portable_verify(points, proofs, k, digest, count, threads)
-    return gpu_module().verify(points, proofs, k, digest, count)  # type: ignore[union-attr]
+        return bool(_ec.portable_verify(points, proof, k, digest, count, threads))
+    return bool(gpu_module().verify(points, proof, k, digest, count))  # type: ignore[union-attr]
 
 
 def aggregate(items: list[np.ndarray], threads: int) -> tuple[np.ndarray, int, int]:
