@@ -176,6 +176,9 @@ def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path, cli
     saved = json.loads((tmp_path / "dp-run" / "metrics.json").read_text())
     assert saved["rounds"][1]["dp_epsilon_spent"] == spent[1]
     assert dataclasses.asdict(cfg)["dp_epsilon"] == 8.0
+    # who took part is public on chain: sampling must not buy privacy (no amplification)
+    unsampled = PrivacyLedger(1e-5)
+    assert [unsampled.spend(r["dp_noise_multiplier"]) for r in rows] == pytest.approx(spent, rel=1e-9)
     from fbh.protocol.report import build_report, format_report
 
     page = format_report(build_report(tmp_path / "dp-run", plots=False))

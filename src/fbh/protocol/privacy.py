@@ -2,12 +2,13 @@
 
 One round of the distributed discrete Gaussian is rho-zCDP (:mod:`fbh.protocol.dp`), which is
 exactly the Rényi curve ``alpha * rho`` of a Gaussian mechanism with noise multiplier
-``1 / sqrt(2 rho)``; the accountant composes one such ``GaussianDpEvent`` per round, wrapped in
-``PoissonSampledDpEvent`` when only a fraction of hospitals is sampled per round.
+``1 / sqrt(2 rho)``; the accountant composes one such ``GaussianDpEvent`` per round.
 
-Sampling amplifies privacy only against those who do not learn which hospitals were sampled
-(observers of the released models, not the server that runs the round); at rate 1 there is
-no amplification to worry about.
+Client sampling is accounted at rate 1, i.e. without amplification: amplification by
+sampling needs the sample to stay secret and Poisson-drawn, but the chain records which
+hospitals committed in every round and the session draws exactly m of C.
+``round_event(z, rate)`` still offers the Poisson-sampled event for callers whose sampling
+is secret and Poisson.
 
 References:
   I. Mironov, "Rényi Differential Privacy", CSF 2017; M. Bun, T. Steinke, "Concentrated
@@ -91,7 +92,7 @@ class DifferentialPrivacy:
 
         if config.dp_epsilon is None and config.noise_multiplier is None:
             return None
-        rate = _sampling_rate(config)
+        rate = 1.0  # no amplification: who took part is public on chain (module docstring)
         z = config.noise_multiplier
         if z is None:
             z = calibrate_noise_multiplier(config.dp_epsilon, config.dp_delta, config.rounds, rate)
@@ -129,10 +130,3 @@ def max_sampled_weight(counts, sampled: int) -> float:
         best = max(best, n / (n + sum(others)))
     return best
 
-
-def _sampling_rate(config) -> float:
-    """Share of hospitals per round from the client-sampling options, where the config has them."""
-    per_round = getattr(config, "clients_per_round", None)
-    if per_round:
-        return min(1.0, per_round / config.clients)
-    return float(getattr(config, "sample_fraction", 1.0))
