@@ -79,3 +79,29 @@ def test_flatten_and_back():
     back = unflatten(flat, record)
     assert list(back) == ["w", "b"]
     np.testing.assert_array_equal(back["w"].numpy(), record["w"].numpy())
+
+
+def test_mod_keeps_the_apps_plaintext_update_on_the_node(monkeypatch):
+    # The app's train returns its new arrays; what goes back to the server is only the example count.
+    from flwr.app import ConfigRecord, Message, MetricRecord
+    from flwr.supercore.task_identity import TaskIdentity
+
+    from fbh.flower.mod import fbh_mod
+
+    for name in ("_run_id", "_node_id", "_task_id"):  # who "sends" the test's message
+        monkeypatch.setattr(TaskIdentity, name, 1)
+
+    context = _context({"role": "hospital", "index": 0})
+    sent = ArrayRecord({"w": Array(np.ones(3, np.float32))})
+    incoming = Message(RecordDict({"fbh": ConfigRecord({"stage": r.TRAIN, "round": 1}), "arrays": sent}),
+                       dst_node_id=7, message_type="train")
+
+    def app_train(msg, ctxt):
+        assert set(msg.content.config_records) == {"config"}  # the app sees its own records, not fbh's
+        new = ArrayRecord({"w": Array(np.array([1.5, 0.5, 1.0], np.float32))})
+        return Message(RecordDict({"arrays": new, "metrics": MetricRecord({"num-examples": 42})}), reply_to=msg)
+
+    reply = fbh_mod(incoming, context, app_train)
+    assert dict(reply.content.config_records["fbh"]) == {"num_samples": 42}
+    assert not reply.content.array_records  # no plaintext arrays leave the node
+    np.testing.assert_array_equal(context.state.array_records["fbh-delta"]["delta"].numpy(), [0.5, -0.5, 0.0])
