@@ -1,0 +1,63 @@
+"""The loopback deployment itself, proved with a numpy FedAvg app: TLS and node authentication on."""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from fbh.flower.loopback import LoopbackDeployment, write_credentials
+
+APPS = Path(__file__).parent / "apps"
+
+pytestmark = pytest.mark.flower
+
+
+@pytest.fixture(scope="module")
+def two_nodes(deploy) -> LoopbackDeployment:
+    return deploy([{"partition-id": 0}, {"partition-id": 1}])
+
+
+def test_fedavg_runs_two_rounds_over_tls_with_node_auth(two_nodes, tmp_path):
+    result = tmp_path / "result.json"
+    run_id = two_nodes.submit(APPS / "tinyfedavg", {"result-path": str(result)})
+    info = two_nodes.wait_run(run_id, timeout=180)
+    record = json.loads(result.read_text())
+    assert [r["partitions"] for r in record["rounds"]] == [[0, 1], [0, 1]]
+    # Node p adds p+1 and weighs p+1: round 1 gives 5/3, round 2 adds another 5/3.
+    assert record["weights"] == pytest.approx([10 / 3] * 4)
+    assert info["network-traffic"]["total-bytes"] > 0
+
+
+def test_superlink_speaks_only_tls_with_its_own_ca(two_nodes, tmp_path):
+    context = ssl.create_default_context(cafile=str(two_nodes.creds.ca_cert))
+    with socket.create_connection(("127.0.0.1", two_nodes.port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        assert tls.version() in {"TLSv1.2", "TLSv1.3"}
+    stranger = write_credentials(tmp_path / "other-ca", 0)
+    context = ssl.create_default_context(cafile=str(stranger.ca_cert))
+    with socket.create_connection(("127.0.0.1", two_nodes.port), timeout=10) as raw, \
+            pytest.raises(ssl.SSLCertVerificationError):
+        context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def test_unregistered_supernode_is_refused(two_nodes, tmp_path):
+    """A node whose key was never registered (``flwr supernode register``) is not admitted."""
+    stranger = write_credentials(tmp_path / "stranger", 1).node_keys[0]
+    before = two_nodes.node_statuses()
+    proc = two_nodes.start_node(0, private_key=stranger, name="supernode-stranger")
+    deadline = time.monotonic() + 30
+    while proc.popen.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    exited_alone = proc.popen.poll() is not None
+    log = proc.tail()
+    proc.stop(signal.SIGKILL)
+    assert exited_alone, f"the unregistered SuperNode kept running:\n{log}"
+    assert proc.popen.returncode == 305, log  # flwr's exit code for a SuperNode the SuperLink would not admit
+    assert "Failed to activate SuperNode" in log
+    assert two_nodes.node_statuses() == before  # no new node, and nobody's status changed
