@@ -63,3 +63,23 @@ def test_unregistered_supernode_is_refused(two_nodes, tmp_path):
     assert "Exit Code: 305" in log
     assert "Failed to activate SuperNode" in log
     assert two_nodes.node_statuses() == before  # no new node, and nobody's status changed
+
+
+def test_node_killed_mid_round_the_round_finishes_with_the_others(deploy, tmp_path):
+    """SIGKILL a SuperNode after it received round 1's message, before it replies.
+
+    The server waits for replies up to its deadline (``reply-timeout``) and aggregates the
+    others; the SuperLink would also answer for the dead node once its heartbeats stop, but that
+    takes a minute (30 s interval, patience 2), so the deadline here is shorter.
+    """
+    deployment = deploy([{"partition-id": p} for p in range(3)])
+    result = tmp_path / "result.json"
+    run_id = deployment.submit(APPS / "tinyfedavg", {"result-path": str(result), "train-seconds": 3.0,
+                                                     "reply-timeout": 20.0})
+    deployment.wait_received(2, "train")
+    deployment.kill_node(2)
+    deployment.wait_run(run_id, timeout=300)
+    record = json.loads(result.read_text())
+    assert [r["partitions"] for r in record["rounds"]] == [[0, 1], [0, 1]]
+    # Weighted by 1 and 2 only: 1/3 + 4/3 = 5/3 per round.
+    assert record["weights"] == pytest.approx([10 / 3] * 4)

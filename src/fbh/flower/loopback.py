@@ -316,6 +316,18 @@ class LoopbackDeployment:
         msg = f"nodes not online within {self.timeout} s: {self.node_statuses()}"
         raise DeploymentError(msg)
 
+    def wait_received(self, index: int, message_type: str, count: int = 1, timeout: float | None = None) -> None:
+        """Waits until SuperNode ``index`` has received ``count`` messages of ``message_type`` (its log)."""
+        proc = self.nodes[index]
+        assert proc is not None
+        pattern = f"Receiving: {message_type} message"
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while proc.log.read_text(errors="replace").count(pattern) < count:
+            if time.monotonic() > deadline or proc.popen.poll() is not None:
+                msg = f"{proc.name} did not receive {count} {message_type} message(s):\n{proc.tail()}"
+                raise DeploymentError(msg)
+            time.sleep(0.1)
+
     def kill_node(self, index: int, sig: int = signal.SIGKILL) -> None:
         """Kills SuperNode ``index`` and the ClientApp it runs (the whole process group)."""
         proc = self.nodes[index]

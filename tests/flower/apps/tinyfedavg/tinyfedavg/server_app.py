@@ -18,7 +18,8 @@ def main(grid: Grid, context: Context) -> None:
         nodes = sorted(grid.get_node_ids())
         content = RecordDict({"arrays": ArrayRecord(weights), "config": ConfigRecord({"round": server_round})})
         replies = grid.send_and_receive([Message(content=content, dst_node_id=node, message_type="train",
-                                                 group_id=str(server_round)) for node in nodes], timeout=120)
+                                                 group_id=str(server_round)) for node in nodes],
+                                      timeout=float(context.run_config["reply-timeout"]))
         ok = [r for r in replies if not r.has_error()]
         updates = [r.content["arrays"].to_numpy_ndarrays()[0] for r in ok]
         counts = np.array([r.content["metrics"]["num-examples"] for r in ok], dtype=np.float64)
