@@ -23,10 +23,23 @@ from eth_account.signers.local import LocalAccount
 from fbh import crypto as fc
 from fbh.errors import UnusableRunDir
 
-__all__ = ["Keyring"]
+__all__ = ["Keyring", "NodeKeys"]
 
 _FILE = "keys.json"
 _KGC = "kgc-keyset"
+
+
+def _write_secret(path: Path, record: dict) -> None:
+    """Write ``record`` as JSON readable by the owner only, atomically (never half a key file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 class Keyring:
@@ -49,15 +62,7 @@ class Keyring:
         secret = fc.KeySet.generate()
         record = {name: acct.key.hex() for name, acct in accounts.items()}
         record[_KGC] = secret.to_bytes().hex()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        _write_secret(self.path, record)
         return accounts, secret
 
     def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet]:
@@ -76,3 +81,48 @@ class Keyring:
         except (OSError, ValueError, KeyError) as exc:  # never echo the file: it holds secrets
             raise UnusableRunDir(f"{self.path} is damaged ({type(exc).__name__})",
                                  "re-run instead of resuming") from None
+
+
+class NodeKeys:
+    """One party's own keys in its own folder, when each party runs on its own node (:mod:`fbh.flower`).
+
+    The node's Ethereum account (and, for the registrar in KGC mode, the
+    ElGamal key set) are created from the OS CSPRNG on first use and saved
+    with mode 0600 before they are used; later calls load them, so a node that
+    restarts acts as the same party.
+
+    Args:
+      folder: the node's own folder (``0700``).
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / "node-keys.json"
+
+    def __reduce__(self):
+        msg = "NodeKeys is a handle on secret keys and cannot be pickled"
+        raise TypeError(msg)
+
+    def _record(self) -> dict[str, str]:
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:  # never echo the file: it holds secrets
+            raise UnusableRunDir(f"{self.path} is damaged ({type(exc).__name__})",
+                                 "remove it to give this node new keys") from None
+
+    def account(self) -> LocalAccount:
+        """This node's Ethereum account."""
+        record = self._record()
+        if "account" not in record:
+            record["account"] = Account.create().key.hex()
+            _write_secret(self.path, record)
+        return Account.from_key(record["account"])
+
+    def key_set(self) -> fc.KeySet:
+        """This node's ElGamal key set (the registrar's in KGC mode)."""
+        record = self._record()
+        if _KGC not in record:
+            record[_KGC] = fc.KeySet.generate().to_bytes().hex()
+            _write_secret(self.path, record)
+        return fc.KeySet.from_bytes(bytes.fromhex(record[_KGC]))

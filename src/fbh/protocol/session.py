@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from fbh import data as fdata
 from fbh.protocol import messages as msg
 from fbh.protocol import guarded, retention
+from fbh.protocol import round as protocol_round
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
@@ -26,7 +27,7 @@ from fbh.protocol.server import Server
 from fbh.protocol.strategy import ServerStrategy, sample_clients
 from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients, roc_auc, unravel
 
-__all__ = ["Session", "clip_vector", "training_split"]
+__all__ = ["Session", "build_trainer", "client_data", "clip_vector", "training_split"]
 
 
 def clip_vector(template, clip: float, clip_stats: float) -> np.ndarray:
@@ -54,6 +55,32 @@ def training_split(ds, config: RunConfig) -> tuple[np.ndarray, np.ndarray | None
     return train_idx, val_idx
 
 
+def client_data(ds, config: RunConfig, partition=None) -> dict[str, np.ndarray]:
+    """Every hospital's padded training arrays and the auditor's and test sets, as ``config`` splits ``ds``.
+
+    Returns ``x_c, y_c, mask, counts`` (client axis first), ``x_val, y_val`` and ``x_test, y_test``.
+    A Flower node (:mod:`fbh.flower`) takes its own row, so it trains on what the same
+    hospital trains on in-process.
+    """
+    c = config
+    train_idx, val_idx = training_split(ds, c)
+    if partition is not None and not callable(partition):
+        # the user's index lists address ds.x_train; drop what the auditor holds out
+        user = fdata.user_partition(partition, ds.y_train.size, c.clients)
+        parts = [np.searchsorted(train_idx, p[np.isin(p, train_idx)]) for p in user]
+    else:
+        scheme = c.partition if partition is None else partition
+        parts = fdata.partition(ds.y_train[train_idx], c.clients, scheme, alpha=c.alpha, seed=c.seed)
+    images = fdata.with_channels(ds.x_train)  # [N, H, W, C]: the models take a channel axis
+    x_c, y_c, mask, counts = fdata.pack_clients(images[train_idx], ds.y_train[train_idx], parts)
+    if val_idx is None:
+        x_val, y_val = fdata.with_channels(ds.x_val), ds.y_val
+    else:
+        x_val, y_val = images[val_idx], ds.y_train[val_idx]
+    return {"x_c": x_c, "y_c": y_c, "mask": mask, "counts": counts, "x_val": x_val, "y_val": y_val,
+            "x_test": fdata.with_channels(ds.x_test), "y_test": ds.y_test}
+
+
 def build_trainer(config: RunConfig, ds, x_c, model=None):
     """The trainer for ``config`` on ``ds``: ``(trainer, initial state, trainable indices, notes)``.
 
@@ -66,7 +93,8 @@ def build_trainer(config: RunConfig, ds, x_c, model=None):
 
     if model is None:
         model = ModelSpec(config.model, config.model_kwargs or {})
-    norm = fdata.channel_stats(x_c.reshape(-1, *x_c.shape[2:])) if config.normalize else None
+    # x_c None: a party without the data (the Flower server) that needs only the initial state
+    norm = fdata.channel_stats(x_c.reshape(-1, *x_c.shape[2:])) if config.normalize and x_c is not None else None
     probe = FederatedTrainer(model, ds.num_classes, seed=config.seed, input_shape=ds.input_shape,
                              client_batch=None)
     state, notes = probe.init(), []
@@ -129,24 +157,8 @@ class Session:
             yield session
 
     def _prepare_data(self, ds, partition=None) -> None:
-        c = self.config
-        train_idx, val_idx = training_split(ds, c)
-        if partition is not None and not callable(partition):
-            # the user's index lists address ds.x_train; drop what the auditor holds out
-            user = fdata.user_partition(partition, ds.y_train.size, c.clients)
-            parts = [np.searchsorted(train_idx, p[np.isin(p, train_idx)]) for p in user]
-        else:
-            scheme = c.partition if partition is None else partition
-            parts = fdata.partition(ds.y_train[train_idx], c.clients, scheme, alpha=c.alpha, seed=c.seed)
-        images = fdata.with_channels(ds.x_train)  # [N, H, W, C]: the models take a channel axis
-        self.x_c, self.y_c, self.mask, self.counts = fdata.pack_clients(
-            images[train_idx], ds.y_train[train_idx], parts
-        )
-        if val_idx is None:
-            self.x_val, self.y_val = fdata.with_channels(ds.x_val), ds.y_val
-        else:
-            self.x_val, self.y_val = images[val_idx], ds.y_train[val_idx]
-        self.x_test, self.y_test = fdata.with_channels(ds.x_test), ds.y_test
+        for name, value in client_data(ds, self.config, partition).items():
+            setattr(self, name, value)
         self.dataset_name = ds.name
 
     def _setup_roles(self) -> None:
@@ -334,13 +346,9 @@ class Session:
         bar = tqdm(hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
                    disable=None if self.progress else True)
         for i, hospital in enumerate(bar):
-            with timer(msg.QUANTIZE):
-                seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))
-                q, n_clipped = hospital.quantize(plan, client_flats[i][sub] - global_sub, seed=seed)
-            with timer(msg.ENCRYPT):
-                update = hospital.encrypt(plan, q)
-            with timer("chain"):
-                hospital.commit(update)
+            update, n_clipped = protocol_round.contribute(
+                hospital, plan, client_flats[i][sub] - global_sub, protocol_round.rounding_seed(c.seed, step, i),
+                timer)
             if i == 0:
                 checkpoint("encrypt", round_, self.ledger)
             updates.append(update)
@@ -349,16 +357,8 @@ class Session:
         if tamper is not None:
             updates = tamper(round_, updates)
         forged = guarded.forge_exclusion(self, round_, updates)
-        with timer(msg.VERIFY):
-            accepted, rejected = self.server.verify(plan, updates, global_sub.size)
-        with timer("storage"):
-            for update in accepted:
-                self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
-        with timer(msg.AGGREGATE):
-            aggregate = self.server.aggregate(plan, accepted)
-        if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
-            with timer("storage"):
-                self.run_dir.save_aggregate(round_, aggregate)
+        accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
+                                                               global_sub.size, c.retention, timer)
         checkpoint("aggregate", round_, self.ledger)
         extra: dict[str, Any] = {}
         if self.council is not None:
@@ -373,15 +373,7 @@ class Session:
             new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
         if forged is not None:
             extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
-        extra |= {
-            "accepted": len(accepted),
-            "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail, "recorded": r.recorded}
-                         for r in rejected],
-            "clipped_fraction": clipped / (len(hospitals) * global_sub.size),
-            "encrypted_values": int(global_sub.size),
-            "_accepted": {u.hospital: u.blob for u in accepted},
-            "_digests": {u.hospital: u.digest for u in accepted},
-        }
+        extra |= protocol_round.outcome(accepted, rejected, clipped, len(hospitals), global_sub.size)
         return new_flat, extra
 
     # --- reporting -----------------------------------------------------------------------

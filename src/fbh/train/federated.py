@@ -59,14 +59,16 @@ def make_round_impl(graphdef: nnx.GraphDef, cfg: LocalConfig, client_batch: int 
     """
     client = functools.partial(local_train, graphdef, cfg)
 
-    def round_impl(state: State, x_c, y_c, mask, key):
-        c = x_c.shape[0]
-        keys = jax.random.split(key, c)
-        if client_batch is None or client_batch >= c:
+    def train_impl(state: State, x_c, y_c, mask, keys):
+        if client_batch is None or client_batch >= x_c.shape[0]:
             return jax.vmap(client, in_axes=(None, 0, 0, 0, 0))(state, x_c, y_c, mask, keys)
         # lax.map vmaps `batch_size` clients at a time (remainder included).
         return jax.lax.map(lambda a: client(state, *a), (x_c, y_c, mask, keys), batch_size=client_batch)
 
+    def round_impl(state: State, x_c, y_c, mask, key):
+        return train_impl(state, x_c, y_c, mask, jax.random.split(key, x_c.shape[0]))
+
+    round_impl.with_keys = train_impl  # one key per client given: a client training on its own node
     return round_impl
 
 
@@ -169,6 +171,7 @@ class FederatedTrainer:
             return impl(*args)
 
         self._round = jax.jit(counted)
+        self._train_clients = jax.jit(impl.with_keys)
 
     @property
     def num_params(self) -> int:
@@ -201,6 +204,19 @@ class FederatedTrainer:
             msg = f"x_c {np.shape(x_c)}, y_c {np.shape(y_c)} and mask {(c, n)} disagree on [C, N]"
             raise ValueError(msg)
         return self._round(state, x_c, jnp.asarray(y_c, jnp.int32), jnp.asarray(mask, bool), key)
+
+    def train_clients(self, state: State, x_c, y_c, mask, keys: jax.Array) -> tuple[State, dict[str, jax.Array]]:
+        """:meth:`round` with the clients' keys given (``keys[C]``) instead of split from one round key.
+
+        A hospital training alone on its own node passes its own key
+        (:func:`fbh.protocol.round.client_keys`); on CPU (``client_batch=1``)
+        it then computes bit for bit what :meth:`round` computes for it among all clients.
+        """
+        c, n = np.shape(mask)
+        if np.shape(x_c)[:2] != (c, n) or np.shape(y_c) != (c, n) or np.shape(keys)[0] != c:
+            msg = f"x_c {np.shape(x_c)}, y_c {np.shape(y_c)}, keys {np.shape(keys)} and mask {(c, n)} disagree on C, N"
+            raise ValueError(msg)
+        return self._train_clients(state, x_c, jnp.asarray(y_c, jnp.int32), jnp.asarray(mask, bool), keys)
 
     def aggregate(self, client_states: State, num_examples) -> State:
         """Plaintext FedAvg of the clients' states (the encrypted path's oracle)."""

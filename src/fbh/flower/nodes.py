@@ -1,0 +1,236 @@
+"""What each fbh party does on its own Flower node: the roles of :mod:`fbh.protocol`, one per node.
+
+A node's role comes from its node config: ``role`` (``registrar``,
+``hospital`` or ``auditor``) and, for a hospital, ``index``; ``dir`` is the
+node's own folder (its keys).  In Flower's simulation engine, where nodes only
+get ``partition-id``, partition 0 is the registrar, 1 the auditor and 2.. the
+hospitals 0... Each node holds only its own secrets, in its own folder
+(:class:`fbh.protocol.keyring.NodeKeys`): a hospital its signing key, the
+registrar in KGC mode the decryption key, the auditor its signing key.  What a
+node learns at :data:`~fbh.flower.records.JOIN` is kept in its Flower
+``context.state``, so any process that handles its next message rebuilds the
+same party (the live objects are cached per process, keyed by node folder).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+from flwr.app import ConfigRecord, Context
+
+from fbh.protocol.keyring import NodeKeys
+
+__all__ = ["REGISTRAR", "HOSPITAL", "AUDITOR", "node_identity", "handle"]
+
+REGISTRAR, HOSPITAL, AUDITOR = "registrar", "hospital", "auditor"
+_STATE = "fbh-node"
+_LIVE: dict[str, Any] = {}  # node folder -> that node's live party (per process)
+_SHARED: dict[tuple, tuple] = {}  # (config, data dir) -> (config, dataset, client data, trainer, template, trainable)
+
+
+def node_identity(node_config: dict[str, Any]) -> tuple[str, int]:
+    """(role, index) from the node config (``role``/``index``, or the simulation's ``partition-id``)."""
+    if "role" in node_config:
+        role = str(node_config["role"])
+        if role not in (REGISTRAR, HOSPITAL, AUDITOR):
+            msg = f"node config role must be {REGISTRAR}, {HOSPITAL} or {AUDITOR}, got {role!r}"
+            raise ValueError(msg)
+        return role, int(node_config.get("index", 0))
+    pid = int(node_config["partition-id"])
+    return ((REGISTRAR, 0), (AUDITOR, 0))[pid] if pid < 2 else (HOSPITAL, pid - 2)
+
+
+def _state(context: Context) -> dict[str, Any]:
+    record = context.state.config_records.get(_STATE)
+    return {} if record is None else dict(record)
+
+
+def _save_state(context: Context, **values: Any) -> None:
+    context.state.config_records[_STATE] = ConfigRecord({**_state(context), **values})
+
+
+def _folder(context: Context) -> Path:
+    return Path(_state(context)["dir"])
+
+
+def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """Stage setup: pick the node's folder, create or load its key, say who it is."""
+    role, index = node_identity(context.node_config)
+    name = role if role != HOSPITAL else f"hospital_{index}"
+    folder = Path(context.node_config.get("dir") or Path(fields["workdir"]) / name)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    _save_state(context, dir=str(folder), role=role, index=index)
+    return {"role": role, "index": index, "address": NodeKeys(folder).account().address}
+
+
+def _ledger(url: str, contract: str | None, account):
+    from fbh import chain
+
+    ledger = chain.connect(url, contract=contract)
+    ledger.account("self", key=account.key)  # funded from FBH_KEY_FUNDER on dev chains, if it is set
+    return ledger
+
+
+def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """Stage register (registrar): deploy, fund the parties on a dev chain, register, publish the key set."""
+    from fbh.protocol.kgc import KeyGenerationCentre
+
+    keys = NodeKeys(_folder(context))
+    account = keys.account()
+    ledger = _ledger(fields["chain_url"], None, account)
+    ledger.deploy(account)
+    funder = ledger.backend.funder()
+    parties = [fields["server"], fields["auditor"], *fields["hospitals"]]
+    if funder is not None:  # a dev chain: the registrar funds every party once, before they transact
+        for address in parties:
+            ledger.transfer(funder, address, ledger.backend.funding_wei)
+    kgc = KeyGenerationCentre(ledger, threads=fields.get("threads"), secret=keys.key_set())
+    kgc.setup(server=fields["server"], hospitals=list(fields["hospitals"]), auditors=[fields["auditor"]])
+    _save_state(context, chain_url=fields["chain_url"], contract=ledger.address)
+    _LIVE[str(_folder(context))] = kgc
+    return {"contract": ledger.address, "public_key": kgc.public_key.to_bytes()}
+
+
+def _registrar(context: Context):
+    from fbh.protocol.kgc import KeyGenerationCentre
+
+    folder, st = _folder(context), _state(context)
+    if str(folder) not in _LIVE:
+        keys = NodeKeys(folder)
+        _LIVE[str(folder)] = KeyGenerationCentre(_ledger(st["chain_url"], st["contract"], keys.account()),
+                                                 secret=keys.key_set())
+    return _LIVE[str(folder)]
+
+
+def decrypt(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Stage decrypt (registrar, KGC mode): the sum of blobs committed this round, never fewer than asked."""
+    kgc = _registrar(context)
+    blobs = [arrays[f"blob_{i}"].tobytes() for i in range(int(fields["count"]))]
+    summed = kgc.decrypt_sum(int(fields["round"]), blobs, bound=int(fields["bound"]),
+                             min_parties=int(fields["min_parties"]), constant_time=bool(fields["constant_time"]))
+    return {"sum": np.asarray(summed, dtype=np.int64)}
+
+
+def join(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """Stage join (hospital, auditor): remember the deployment, build the party, report public facts."""
+    _save_state(context, chain_url=fields["chain_url"], contract=fields["contract"],
+                public_key=fields["public_key"], config=fields["config"], data_dir=fields.get("data_dir", ""))
+    _LIVE.pop(str(_folder(context)), None)
+    party = _party(context)
+    if _state(context)["role"] == HOSPITAL:
+        return {"num_samples": party.role.num_samples}
+    return {"num_classes": party.data.num_classes, "input_shape": list(party.data.input_shape)}
+
+
+def _party(context: Context):
+    """This node's hospital or auditor with its data and trainer, built once per process."""
+    folder = _folder(context)
+    if str(folder) in _LIVE:
+        return _LIVE[str(folder)]
+    from fbh import crypto as fc
+    from fbh import data as fdata
+    from fbh.protocol.auditor import Auditor
+    from fbh.protocol.client import Hospital
+    from fbh.protocol.config import RunConfig
+    from fbh.protocol.session import build_trainer, client_data
+
+    st = _state(context)
+    data_dir = context.node_config.get("data-dir") or st["data_dir"] or None
+    shared_key = (st["config"], data_dir)
+    if shared_key not in _SHARED:  # nodes simulated in one process share the data and the compiled trainer
+        config = RunConfig.from_json(json.loads(st["config"]))
+        ds = fdata.load_dataset(config.dataset, data_dir)
+        data = client_data(ds, config)
+        _SHARED.clear()
+        _SHARED[shared_key] = (config, ds, data, *build_trainer(config, ds, data["x_c"])[:3])
+    config, ds, data, trainer, template, trainable = _SHARED[shared_key]
+    account = NodeKeys(folder).account()
+    ledger = _ledger(st["chain_url"], st["contract"], account)
+    public_key = fc.PublicKeySet.from_bytes(bytes(st["public_key"]))
+    party = SimpleNamespace(config=config, trainer=trainer, template=template, trainable=trainable,
+                            data=SimpleNamespace(num_classes=ds.num_classes, input_shape=ds.input_shape))
+    if st["role"] == HOSPITAL:
+        i = int(st["index"])
+        party.x, party.y, party.mask = data["x_c"][i], data["y_c"][i], data["mask"][i]
+        party.role = Hospital(account, int(data["counts"][i]), public_key, ledger,
+                              constant_time=config.constant_time, threads=config.threads)
+    else:
+        x_val, y_val = data["x_val"], data["y_val"]
+        party.role = Auditor(account, lambda flat: trainer.evaluate(_unflatten(party, flat), x_val, y_val)[0],
+                             ledger, threads=config.threads)
+        party.role.best_accuracy = float(st.get("best_accuracy", 0.0))
+    _LIVE[str(folder)] = party
+    return party
+
+
+def _unflatten(party, flat: np.ndarray):
+    import jax
+
+    from fbh.train import unravel
+
+    return unravel(jax.numpy.asarray(flat), party.template)
+
+
+def train(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
+    """Stage train (hospital): train from the announced model, then quantize, encrypt, sign, commit."""
+    from fbh.flower import records
+    from fbh.protocol import round as protocol_round
+    from fbh.protocol.messages import model_digest
+    from fbh.train import ravel_clients
+
+    party = _party(context)
+    c = party.config
+    plan = records.plan_from_record(fields, arrays)
+    global_flat = arrays["model"]
+    if model_digest(global_flat) != plan.model_hash:
+        msg = f"round {plan.round}: the model sent is not the one the round announced"
+        raise PermissionError(msg)
+    step, position = int(fields["step"]), int(fields["position"])
+    key = protocol_round.client_keys(c.seed, step, int(fields["sampled"]))[position]
+    states, metrics = party.trainer.train_clients(_unflatten(party, global_flat), party.x[None], party.y[None],
+                                                  party.mask[None], key[None])
+    sub = slice(None) if party.trainable is None else party.trainable
+    delta = np.asarray(ravel_clients(states))[0][sub] - global_flat[sub]
+    update, clipped = protocol_round.contribute(party.role, plan, delta,
+                                                protocol_round.rounding_seed(c.seed, step, position))
+    out, blob = records.update_to_record(update)
+    return {**out, "clipped": clipped, "loss": float(np.asarray(metrics["loss"])[0])}, blob
+
+
+def audit(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Stage audit (auditor): re-check the round against the chain, validate, approve or not."""
+    party = _party(context)
+    blobs = {address: arrays[f"blob_{i}"].tobytes() for i, address in enumerate(fields["hospitals"])}
+    verdict = party.role.audit(int(fields["round"]), blobs, arrays["model"])
+    _save_state(context, best_accuracy=party.role.best_accuracy)
+    return {"approved": verdict.approved, "validation_accuracy": verdict.validation_accuracy,
+            "problems": list(verdict.problems)}
+
+
+def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
+    """Answer ``stage``: (reply fields, reply arrays); refuses a stage that is not this node's role's."""
+    from fbh.flower import records as r
+
+    role = node_identity(context.node_config)[0]
+    allowed = {r.SETUP: (REGISTRAR, HOSPITAL, AUDITOR), r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,),
+               r.JOIN: (HOSPITAL, AUDITOR), r.TRAIN: (HOSPITAL,), r.AUDIT: (AUDITOR,)}
+    if role not in allowed[stage]:
+        msg = f"a {role} node does not answer stage {stage!r}"
+        raise PermissionError(msg)
+    if stage == r.SETUP:
+        return setup(context, fields), {}
+    if stage == r.REGISTER:
+        return register(context, fields), {}
+    if stage == r.JOIN:
+        return join(context, fields), {}
+    if stage == r.DECRYPT:
+        return {}, decrypt(context, fields, arrays)
+    if stage == r.TRAIN:
+        return train(context, fields, arrays)
+    return audit(context, fields, arrays), {}
