@@ -43,7 +43,7 @@ from cryptography.x509.oid import NameOID
 # own helpers (SuperExec, ServerApp, ClientApp) watch their parent's pid and follow it.
 from fbh.chain.anvil import _die_with_parent
 
-__all__ = ["DeploymentError", "LoopbackDeployment", "Credentials", "free_port", "write_credentials"]
+__all__ = ["Credentials", "DeploymentError", "LoopbackDeployment", "config_args", "free_port", "write_credentials"]
 
 CONNECTION = "fbh-loopback"
 _BIN = Path(sys.executable).parent
@@ -51,6 +51,22 @@ _BIN = Path(sys.executable).parent
 
 class DeploymentError(RuntimeError):
     """A Flower process did not start, a node was not admitted, or a run failed."""
+
+
+def config_args(values: dict[str, Any]) -> str:
+    """``key=value`` pairs as flwr's ``--run-config``/``--node-config`` parse them (TOML values;
+    strings as TOML literal strings, so JSON inside needs no escaping)."""
+    def one(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        text = str(value)
+        if "'" in text or "\n" in text:
+            msg = f"flwr config values cannot hold a quote or newline: {text!r}"
+            raise ValueError(msg)
+        return f"'{text}'"
+    return " ".join(f"{key}={one(value)}" for key, value in values.items())
 
 
 def free_port() -> int:
@@ -205,7 +221,12 @@ class LoopbackDeployment:
             f'address = "127.0.0.1:{self.port}"\nroot-certificates = "{self.creds.ca_cert}"\n')
         # The SuperLink and SuperNodes start flower-superexec / flwr-serverapp / flwr-clientapp from PATH.
         path = f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-        self.env = {**os.environ, "FLWR_HOME": str(home), "PATH": path, "PYTHONUNBUFFERED": "1", **self.env}
+        # Flower starts a fresh ClientApp process for every message: a shared JAX compilation cache
+        # spares each of them recompiling what an earlier one compiled (same executables, same results).
+        jax_cache = {"JAX_COMPILATION_CACHE_DIR": str(self.workdir / "jax-cache"),
+                     "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+        self.env = {**os.environ, **jax_cache, "FLWR_HOME": str(home), "PATH": path, "PYTHONUNBUFFERED": "1",
+                    **self.env}
         self.superlink = self._spawn("superlink", [
             str(_BIN / "flower-superlink"), "--host", "127.0.0.1", "--port", str(self.port),
             "--ssl-ca-certfile", str(self.creds.ca_cert), "--ssl-certfile", str(self.creds.server_cert),
@@ -284,7 +305,7 @@ class LoopbackDeployment:
     def start_node(self, index: int, *, private_key: Path | None = None, name: str | None = None) -> _Process:
         """Starts SuperNode ``index`` (its own runtime port and ``--node-config``)."""
         assert self.creds is not None
-        config = " ".join(f"{k}={json.dumps(v)}" for k, v in self.node_configs[index].items())
+        config = config_args(self.node_configs[index])
         key = private_key if private_key is not None else self.creds.node_keys[index]
         args = [str(_BIN / "flower-supernode"), "--superlink", f"127.0.0.1:{self.port}",
                 "--root-certificates", str(self.creds.ca_cert), "--auth-supernode-private-key", str(key),
@@ -340,7 +361,7 @@ class LoopbackDeployment:
         """``flwr run <app_dir>`` on this deployment; returns the run id."""
         args = ["run", str(Path(app_dir).resolve()), CONNECTION]
         if run_config:
-            args += ["--run-config", " ".join(f"{k}={json.dumps(v)}" for k, v in run_config.items())]
+            args += ["--run-config", config_args(run_config)]
         return int(self.flwr_json(*args, timeout=max(self.timeout, 120))["run-id"])
 
     def run_info(self, run_id: int) -> dict[str, Any]:
