@@ -6,6 +6,8 @@ import json
 import signal
 import ssl
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -83,3 +85,32 @@ def test_node_killed_mid_round_the_round_finishes_with_the_others(deploy, tmp_pa
     assert [r["partitions"] for r in record["rounds"]] == [[0, 1], [0, 1]]
     # Weighted by 1 and 2 only: 1/3 + 4/3 = 5/3 per round.
     assert record["weights"] == pytest.approx([10 / 3] * 4)
+
+
+def test_deployment_dies_with_its_owner(tmp_path):
+    """A SIGKILLed owner runs no cleanup code: the kernel must stop the SuperLink (PR_SET_PDEATHSIG)."""
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from fbh.flower.loopback import LoopbackDeployment\n"
+        "d = LoopbackDeployment(Path(sys.argv[1]), [])\n"
+        "d.start()\n"
+        "print(d.superlink.popen.pid, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    pid = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), f"SuperLink (pid {pid}) outlived its owner"
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for a reaper (the container's init may be slow to reap)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
