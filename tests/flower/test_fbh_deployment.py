@@ -74,3 +74,21 @@ def test_fbh_over_deployment_matches_in_process_run(deploy, anvil, tmp_path):
     assert sites == ["auditor", "hospital_0", "hospital_1", "hospital_2", "registrar"]
     assert not (out / "nodes").exists()
 
+
+def test_hospital_killed_mid_round_is_not_received(deploy, anvil, tmp_path):
+    """SIGKILL hospital 2's SuperNode after it received round 1's training message, before it replies:
+    the round finishes with hospitals 0 and 1, records hospital 2 as not received, and audits clean."""
+    from fbh.cli import main
+    from fbh.protocol.keyring import NodeKeys
+
+    def kill_hospital_2(deployment):
+        deployment.wait_received(4, "train", timeout=600)  # node 4 = hospital 2 (ROLES order)
+        deployment.kill_node(4)
+
+    _, out = run_fbh(deploy, anvil, tmp_path, {**CONFIG, "rounds": 1}, kill=kill_hospital_2)
+    (row,) = json.loads(RunDir(out).metrics_path.read_text())["rounds"]
+    assert row["accepted"] == 2
+    assert row["approved"]
+    gone = NodeKeys(tmp_path / "sites" / "hospital_2").account().address
+    assert [x["hospital"] for x in row["not_received"]] == [gone]
+    assert main(["audit", str(out)]) == 0
