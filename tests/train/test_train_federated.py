@@ -77,3 +77,20 @@ def test_round_rejects_inconsistent_shapes():
     x, y, mask = _clients(2, 8, counts=[8, 8])
     with pytest.raises(ValueError, match="disagree"):
         trainer.round(trainer.init(), x[:, :7], y, mask, jax.random.key(0))
+
+
+def test_one_client_alone_trains_bit_for_bit_as_among_all():
+    # A hospital on its own node (fbh.flower) must compute exactly its row of the in-process round.
+    from fbh.protocol.round import client_keys
+
+    trainer = FederatedTrainer("ann", lr=0.05, local_epochs=1, seed=0, client_batch=1)
+    state = trainer.init()
+    x, y, mask = _clients(3, 16, counts=[16, 9, 4])
+    keys = client_keys(seed=5, step=2, count=3)
+    together, _ = trainer.round(state, x, y, mask, jax.random.fold_in(jax.random.key(5), 2))
+    for c in range(3):
+        alone, _ = trainer.train_clients(state, x[c:c + 1], y[c:c + 1], mask[c:c + 1], keys[c:c + 1])
+        for a, b in zip(jax.tree.leaves(alone), jax.tree.leaves(together), strict=True):
+            np.testing.assert_array_equal(np.asarray(a)[0], np.asarray(b)[c])
+    with pytest.raises(ValueError, match="disagree"):
+        trainer.train_clients(state, x, y, mask, keys[:2])

@@ -58,9 +58,18 @@ class FlowerRun:
         self.run_dir = RunDir(out_dir)
         self.workdir = Path(workdir) if workdir is not None else self.run_dir.root / "nodes"
         self.ledger = None
+        self.trainer, self.trainable, self.meta = None, None, {}
         self.dropped: dict[int, str] = {}  # node id -> why it dropped out of the last may_drop stage
 
     # --- messaging -------------------------------------------------------------------------
+    def content(self, stage: str, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
+        """What a message of ``stage`` carries (the stage is named inside, as SecAgg+ names its stages)."""
+        return r.content({**fields, "stage": stage}, arrays)
+
+    def message_type(self, stage: str) -> str:
+        """The Flower message type of ``stage`` (fbh's own ClientApp registers one handler per stage)."""
+        return r.message_type(stage)
+
     def ask(self, stage: str, requests: dict[int, tuple[dict[str, Any], dict[str, np.ndarray]]], group: str,
             *, may_drop: bool = False):
         """Send one message per node, wait for every reply; returns node id -> (fields, arrays).
@@ -69,8 +78,8 @@ class FlowerRun:
         timeout, whose node Flower reports gone, or whose ClientApp failed, is dropped from the
         answers instead of failing the run; :attr:`dropped` then says which and why.
         """
-        messages = [Message(r.content(fields, arrays), dst_node_id=node, message_type=r.message_type(stage),
-                            group_id=group)
+        messages = [Message(self.content(stage, fields, arrays), dst_node_id=node,
+                            message_type=self.message_type(stage), group_id=group)
                     for node, (fields, arrays) in requests.items()]
         replies = {m.metadata.src_node_id: m for m in self.grid.send_and_receive(messages, timeout=self.timeout)}
         failed = {n: f"no reply within {self.timeout} s" for n in sorted(set(requests) - set(replies))}
@@ -96,9 +105,8 @@ class FlowerRun:
         from fbh import chain
         from fbh.protocol.keyring import NodeKeys
         from fbh.protocol.server import Server
-        from fbh.protocol.session import build_trainer, clip_vector
+        from fbh import crypto as fc
         from fbh.protocol.strategy import ServerStrategy
-        from fbh.train import ravel
 
         c = self.config
         ids = self._nodes(c.clients + 2)
@@ -122,18 +130,27 @@ class FlowerRun:
         join = {"chain_url": self.chain_url, "contract": fields["contract"], "public_key": fields["public_key"],
                 "config": json.dumps(c.to_json())}
         joined = self.ask(r.JOIN, {n: (join, {}) for n, _ in [self.auditor, *self.hospitals]}, "setup")
+        self.global_flat, clip, stats = self.build_model(joined)
+        sub = slice(None) if self.trainable is None else self.trainable
+        k = fc.PublicKeySet.from_bytes(bytes(fields["public_key"])).k
+        strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
+        self.server = Server(server_account, self.ledger, clip=clip[sub], bound=c.bound, threads=c.threads, k=k,
+                             strategy=strategy, trainable=self.trainable)
+
+    def build_model(self, joined) -> tuple[Any, np.ndarray, np.ndarray]:
+        """(initial model vector, clipping vector, batch-statistics mask) of fbh's own model, built without data."""
+        from fbh.train import ravel
+
+        from fbh.protocol.session import build_trainer, clip_vector
+
+        c = self.config
         self.counts = np.array([int(joined[n][0]["num_samples"]) for n, _ in self.hospitals])
         meta = joined[self.auditor[0]][0]  # the data's shape, so the server builds the model without data
         ds = SimpleNamespace(num_classes=int(meta["num_classes"]), input_shape=tuple(meta["input_shape"]))
-        self.trainer, self.template, self.trainable, _ = build_trainer(c, ds, None)
-        self.global_flat = np.asarray(ravel(self.template))
-        sub = slice(None) if self.trainable is None else self.trainable
-        from fbh import crypto as fc
-
-        k = fc.PublicKeySet.from_bytes(bytes(fields["public_key"])).k
-        strategy = ServerStrategy(c.strategy, c.server_lr, clip_vector(self.template, 1, 0)[sub] > 0)
-        self.server = Server(server_account, self.ledger, clip=clip_vector(self.template, c.clip, c.clip_stats)[sub],
-                             bound=c.bound, threads=c.threads, k=k, strategy=strategy, trainable=self.trainable)
+        self.trainer, template, self.trainable, _ = build_trainer(c, ds, None)
+        self.meta = self.trainer.meta()
+        return (np.asarray(ravel(template)), clip_vector(template, c.clip, c.clip_stats),
+                clip_vector(template, 1, 0) == 0)
 
     # --- one round -------------------------------------------------------------------------
     def run_round(self, step: int, timer) -> dict[str, Any]:
@@ -144,15 +161,11 @@ class FlowerRun:
         c, round_ = self.config, step
         chosen = sample_clients(c.clients, c.clients_sampled, c.seed, step)
         sub = slice(None) if self.trainable is None else self.trainable
-        plan = self.server.open_round(round_, self.global_flat,
-                                      {self.hospitals[i][1]: int(self.counts[i]) for i in chosen})
-        plan_fields, plan_arrays = r.plan_to_record(plan)
-        group = str(round_)
         with timer("hospitals"):  # train, quantize, encrypt, commit: on the hospitals' nodes
-            asks = {self.hospitals[i][0]: ({**plan_fields, "step": step, "position": j, "sampled": int(chosen.size)},
-                                           {**plan_arrays, "model": np.asarray(self.global_flat, np.float32)})
-                    for j, i in enumerate(chosen)}
-            answers = self.ask(r.TRAIN, asks, group, may_drop=True)
+            counts = self.sample_sizes(step, chosen)
+            plan = self.server.open_round(round_, self.global_flat,
+                                          {self.hospitals[i][1]: int(counts[i]) for i in chosen})
+            answers = self.contributions(step, chosen, plan)
         # sampling order, as in-process; a hospital that dropped out is simply not received this round
         answered = np.array([i for i in chosen if self.hospitals[i][0] in answers], dtype=int)
         order = [self.hospitals[i][0] for i in answered]
@@ -160,6 +173,7 @@ class FlowerRun:
                         for i in chosen if self.hospitals[i][0] in self.dropped]
         updates = [r.update_from_record(*answers[n]) for n in order]
         clipped = sum(int(answers[n][0]["clipped"]) for n in order)
+        group = str(round_)
         accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
                                                                self.global_flat[sub].size, c.retention, timer)
         with timer("decrypt"):
@@ -169,8 +183,7 @@ class FlowerRun:
             (_, out), = self.ask(r.DECRYPT, {self.registrar[0]: (ask, blobs)}, group).values()
         new_flat = self.server.apply(plan, accepted, aggregate, out["sum"], self.global_flat)
         self.global_flat = new_flat
-        self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_,
-                                **self.trainer.meta())
+        self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_, **self.meta)
         row = {"round": round_} | protocol_round.outcome(accepted, rejected, clipped, int(chosen.size),
                                                           self.global_flat[sub].size)
         with timer("audit"):
@@ -181,12 +194,24 @@ class FlowerRun:
         if verdict["approved"] and c.retention == retention.UNTIL_APPROVED:
             self.run_dir.prune_updates(round_, digests)
         row.update(validation_accuracy=verdict["validation_accuracy"], approved=verdict["approved"],
-                   model_hash=model_digest(new_flat).hex(),
-                   train_loss=float(np.average([answers[n][0]["loss"] for n in order], weights=self.counts[answered])),
-                   not_received=not_received)
+                   model_hash=model_digest(new_flat).hex(), not_received=not_received)
+        if all("loss" in answers[n][0] for n in order):
+            row["train_loss"] = float(np.average([answers[n][0]["loss"] for n in order], weights=counts[answered]))
         if verdict["problems"]:
             row["audit_problems"] = list(verdict["problems"])
         return row
+
+    def sample_sizes(self, step: int, chosen: np.ndarray) -> np.ndarray:  # noqa: ARG002 - fixed here
+        """Every hospital's training-set size (FedAvg weights): reported once, at join."""
+        return self.counts
+
+    def contributions(self, step: int, chosen: np.ndarray, plan) -> dict[int, tuple[dict, dict]]:
+        """Stage train: each sampled hospital trains from the model, then quantizes, encrypts, commits."""
+        plan_fields, plan_arrays = r.plan_to_record(plan)
+        asks = {self.hospitals[i][0]: ({**plan_fields, "step": step, "position": j, "sampled": int(chosen.size)},
+                                       {**plan_arrays, "model": np.asarray(self.global_flat, np.float32)})
+                for j, i in enumerate(chosen)}
+        return self.ask(r.TRAIN, asks, str(plan.round), may_drop=True)
 
     # --- the whole run ---------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
@@ -206,8 +231,8 @@ class FlowerRun:
                 row["seconds"] = {k: round(v, 4) for k, v in timer.seconds.items()}
                 metrics["rounds"].append(row)
                 self.run_dir.write_json(self.run_dir.metrics_path, metrics)
-            trainable = self.trainer.config.trainable
-            meta = {"dataset": self.config.dataset, **self.trainer.meta(), "rounds": self.config.rounds,
+            trainable = self.trainer.config.trainable if self.trainer is not None else None
+            meta = {"dataset": self.config.dataset, **self.meta, "rounds": self.config.rounds,
                     "trainable": None if trainable is None else list(trainable)}
             self.run_dir.save_model(self.run_dir.model_path, self.global_flat, **meta)
             self.ledger.save_state(self.run_dir.chain_dir)

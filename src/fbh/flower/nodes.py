@@ -25,7 +25,7 @@ from flwr.app import ConfigRecord, Context
 
 from fbh.protocol.keyring import NodeKeys
 
-__all__ = ["REGISTRAR", "HOSPITAL", "AUDITOR", "node_identity", "handle"]
+__all__ = ["AUDITOR", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity", "save_state", "state"]
 
 REGISTRAR, HOSPITAL, AUDITOR = "registrar", "hospital", "auditor"
 _STATE = "fbh-node"
@@ -45,17 +45,17 @@ def node_identity(node_config: dict[str, Any]) -> tuple[str, int]:
     return ((REGISTRAR, 0), (AUDITOR, 0))[pid] if pid < 2 else (HOSPITAL, pid - 2)
 
 
-def _state(context: Context) -> dict[str, Any]:
+def state(context: Context) -> dict[str, Any]:
     record = context.state.config_records.get(_STATE)
     return {} if record is None else dict(record)
 
 
-def _save_state(context: Context, **values: Any) -> None:
-    context.state.config_records[_STATE] = ConfigRecord({**_state(context), **values})
+def save_state(context: Context, **values: Any) -> None:
+    context.state.config_records[_STATE] = ConfigRecord({**state(context), **values})
 
 
-def _folder(context: Context) -> Path:
-    return Path(_state(context)["dir"])
+def node_folder(context: Context) -> Path:
+    return Path(state(context)["dir"])
 
 
 def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
@@ -65,11 +65,11 @@ def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     folder = Path(context.node_config.get("dir") or Path(fields["workdir"]) / name)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
-    _save_state(context, dir=str(folder), role=role, index=index)
+    save_state(context, dir=str(folder), role=role, index=index)
     return {"role": role, "index": index, "address": NodeKeys(folder).account().address}
 
 
-def _ledger(url: str, contract: str | None, account):
+def connect_as(url: str, contract: str | None, account):
     from fbh import chain
 
     ledger = chain.connect(url, contract=contract)
@@ -81,9 +81,9 @@ def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """Stage register (registrar): deploy, fund the parties on a dev chain, register, publish the key set."""
     from fbh.protocol.kgc import KeyGenerationCentre
 
-    keys = NodeKeys(_folder(context))
+    keys = NodeKeys(node_folder(context))
     account = keys.account()
-    ledger = _ledger(fields["chain_url"], None, account)
+    ledger = connect_as(fields["chain_url"], None, account)
     ledger.deploy(account)
     funder = ledger.backend.funder()
     parties = [fields["server"], fields["auditor"], *fields["hospitals"]]
@@ -92,18 +92,18 @@ def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
             ledger.transfer(funder, address, ledger.backend.funding_wei)
     kgc = KeyGenerationCentre(ledger, threads=fields.get("threads"), secret=keys.key_set())
     kgc.setup(server=fields["server"], hospitals=list(fields["hospitals"]), auditors=[fields["auditor"]])
-    _save_state(context, chain_url=fields["chain_url"], contract=ledger.address)
-    _LIVE[str(_folder(context))] = kgc
+    save_state(context, chain_url=fields["chain_url"], contract=ledger.address)
+    _LIVE[str(node_folder(context))] = kgc
     return {"contract": ledger.address, "public_key": kgc.public_key.to_bytes()}
 
 
 def _registrar(context: Context):
     from fbh.protocol.kgc import KeyGenerationCentre
 
-    folder, st = _folder(context), _state(context)
+    folder, st = node_folder(context), state(context)
     if str(folder) not in _LIVE:
         keys = NodeKeys(folder)
-        _LIVE[str(folder)] = KeyGenerationCentre(_ledger(st["chain_url"], st["contract"], keys.account()),
+        _LIVE[str(folder)] = KeyGenerationCentre(connect_as(st["chain_url"], st["contract"], keys.account()),
                                                  secret=keys.key_set())
     return _LIVE[str(folder)]
 
@@ -119,18 +119,18 @@ def decrypt(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarr
 
 def join(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """Stage join (hospital, auditor): remember the deployment, build the party, report public facts."""
-    _save_state(context, chain_url=fields["chain_url"], contract=fields["contract"],
+    save_state(context, chain_url=fields["chain_url"], contract=fields["contract"],
                 public_key=fields["public_key"], config=fields["config"], data_dir=fields.get("data_dir", ""))
-    _LIVE.pop(str(_folder(context)), None)
+    _LIVE.pop(str(node_folder(context)), None)
     party = _party(context)
-    if _state(context)["role"] == HOSPITAL:
+    if state(context)["role"] == HOSPITAL:
         return {"num_samples": party.role.num_samples}
     return {"num_classes": party.data.num_classes, "input_shape": list(party.data.input_shape)}
 
 
 def _party(context: Context):
     """This node's hospital or auditor with its data and trainer, built once per process."""
-    folder = _folder(context)
+    folder = node_folder(context)
     if str(folder) in _LIVE:
         return _LIVE[str(folder)]
     from fbh import crypto as fc
@@ -140,7 +140,7 @@ def _party(context: Context):
     from fbh.protocol.config import RunConfig
     from fbh.protocol.session import build_trainer, client_data
 
-    st = _state(context)
+    st = state(context)
     data_dir = context.node_config.get("data-dir") or st["data_dir"] or None
     shared_key = (st["config"], data_dir)
     if shared_key not in _SHARED:  # nodes simulated in one process share the data and the compiled trainer
@@ -151,7 +151,7 @@ def _party(context: Context):
         _SHARED[shared_key] = (config, ds, data, *build_trainer(config, ds, data["x_c"])[:3])
     config, ds, data, trainer, template, trainable = _SHARED[shared_key]
     account = NodeKeys(folder).account()
-    ledger = _ledger(st["chain_url"], st["contract"], account)
+    ledger = connect_as(st["chain_url"], st["contract"], account)
     public_key = fc.PublicKeySet.from_bytes(bytes(st["public_key"]))
     party = SimpleNamespace(config=config, trainer=trainer, template=template, trainable=trainable,
                             data=SimpleNamespace(num_classes=ds.num_classes, input_shape=ds.input_shape))
@@ -208,7 +208,7 @@ def audit(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray
     party = _party(context)
     blobs = {address: arrays[f"blob_{i}"].tobytes() for i, address in enumerate(fields["hospitals"])}
     verdict = party.role.audit(int(fields["round"]), blobs, arrays["model"])
-    _save_state(context, best_accuracy=party.role.best_accuracy)
+    save_state(context, best_accuracy=party.role.best_accuracy)
     return {"approved": verdict.approved, "validation_accuracy": verdict.validation_accuracy,
             "problems": list(verdict.problems)}
 

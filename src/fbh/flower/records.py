@@ -2,7 +2,7 @@
 
 Every message between the server and a node is a Flower ``Message`` whose
 ``RecordDict`` holds a ``ConfigRecord`` ``"fbh"`` (small fields: numbers,
-addresses, signatures) and, where there are any, an ``ArrayRecord`` ``"arrays"``
+addresses, signatures) and, where there are any, an ``ArrayRecord`` ``"fbh-arrays"``
 (the model vector, the clipping vector, ciphertext blobs as ``uint8[...]`` —
 Flower splits large arrays into chunks on the wire, where a ``ConfigRecord``
 value would have to fit one gRPC message).  Stage names follow the shape of
@@ -20,7 +20,9 @@ from fbh.protocol.messages import EncryptedUpdate, RoundPlan
 
 __all__ = [
     "AUDIT",
+    "ARRAYS",
     "DECRYPT",
+    "ENCRYPT",
     "JOIN",
     "REGISTER",
     "SETUP",
@@ -41,9 +43,11 @@ SETUP = "setup"  # every node: creates or loads its own key, says its role and a
 REGISTER = "register"  # registrar: deploys the registry, registers every party, publishes the key set
 JOIN = "join"  # hospitals and auditor: attach to the deployment, check the key set, load their data
 TRAIN = "train"  # hospital: train, quantize, encrypt, sign, commit on chain
+ENCRYPT = "encrypt"  # hospital of an adopting app (fbh.flower.mod): encrypt what its own train step returned
 DECRYPT = "decrypt"  # registrar (KGC mode): decrypt the sum of the blobs committed this round
 AUDIT = "audit"  # auditor: re-add the blobs, check the hashes, validate, approve on chain
 
+ARRAYS = "fbh-arrays"  # the record name: an adopting app's own "arrays" record travels beside it
 _TYPES = {SETUP: "query.setup", REGISTER: "query.register", JOIN: "query.join", TRAIN: "train",
           DECRYPT: "query.decrypt", AUDIT: "evaluate"}
 
@@ -58,10 +62,10 @@ def message_type(stage: str) -> str:
 
 
 def content(config: dict[str, Any] | None = None, arrays_: dict[str, np.ndarray] | None = None) -> RecordDict:
-    """A ``RecordDict`` with the ``"fbh"`` config record and, if given, the ``"arrays"`` record."""
+    """A ``RecordDict`` with the ``"fbh"`` config record and, if given, the ``"fbh-arrays"`` record."""
     records: dict[str, Any] = {"fbh": ConfigRecord(dict(config or {}))}
     if arrays_:
-        records["arrays"] = ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays_.items()})
+        records[ARRAYS] = ArrayRecord({k: Array(np.ascontiguousarray(v)) for k, v in arrays_.items()})
     return RecordDict(records)
 
 
@@ -71,8 +75,8 @@ def fields(message: Message) -> dict[str, Any]:
 
 
 def arrays(message: Message) -> dict[str, np.ndarray]:
-    """The ``"arrays"`` record of a message, as NumPy arrays (empty if there is none)."""
-    record = message.content.array_records.get("arrays")
+    """The ``"fbh-arrays"`` record of a message, as NumPy arrays (empty if there is none)."""
+    record = message.content.array_records.get(ARRAYS)
     return {} if record is None else {k: v.numpy() for k, v in record.items()}
 
 
