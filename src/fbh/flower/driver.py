@@ -194,7 +194,9 @@ class FlowerRun:
         if verdict["approved"] and c.retention == retention.UNTIL_APPROVED:
             self.run_dir.prune_updates(round_, digests)
         row.update(validation_accuracy=verdict["validation_accuracy"], approved=verdict["approved"],
-                   model_hash=model_digest(new_flat).hex(), not_received=not_received)
+                   model_hash=model_digest(new_flat).hex(), not_received=not_received,
+                   # payload per hospital: the ciphertext it sends, the model vector it receives
+                   upload_bytes=int(np.mean([len(u.blob) for u in updates])), download_bytes=int(new_flat.nbytes))
         if all("loss" in answers[n][0] for n in order):
             row["train_loss"] = float(np.average([answers[n][0]["loss"] for n in order], weights=counts[answered]))
         if verdict["problems"]:

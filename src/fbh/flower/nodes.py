@@ -92,7 +92,8 @@ def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
             ledger.transfer(funder, address, ledger.backend.funding_wei)
     kgc = KeyGenerationCentre(ledger, threads=fields.get("threads"), secret=keys.key_set())
     kgc.setup(server=fields["server"], hospitals=list(fields["hospitals"]), auditors=[fields["auditor"]])
-    save_state(context, chain_url=fields["chain_url"], contract=ledger.address)
+    save_state(context, chain_url=fields["chain_url"], contract=ledger.address,
+               hospitals=len(fields["hospitals"]))
     _LIVE[str(node_folder(context))] = kgc
     return {"contract": ledger.address, "public_key": kgc.public_key.to_bytes()}
 
@@ -109,11 +110,17 @@ def _registrar(context: Context):
 
 
 def decrypt(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Stage decrypt (registrar, KGC mode): the sum of blobs committed this round, never fewer than asked."""
+    """Stage decrypt (registrar, KGC mode): the sum of blobs committed this round, never a single update.
+
+    The floor of distinct updates is the registrar's own (two, once two hospitals are registered),
+    never lowered by the request: a server asking for one committed blob learns nothing.
+    """
     kgc = _registrar(context)
     blobs = [arrays[f"blob_{i}"].tobytes() for i in range(int(fields["count"]))]
+    floor = min(2, int(state(context)["hospitals"]))
     summed = kgc.decrypt_sum(int(fields["round"]), blobs, bound=int(fields["bound"]),
-                             min_parties=int(fields["min_parties"]), constant_time=bool(fields["constant_time"]))
+                             min_parties=max(floor, int(fields["min_parties"])),
+                             constant_time=bool(fields["constant_time"]))
     return {"sum": np.asarray(summed, dtype=np.int64)}
 
 
