@@ -45,6 +45,7 @@ bench: $(STAMP) $(NODE_STAMP)
 	$(BIN)/fbh bench train
 	$(BIN)/fbh bench chain
 	$(BIN)/fbh bench round --fast-crypto
+	$(BIN)/fbh bench flower
 
 # The C++ core's self-test driver, natively and for aarch64 under qemu-user (tests/native).
 native-check: $(STAMP)

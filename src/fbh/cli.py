@@ -266,7 +266,8 @@ _BENCHES = {"crypto": "encryption, aggregation and decryption against coincurve/
             "train": "vmapped federated training against a per-client loop",
             "chain": "gas and latency of every contract call",
             "round": "one whole encrypted round, seconds per stage",
-            "threshold": "guardians' t-of-n decryption against a single-key decryption"}
+            "threshold": "guardians' t-of-n decryption against a single-key decryption",
+            "flower": "a real Flower deployment on loopback: fbh and Flower's SecAgg+, round time and bytes"}
 
 
 def _bench_help() -> str:
@@ -298,6 +299,8 @@ def _cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
         from fbh.bench.round_bench import main as bench_main
     elif args.what == "threshold":
         from fbh.bench.threshold_bench import main as bench_main
+    elif args.what == "flower":
+        from fbh.bench.flower_bench import main as bench_main
     else:
         from fbh.bench.chain_bench import main as bench_main
     return int(bench_main(rest) or 0)

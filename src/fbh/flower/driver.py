@@ -59,6 +59,7 @@ class FlowerRun:
         self.workdir = Path(workdir) if workdir is not None else self.run_dir.root / "nodes"
         self.ledger = None
         self.trainer, self.trainable, self.meta = None, None, {}
+        self.dropped: dict[int, str] = {}  # node id -> why it dropped out of the last may_drop stage
 
     # --- messaging -------------------------------------------------------------------------
     def content(self, stage: str, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -69,21 +70,25 @@ class FlowerRun:
         """The Flower message type of ``stage`` (fbh's own ClientApp registers one handler per stage)."""
         return r.message_type(stage)
 
-    def ask(self, stage: str, requests: dict[int, tuple[dict[str, Any], dict[str, np.ndarray]]], group: str):
-        """Send one message per node, wait for every reply; returns node id -> (fields, arrays)."""
+    def ask(self, stage: str, requests: dict[int, tuple[dict[str, Any], dict[str, np.ndarray]]], group: str,
+            *, may_drop: bool = False):
+        """Send one message per node, wait for every reply; returns node id -> (fields, arrays).
+
+        With ``may_drop`` (the hospitals' training), a node that does not answer within the
+        timeout, whose node Flower reports gone, or whose ClientApp failed, is dropped from the
+        answers instead of failing the run; :attr:`dropped` then says which and why.
+        """
         messages = [Message(self.content(stage, fields, arrays), dst_node_id=node,
                             message_type=self.message_type(stage), group_id=group)
                     for node, (fields, arrays) in requests.items()]
         replies = {m.metadata.src_node_id: m for m in self.grid.send_and_receive(messages, timeout=self.timeout)}
-        missing = sorted(set(requests) - set(replies))
-        if missing:
-            msg = f"stage {stage}: no reply from nodes {missing} within {self.timeout} s"
-            raise r.NodeFailed(msg)
-        failed = {n: m.error.reason for n, m in replies.items() if m.has_error()}
-        if failed:
+        failed = {n: f"no reply within {self.timeout} s" for n in sorted(set(requests) - set(replies))}
+        failed |= {n: m.error.reason for n, m in replies.items() if m.has_error()}
+        if failed and not may_drop:
             msg = f"stage {stage}: " + "; ".join(f"node {n}: {why}" for n, why in sorted(failed.items()))
             raise r.NodeFailed(msg)
-        return {n: (r.fields(m), r.arrays(m)) for n, m in replies.items()}
+        self.dropped = failed
+        return {n: (r.fields(m), r.arrays(m)) for n, m in replies.items() if n not in failed}
 
     def _nodes(self, expected: int) -> list[int]:
         deadline = time.monotonic() + self.timeout
@@ -161,7 +166,11 @@ class FlowerRun:
             plan = self.server.open_round(round_, self.global_flat,
                                           {self.hospitals[i][1]: int(counts[i]) for i in chosen})
             answers = self.contributions(step, chosen, plan)
-        order = [self.hospitals[i][0] for i in chosen]  # sampling order, as in-process
+        # sampling order, as in-process; a hospital that dropped out is simply not received this round
+        answered = np.array([i for i in chosen if self.hospitals[i][0] in answers], dtype=int)
+        order = [self.hospitals[i][0] for i in answered]
+        not_received = [{"hospital": self.hospitals[i][1], "reason": self.dropped[self.hospitals[i][0]]}
+                        for i in chosen if self.hospitals[i][0] in self.dropped]
         updates = [r.update_from_record(*answers[n]) for n in order]
         clipped = sum(int(answers[n][0]["clipped"]) for n in order)
         group = str(round_)
@@ -185,11 +194,11 @@ class FlowerRun:
         if verdict["approved"] and c.retention == retention.UNTIL_APPROVED:
             self.run_dir.prune_updates(round_, digests)
         row.update(validation_accuracy=verdict["validation_accuracy"], approved=verdict["approved"],
-                   model_hash=model_digest(new_flat).hex(),
+                   model_hash=model_digest(new_flat).hex(), not_received=not_received,
                    # payload per hospital: the ciphertext it sends, the model vector it receives
                    upload_bytes=int(np.mean([len(u.blob) for u in updates])), download_bytes=int(new_flat.nbytes))
         if all("loss" in answers[n][0] for n in order):
-            row["train_loss"] = float(np.average([answers[n][0]["loss"] for n in order], weights=counts[chosen]))
+            row["train_loss"] = float(np.average([answers[n][0]["loss"] for n in order], weights=counts[answered]))
         if verdict["problems"]:
             row["audit_problems"] = list(verdict["problems"])
         return row
@@ -204,7 +213,7 @@ class FlowerRun:
         asks = {self.hospitals[i][0]: ({**plan_fields, "step": step, "position": j, "sampled": int(chosen.size)},
                                        {**plan_arrays, "model": np.asarray(self.global_flat, np.float32)})
                 for j, i in enumerate(chosen)}
-        return self.ask(r.TRAIN, asks, str(plan.round))
+        return self.ask(r.TRAIN, asks, str(plan.round), may_drop=True)
 
     # --- the whole run ---------------------------------------------------------------------
     def run(self) -> dict[str, Any]:

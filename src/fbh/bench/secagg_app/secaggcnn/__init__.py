@@ -1,0 +1,1 @@
+"""FedAvg, optionally under Flower's SecAgg+, on the parameter arrays of fbh's CNN."""

@@ -1,0 +1,1 @@
+"""numpy FedAvg: the smallest app that exercises a Flower deployment end to end."""
