@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import guarded, retention
+from fbh.protocol import blame, cheats, guarded, retention
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
@@ -291,6 +291,7 @@ class Session:
                 accepted = row.pop("_accepted")
                 start = row.pop("_start", None)
                 findings = [] if start is None else guarded.audit_findings(self, round_, accepted, start, new_flat)
+                findings += row.pop("_range_audit")(accepted)
                 verdict = self.auditor.audit(round_, accepted, new_flat, extra_problems=findings)
             if start is not None:  # guardian mode: train on from the last approved model only
                 if verdict.approved:
@@ -331,14 +332,18 @@ class Session:
             msg_ = f"round {round_}: hospitals refuse the model: it is not the last approved one"
             raise RuntimeError(msg_)
         updates, clipped = [], 0
+        cheat = cheats.parse(c.attack)
         bar = tqdm(hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
                    disable=None if self.progress else True)
         for i, hospital in enumerate(bar):
             with timer(msg.QUANTIZE):
                 seed = int(np.random.default_rng([c.seed, step, i]).integers(2**63))
                 q, n_clipped = hospital.quantize(plan, client_flats[i][sub] - global_sub, seed=seed)
+                if cheat is not None:
+                    q = cheat.values(int(chosen[i]), q, seed)
             with timer(msg.ENCRYPT):
-                update = hospital.encrypt(plan, q)
+                update = hospital.encrypt(plan, q) if cheat is None else cheat.encrypt(
+                    int(chosen[i]), hospital, plan, q, updates)
             with timer("chain"):
                 hospital.commit(update)
             if i == 0:
@@ -351,6 +356,12 @@ class Session:
         forged = guarded.forge_exclusion(self, round_, updates)
         with timer(msg.VERIFY):
             accepted, rejected = self.server.verify(plan, updates, global_sub.size)
+        ranges = blame.RangeStage(self.server, {h.address: h for h in hospitals}, self.kgc.public_key,
+                                  c.range_samples, self.run_dir.round_dir(round_),
+                                  answer=blame.honest_answer if cheat is None else cheat.bind(self.hospitals).answer)
+        with timer(blame.STAGE):
+            accepted, out_of_range = ranges.sampled(plan, accepted)
+        rejected += out_of_range
         with timer("storage"):
             for update in accepted:
                 self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
@@ -363,14 +374,22 @@ class Session:
         extra: dict[str, Any] = {}
         if self.council is not None:
             with timer(msg.DECRYPT):
-                new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start)
+                new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start, ranges)
             extra["_start"] = start
+            blamed = extra.pop("_blamed", [])
+            gone = {r.hospital for r in blamed}
+            accepted = [u for u in accepted if u.hospital not in gone]
+            if blamed and c.retention == retention.UNTIL_APPROVED:
+                self.run_dir.save_aggregate(round_, self.server.aggregate(plan, accepted))
         else:
             with timer(msg.DECRYPT):
-                summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
-                                              min_parties=min(2, len(hospitals)),
-                                              constant_time=c.constant_time)
+                summed, accepted, aggregate, blamed = blame.decrypt_kgc(self, ranges, plan, accepted, aggregate,
+                                                                         min_parties=min(2, len(hospitals)))
+            if blamed and c.retention == retention.UNTIL_APPROVED:
+                self.run_dir.save_aggregate(round_, aggregate)
             new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
+        rejected += blamed
+        blame.set_aside(self.run_dir, round_, [r.hospital for r in blamed])
         if forged is not None:
             extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
         extra |= {
@@ -381,7 +400,13 @@ class Session:
             "encrypted_values": int(global_sub.size),
             "_accepted": {u.hospital: u.blob for u in accepted},
             "_digests": {u.hospital: u.digest for u in accepted},
+            "range_check": ranges.summary(),
+            "_range_audit": lambda blobs: blame.audit_range(self.kgc.public_key, self.ledger, plan,
+                                                            self.run_dir.round_dir(round_), blobs, c.range_samples,
+                                                            threads=c.threads),
         }
+        for hospital in hospitals:
+            hospital.forget()
         return new_flat, extra
 
     # --- reporting -----------------------------------------------------------------------
