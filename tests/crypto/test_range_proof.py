@@ -205,3 +205,53 @@ def test_core_prover_on_a_wrong_claim_produces_a_failing_proof(ks):
     assert rp.verify_slots(ks.public, ct, pick, wrong_nonce, bits=BITS, context=CTX) == 0
     honest = rp.prove_slots(ks.public, ct, pick, [20], r[[1]], bits=BITS, context=CTX)
     assert rp.verify_slots(ks.public, ct, pick, honest, bits=BITS, context=CTX) == -1
+
+
+def test_bits_for_bound_is_the_smallest_covering_range():
+    for bound in (0, 1, 2, 31, 32, 2**16, 2**20 - 1, 2**20):
+        bits = rp.bits_for_bound(bound)
+        half = 1 << (bits - 1)
+        assert -half <= -bound and bound < half  # covers [-B, B]
+        assert bits == 1 or bound >= half // 2  # and one bit less would not
+    assert rp.bits_for_bound(2**16) == 18
+    with pytest.raises(ValueError, match=">= 0"):
+        rp.bits_for_bound(-1)
+    with pytest.raises(ValueError, match="at most"):
+        rp.bits_for_bound(2**48)
+
+
+@pytest.mark.parametrize("bits", [1, 2, BITS])
+def test_core_prover_covers_every_bit_width_and_extreme_values(ks, bits):
+    half = 1 << (bits - 1)
+    values = np.array([-half, half - 1, 0, -1] * 3)[: 3 * K]
+    ct, r = _blob(ks, values)
+    picks = [(b, j) for b in range(3) for j in range(K)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[b for b, _ in picks]], bits=bits, context=CTX)
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=bits, context=CTX) == -1
+    keys, pts = _keys(ks), ct._points.reshape(ct.num_blocks, K + 1, 64)
+    b, j = picks[1]
+    st = rp.RangeStatement(keys[j], rp.point_from_bytes(pts[b, 0].tobytes()),
+                           rp.point_from_bytes(pts[b, j + 1].tobytes()), bits, CTX, b, j)
+    assert rp.verify_range(st, rp.RangeProof.from_bytes(proofs[1].tobytes(), bits))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_core_batches_across_chunks_and_threads_and_names_the_bad_proof(ks, threads):
+    """101 slots (prover chunks of 4, a remainder; a verifier batch whose 128-bit weights skew
+    the top Pippenger window into few buckets): all verify, one tampered proof is named."""
+    rng = np.random.default_rng(5)
+    values = rng.integers(-32, 32, size=26 * K)
+    ct, r = _blob(ks, values, nblocks=26)
+    flat = rng.choice(len(values), 101, replace=False)
+    picks = np.stack([flat // K, flat % K], axis=1)
+    proofs = rp.prove_slots(ks.public, ct, picks, values[flat], r[picks[:, 0]], bits=BITS, context=CTX,
+                            threads=threads)
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=BITS, context=CTX, threads=threads) == -1
+    tampered = proofs.copy()
+    tampered[57, 200] ^= 1  # a bit commitment of pick 57
+    assert rp.verify_slots(ks.public, ct, picks, tampered, bits=BITS, context=CTX, threads=threads) == 57
+    with pytest.raises(ValueError, match="pick 99 "):
+        bad = values[flat].copy()
+        bad[99] = 32
+        rp.prove_slots(ks.public, ct, picks, bad, r[picks[:, 0]], bits=BITS, context=CTX, threads=threads)

@@ -15,7 +15,7 @@ from fbh import data as fdata
 from fbh.cli import main
 from fbh.protocol.config import RunConfig
 from fbh.protocol.dp import DPConfigError, DistributedDiscreteGaussian
-from fbh.protocol.privacy import PrivacyLedger, calibrate_noise_multiplier
+from fbh.protocol.privacy import DifferentialPrivacy, PrivacyLedger, calibrate_noise_multiplier, max_sampled_weight
 from fbh.protocol.simulation import run
 
 
@@ -76,6 +76,38 @@ def test_noise_of_the_decrypted_sum_has_the_intended_variance():
     assert abs(total.var() / target - 1) < 0.05
     assert abs(total.mean()) < 5 * math.sqrt(target / mech.dimension)
     assert np.abs(total).max() <= mech.bound
+
+
+def test_under_client_sampling_the_sampled_hospitals_noise_sums_to_the_accounted_variance():
+    """3 of 10 hospitals per round: their shares (not 3 of 10 shares sized for 10) make sigma^2."""
+    # Prepare: unequal hospitals; the draw with the biggest and the two smallest has the
+    # largest renormalized weight, which the mechanism must accept.
+    counts = np.arange(1, 11) * 100
+    cfg = RunConfig(clients=10, clients_per_round=3, noise_multiplier=1.5, rounds=3)
+    dp = DifferentialPrivacy.from_config(cfg, counts, 20_000, 4.0)
+    mech, chosen = dp.mechanism, [9, 0, 1]
+    assert mech.num_clients == 3 and mech.max_weight == pytest.approx(1000 / 1300)
+    ks = fc.KeySet.generate(k=16)
+    ctx = [f"round 1, hospital {h}".encode() for h in chosen]
+    weights = counts[chosen] / counts[chosen].sum()
+    # Execute: privatize zero updates -> packed encrypt -> aggregate -> decrypt.
+    blobs = [fc.encrypt_packed(ks.public, mech.privatize(np.zeros(mech.dimension), float(w), seed=i)[0],
+                               context=ctx[i], constant_time=False).to_bytes() for i, w in enumerate(weights)]
+    total = fc.decrypt_packed(ks, fc.aggregate_packed(blobs, contexts=ctx), bound=mech.bound)
+    # Assert: the sum carries sigma^2 = (z * Delta)^2, the variance the accountant is told about
+    # (within 5 standard errors, sqrt(2/d) = 1 %), and z is what the ledger records.
+    sigma2 = (cfg.noise_multiplier * mech.sensitivity) ** 2
+    assert abs(total.var() / sigma2 - 1) < 0.05
+    assert dp.after_round(3)["dp_noise_multiplier"] == pytest.approx(1.5, rel=1e-3)
+
+
+def test_max_sampled_weight():
+    assert max_sampled_weight([5, 5, 5, 5], 2) == pytest.approx(0.5)
+    assert max_sampled_weight([1, 2, 3, 10], 4) == pytest.approx(10 / 16)
+    assert max_sampled_weight([1, 2, 3, 10], 2) == pytest.approx(10 / 11)
+    assert max_sampled_weight([1, 2, 3, 10], 1) == 1.0
+    with pytest.raises(ValueError, match="sampled"):
+        max_sampled_weight([1, 2], 3)
 
 
 def test_the_decoded_sum_is_unbiased_and_dequantizes_to_the_weighted_update():

@@ -39,10 +39,7 @@ _UPPER, _LOWER = b"upper", b"lower"
 
 def bits_for(bound: int) -> int:
     """The smallest L with ``2^(L-1) > bound``: each one-sided proof then covers ``[-B, B]``."""
-    if bound < 0:
-        msg = f"a range bound is >= 0, got {bound}"
-        raise ValueError(msg)
-    return int(bound).bit_length() + 1
+    return rp.bits_for_bound(bound)
 
 
 def proof_bytes(bound: int) -> int:
