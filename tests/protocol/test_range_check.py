@@ -23,7 +23,7 @@ from fbh.protocol.config import RunConfig
 from fbh.protocol.dp import DistributedDiscreteGaussian
 from fbh.protocol.kgc import KeyGenerationCentre
 from fbh.protocol.rundir import RunDir
-from fbh.protocol.server import Server
+from fbh.protocol.server import Rejection, Server
 from fbh.protocol.simulation import run
 
 P = 40  # two blocks of 32: the second one has padding slots
@@ -231,3 +231,28 @@ def test_guardian_mode_blame_path_re_aggregates_once_and_audits_clean(small, tmp
     assert row["accepted"] == 2 and row["approved"] and row["range_check"]["blame_challenges"] >= 1
     assert [(r["reason"], r["detail"][:5]) for r in row["rejected"]] == [("out-of-range", "blame")]
     assert main(["audit", str(out)]) == 0
+
+
+def test_the_auditor_refuses_a_range_exclusion_the_server_invented(cast):
+    import dataclasses
+
+    plan, accepted = _round(cast, {})
+    stage = _stage(cast, samples=4)
+    kept, rejected = stage.sampled(plan, accepted)
+    assert not rejected
+    blobs = {u.hospital: u.blob for u in accepted}
+    assert blame.audit_range(cast.kgc.public_key, cast.ledger, plan, cast.dir, blobs, 4) == []
+    # the server excludes honest H0 "for its range", with made-up failing proofs in its name
+    h0 = accepted[0].hospital
+    cast.server.exclude(plan, [Rejection(h0, "out-of-range", "invented")])
+    ev = next(e for e in rc.RangeEvidence.load_all(cast.dir) if e.hospital == h0)
+    dataclasses.replace(ev, proofs=np.zeros_like(ev.proofs)).save(cast.dir)
+    problems = blame.audit_range(cast.kgc.public_key, cast.ledger, plan, cast.dir,
+                                 {h: b for h, b in blobs.items() if h != h0}, 4)
+    assert any(h0 in p and "did not sign" in p for p in problems)
+    # and an accepted hospital whose saved answer does not verify is a finding too
+    h1 = accepted[1].hospital
+    ev1 = next(e for e in rc.RangeEvidence.load_all(cast.dir) if e.hospital == h1)
+    dataclasses.replace(ev1, bound=ev1.bound - 1).save(cast.dir)
+    problems = blame.audit_range(cast.kgc.public_key, cast.ledger, plan, cast.dir, blobs, 4)
+    assert any(h1 in p for p in problems)
