@@ -256,3 +256,12 @@ def test_the_auditor_refuses_a_range_exclusion_the_server_invented(cast):
     dataclasses.replace(ev1, bound=ev1.bound - 1).save(cast.dir)
     problems = blame.audit_range(cast.kgc.public_key, cast.ledger, plan, cast.dir, blobs, 4)
     assert any(h1 in p for p in problems)
+
+
+def test_attack_and_sample_options_are_checked():
+    assert RunConfig(attack="inflate-weight:2", clients=3).attack == "inflate-weight:2"
+    assert RunConfig().range_samples == rc.RANGE_SAMPLES  # tests shrink it only through the option
+    for bad in ({"attack": "copy:0"}, {"attack": "wrong-key:3", "clients": 3}, {"attack": "out-of-range"},
+                {"range_samples": -1}, {"attack": "wrong-key:1", "encrypt": False}):
+        with pytest.raises(ValueError):
+            RunConfig(**bad)
