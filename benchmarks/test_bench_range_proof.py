@@ -32,13 +32,13 @@ def setting():
     # |q| < 2^17: in range for both widths benchmarked (a hospital's share of the 2^20 bound).
     values = np.random.default_rng(0).integers(-(2**17), 2**17, size=P, dtype=np.int64)
     nb = math.ceil(P / ks.k)
-    nonces = np.frombuffer(np.random.default_rng(1).bytes(64 * nb), np.uint8).reshape(nb, 64).copy()
-    nonces[:, 0] &= 0x7F  # r < n
-    nonces[:, 32] &= 0x7F  # a < n
+    # Rows 0..nb-1: the block nonces r_i; row nb: the blob proof's nonce a.
+    nonces = np.frombuffer(np.random.default_rng(1).bytes(32 * (nb + 1)), np.uint8).reshape(nb + 1, 32).copy()
+    nonces[:, 0] &= 0x7F  # every nonce < n
     ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
     flat = np.random.default_rng(2).choice(P, S, replace=False)
     picks = np.stack([flat // ks.k, flat % ks.k], axis=1)
-    return ks, values, ct, nonces[:, :32], picks, flat
+    return ks, values, ct, nonces[:nb], picks, flat
 
 
 @pytest.mark.parametrize("constant_time", [True, False], ids=["ct", "fast"])

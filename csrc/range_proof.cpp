@@ -22,18 +22,6 @@ void put_be64(unsigned char* p, std::uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<unsigned char>(v & 0xFF);
 }
 
-scalar scalar_pow2(int i) {
-  scalar s{};
-  s.d[i / 64] = u64{1} << (i % 64);
-  return s;
-}
-
-void scalar_sub(scalar* r, const scalar* a, const scalar* b) {
-  scalar nb;
-  scalar_negate(&nb, b);
-  scalar_add(r, a, &nb);
-}
-
 /// Parse a finite, valid point.
 bool load_finite(ge* r, const unsigned char* in) {
   std::uint8_t inf = 0;

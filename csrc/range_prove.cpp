@@ -13,14 +13,16 @@
 // fixed-base multiple of G or of the slot key P_j by a secret scalar, and all of them go
 // through the constant-time comb tables (scans of every table entry, regular signed digits):
 //   secret: the block nonce r, the value bits b_i, w_i, u_i, v_i, fc_i (and which branch is
-//           real, i.e. b_i again); they enter only table scans, complete-free affine batch
-//           additions (no data-dependent branch) and cmovs;
+//           real, i.e. b_i again); they enter only table scans, branch-free batched affine
+//           additions and cmovs;
 //   public: the slot index j (which table is scanned), L, the context, the proof bytes.
 // The only data-dependent branch is the batch-wide check that no affine addition met its
 // own operand (an x-coordinate collision between a partial sum and a table entry, or
-// v P = +-fc G): for fresh uniform scalars this has negligible probability (< 2^-200 per
-// addition), and if it ever happens the chunk is redone with fresh randomness, so timing
-// reveals at most that event about values that are then discarded.
+// v P = +-fc G). Below the top digit position a collision is impossible (the partial sum is
+// a smaller multiple than the entry); at the top, and for w P + G and v P +- fc G, it needs a
+// fresh uniform scalar to hit one of a few values (probability ~2^-250). If it ever happens
+// the chunk is redone with fresh randomness, so timing reveals at most that event about
+// values that are then discarded.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -75,23 +77,6 @@ u64 fixed_batch(ge* out, const FixedJob* jobs, std::size_t n, ge* q, fe* scratch
     if (p > 0) ok &= ge_batch_add(out, q, n, scratch);
   }
   return ok;
-}
-
-void scalar_sub(scalar* r, const scalar* a, const scalar* b) {
-  scalar nb;
-  scalar_negate(&nb, b);
-  scalar_add(r, a, &nb);
-}
-
-void scalar_cmov(scalar* r, const scalar* a, u64 flag) {
-  const u64 mask = 0 - flag;
-  for (int i = 0; i < 4; ++i) r->d[i] = (r->d[i] & ~mask) | (a->d[i] & mask);
-}
-
-scalar scalar_pow2(int i) {
-  scalar s{};
-  s.d[i / 64] = u64{1} << (i % 64);
-  return s;
 }
 
 /// One proven slot of a chunk.

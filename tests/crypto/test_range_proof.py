@@ -7,6 +7,8 @@ import secrets
 import coincurve
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fbh import crypto as fc
 from fbh.crypto import range_proof as rp
@@ -30,7 +32,7 @@ def _block(ks, values):
     """One packed block with a known nonce r: (r, R, [C_j])."""
     r = 1 + secrets.randbelow(rp.N_ORDER - 1)
     a = 1 + secrets.randbelow(rp.N_ORDER - 1)
-    nonces = np.frombuffer(r.to_bytes(32, "big") + a.to_bytes(32, "big"), np.uint8).reshape(1, 64)
+    nonces = np.frombuffer(r.to_bytes(32, "big") + a.to_bytes(32, "big"), np.uint8).reshape(2, 32)
     ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
     pts = ct._points.reshape(-1, 64)
     return r, rp.point_from_bytes(pts[0].tobytes()), [rp.point_from_bytes(p.tobytes()) for p in pts[1:K + 1]]
@@ -142,13 +144,11 @@ def test_a_cheating_prover_running_the_protocol_on_an_out_of_range_value_is_reje
 
 # --- the C++ core: same wire format, cross-checked both ways ------------------------------------
 def _blob(ks, values, nblocks=3):
-    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(2 * nblocks)], np.uint8)
-    nonces = nonces.reshape(nblocks, 64)
+    nonces = np.array([[*secrets.token_bytes(32)] for _ in range(nblocks + 1)], np.uint8)
     for row in nonces:  # keep each r and a below n (a 1-in-2^128 redraw)
         row[0] &= 0x7F
-        row[32] &= 0x7F
     ct = fc.encrypt_packed(ks.public, values, context=CTX, constant_time=False, _nonces=nonces)
-    return ct, nonces[:, :32]
+    return ct, nonces[:nblocks]
 
 
 def test_core_proofs_verify_in_the_core_and_in_the_reference_and_back(ks):
@@ -255,3 +255,21 @@ def test_core_batches_across_chunks_and_threads_and_names_the_bad_proof(ks, thre
         bad = values[flat].copy()
         bad[99] = 32
         rp.prove_slots(ks.public, ct, picks, bad, r[picks[:, 0]], bits=BITS, context=CTX, threads=threads)
+
+
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), bits=st.integers(1, 8))
+def test_core_proofs_of_any_in_range_values_verify_in_both_implementations(ks, data, bits):
+    """Property: for any width and any in-range values (extremes included), the constant-time
+    core's proofs pass its own batch verifier and, for one of them, the Python reference."""
+    half = 1 << (bits - 1)
+    values = np.array(data.draw(st.lists(st.integers(-half, half - 1), min_size=K, max_size=K)))
+    ct, r = _blob(ks, values, nblocks=1)
+    picks = [(0, j) for j in range(K)]
+    proofs = rp.prove_slots(ks.public, ct, picks, values, r[[0] * K], bits=bits, context=CTX)
+    assert rp.verify_slots(ks.public, ct, picks, proofs, bits=bits, context=CTX) == -1
+    j = data.draw(st.integers(0, K - 1))
+    pts = ct._points.reshape(1, K + 1, 64)
+    st_ = rp.RangeStatement(_keys(ks)[j], rp.point_from_bytes(pts[0, 0].tobytes()),
+                            rp.point_from_bytes(pts[0, j + 1].tobytes()), bits, CTX, 0, j)
+    assert rp.verify_range(st_, rp.RangeProof.from_bytes(proofs[j].tobytes(), bits))

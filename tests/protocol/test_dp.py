@@ -159,11 +159,14 @@ def test_cli_refuses_a_dp_configuration_the_bound_cannot_carry(data_dir, tmp_pat
     assert main(["run", "--dp-epsilon", "1", "--no-encrypt"]) == 2
 
 
-def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path):
+@pytest.mark.parametrize(("clients", "per_round"), [(2, None), (3, 2)], ids=["all", "sampled"])
+def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path, clients, per_round):
+    """Also under client sampling (before the fix a sampled hospital's renormalized weight
+    exceeded the mechanism's maximum and the run died in round 1)."""
     ds = fdata.load_dataset("mnist", data_dir)
     small = fdata.Dataset("mnist", ds.x_train[:600], ds.y_train[:600], ds.x_test[:200], ds.y_test[:200], ds.classes)
-    cfg = RunConfig(model="ann", clients=2, rounds=2, validation_size=100, constant_time=False, chain="none",
-                    dp_epsilon=8.0, l2_clip=1e-3, seed=1, range_samples=8)
+    cfg = RunConfig(model="ann", clients=clients, clients_per_round=per_round, rounds=2, validation_size=100,
+                    constant_time=False, chain="none", dp_epsilon=8.0, l2_clip=1e-3, seed=1, range_samples=8)
     metrics = run(cfg, tmp_path / "dp-run", dataset=small, progress=False)
     rows = metrics["rounds"]
     assert [r["accepted"] for r in rows] == [2, 2]

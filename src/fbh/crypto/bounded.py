@@ -56,14 +56,13 @@ def encrypt_provable(pub: PublicKeySet, values, *, context: bytes, constant_time
       secret: whoever holds it can decrypt the blob; keep it only until the round is decided.
     """
     nblocks = num_blocks(np.asarray(values).shape[0], pub.k)
-    nonces = np.frombuffer(secrets.token_bytes(64 * nblocks), np.uint8).reshape(nblocks, 64).copy()
-    nonces[:, 0] &= 0x7F  # r and the proof nonce below 2^255 < n ...
-    nonces[:, 32] &= 0x7F
+    # rows 0..nblocks-1: the block nonces r; the last row: the blob proof's nonce (format v3)
+    nonces = np.frombuffer(secrets.token_bytes(32 * (nblocks + 1)), np.uint8).reshape(nblocks + 1, 32).copy()
+    nonces[:, 0] &= 0x7F  # below 2^255 < n ...
     nonces[:, 31] |= 1  # ... and never zero
-    nonces[:, 63] |= 1
     ct = encrypt_packed(pub, values, context=context, constant_time=constant_time, threads=threads,
                         _nonces=nonces)
-    return ct, np.ascontiguousarray(nonces[:, :32])
+    return ct, np.ascontiguousarray(nonces[:nblocks])
 
 
 def _shifted_rows(pub, ct, picks, shift: int):
