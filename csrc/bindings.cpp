@@ -510,6 +510,7 @@ u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool com
 }  // namespace
 
 void fbh_bind_threshold(py::module_& m);  // threshold_bindings.cpp
+void fbh_bind_portable(py::module_& m);   // portable_bindings.cpp
 void bind_range_proof(py::module_& m);  // defined at the end of this file
 
 PYBIND11_MODULE(_ec, m) {
@@ -598,6 +599,7 @@ PYBIND11_MODULE(_ec, m) {
         py::arg("complete"));
 
   fbh_bind_threshold(m);
+  fbh_bind_portable(m);
   bind_range_proof(m);
 }
 

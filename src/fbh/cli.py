@@ -120,8 +120,11 @@ def _config_from(args: argparse.Namespace):
     if getattr(args, "profile", None):
         from fbh.bench.profile import apply_profile, resolve_profile
 
+        from fbh.bench.profile_gpu import apply_gpu_profile
+
         profile, source = resolve_profile(args.profile)
         values = apply_profile(values, profile)
+        apply_gpu_profile(profile)
         print(f"using {source}: threads {values['threads']}, client_batch {values['client_batch']}", file=sys.stderr)
     try:
         return RunConfig(**values)
@@ -154,19 +157,44 @@ def _resumable(out: str):
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from fbh.errors import BadInput
+    from fbh.errors import BadInput, UnusableRunDir
     from fbh.protocol.config import RunConfig
     from fbh.protocol.resume import resume
+    from fbh.protocol.rundir import RunDir
 
     given = [f.name for f in dataclasses.fields(RunConfig) if getattr(args, f.name, None) is not None]
     if given or args.out or args.preset != "default":
         raise BadInput(f"--resume takes the configuration from {args.resume}/config.json; "
                        f"drop {', '.join('--' + g.replace('_', '-') for g in given) or '--out/--preset'}")
+    rd = RunDir(args.resume)
+    try:  # the resumed run's own mode decides; resume() itself reports an unusable directory
+        constant_time = RunConfig.from_json(rd.read_json(rd.config_path)).constant_time
+    except (UnusableRunDir, TypeError, ValueError):
+        constant_time = True
+    _select_crypto_backend(args.crypto_backend, constant_time)
     with _resumable(args.resume):
         metrics = resume(args.resume, data_dir=args.data_dir)
     last = metrics["rounds"][-1]
     print(f"done: {args.resume}  test accuracy {last['test_accuracy']:.4f} after {len(metrics['rounds'])} rounds")
     return 0
+
+
+def _select_crypto_backend(name: str | None, constant_time: bool) -> None:
+    from fbh.crypto.backend import get_backend, set_backend
+    from fbh.errors import BadInput
+
+    if name is None:
+        try:
+            name = get_backend()  # FBH_CRYPTO_BACKEND, checked before the run starts
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
+    if name in ("portable", "gpu") and constant_time:
+        raise BadInput(f"crypto backend {name} (--crypto-backend or FBH_CRYPTO_BACKEND) runs variable-time kernels",
+                       "add --fast-crypto (simulations only)")
+    try:
+        set_backend(name)
+    except ValueError as exc:
+        raise BadInput(str(exc), "build fbh._ec_cuda on a GPU machine (README 'On a GPU') or pick cpu") from None
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -178,6 +206,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = _config_from(args)
     out = args.out or _default_out("run")
     check_config(config)
+    _select_crypto_backend(args.crypto_backend, config.constant_time)
     check_out_dir(out)
     with _resumable(out):
         metrics = run(config, out, data_dir=args.data_dir)
@@ -296,6 +325,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_run_options(p)
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run from its last completed round (its own configuration)")
+    p.add_argument("--crypto-backend", dest="crypto_backend", choices=["auto", "cpu", "portable", "gpu"],
+                   help="packed-crypto kernels: auto (default: the GPU for large batches when fbh._ec_cuda "
+                        "sees one), cpu, portable (the GPU's source on CPU threads) or gpu; portable and gpu "
+                        "are variable time and need --fast-crypto")
     _show_defaults(p)
     p = sub.add_parser("baseline", help="the non-federated baseline (centralized training)")
     _add_run_options(p)

@@ -22,6 +22,7 @@ from typing import Any
 from tqdm import tqdm
 
 from fbh.bench import profile_measure as pm
+from fbh.bench.profile_gpu import measure_gpu_crypto
 from fbh.bench.profile_machine import describe_machine, fingerprint
 from fbh.bench.profile_report import format_report, plot_curves, recommend
 
@@ -96,6 +97,7 @@ def run_profile(*, quick: bool = False, model: str | None = None, clients: int =
                  "rows": rows}
         peaks["train"] = pm.peak_rss_bytes()
         device_peak = pm.device_peak_bytes()
+        gpu_crypto = measure_gpu_crypto(threads[-1], target=setting["target"])
     finally:
         bar.close()
     params = params or _train_params(setting["model"])
@@ -105,7 +107,8 @@ def run_profile(*, quick: bool = False, model: str | None = None, clients: int =
             "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": time.perf_counter() - t0, "machine": machine, "fingerprint": fingerprint(machine),
             "crypto": crypto, "table": table, "train": train, "memory_peak_bytes": max(peaks.values()),
-            "memory_peaks": peaks, "device_memory_peak_bytes": device_peak, "recommend": rec}
+            "memory_peaks": peaks, "device_memory_peak_bytes": device_peak, "recommend": rec,
+            "gpu_crypto": gpu_crypto}
 
 
 def cached_profile_path() -> Path:

@@ -127,6 +127,22 @@ def _load_warning(machine: dict[str, Any]) -> list[str]:
             "thread scaling below is pessimistic"]
 
 
+def _gpu_lines(gpu: dict[str, Any] | None) -> list[str]:
+    """Packed crypto on the GPU against the CPU core, and the crossover ``auto`` will use."""
+    if not gpu:
+        return []
+    if not gpu["available"]:
+        return ["", f"GPU crypto: not measured ({gpu['reason']})"]
+    lines = ["", f"GPU crypto ({gpu['device']}), values/s, fast mode; CPU with {gpu['threads']} threads",
+             f"{'op':<11}{'n':>9}{'cpu':>13}{'gpu':>13}{'gpu/cpu':>9}"]
+    for r in gpu["rows"]:
+        lines.append(f"{r['op']:<11}{r['n']:>9,}{r['n'] / r['cpu_s']:>13,.0f}{r['n'] / r['gpu_s']:>13,.0f}"
+                     f"{r['cpu_s'] / r['gpu_s']:>8.1f}x")
+    n = gpu["crossover_values"]
+    lines.append(f"crossover: the GPU from {n:,} values (auto)" if n else "crossover: the CPU stays faster")
+    return lines
+
+
 def format_report(profile: dict[str, Any]) -> str:
     """The table ``fbh profile`` prints: the machine, the curves, what it recommends."""
     m, crypto, train, rec = profile["machine"], profile["crypto"], profile["train"], profile["recommend"]
@@ -162,6 +178,7 @@ def format_report(profile: dict[str, Any]) -> str:
     device = profile.get("device_memory_peak_bytes")
     lines.append(f"peak memory {profile['memory_peak_bytes'] / 2**20:,.0f} MiB (process high-water mark)"
                  + (f"; accelerator {device / 2**20:,.0f} MiB" if device else ""))
+    lines += _gpu_lines(profile.get("gpu_crypto"))
     rnd, cost = rec["round"], rec["constant_time_cost"]
     lines += ["", "recommended",
               f"  threads       {rec['threads']}   (fewest within {THREADS_SLACK - 1:.0%} of the fastest predicted"

@@ -221,3 +221,39 @@ def range_verify(
     threads: int,
 ) -> int:
     """Batch-verify S range proofs; -1 if all hold, else the first failing item."""
+
+# --- portable (GPU-twin) kernels, csrc/portable_bindings.cpp: variable time ---------------------
+
+class PortableTables:
+    """Fixed 4-bit-window tables of G, P_0..P_{k-1} for the portable kernels."""
+
+    k: int
+    nbytes: int
+    def __init__(self, points: npt.NDArray[np.uint8], threads: int) -> None: ...
+    def to_array(self) -> npt.NDArray[np.uint8]:
+        """The raw tables (what fbh.crypto._ec_cuda.DeviceTables uploads)."""
+
+def portable_encrypt(
+    tables: PortableTables,
+    m: npt.NDArray[np.int64],
+    ctx: bytes,
+    count: int,
+    nonces: npt.NDArray[np.uint8] | None,
+    threads: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], int]:
+    """As packed_encrypt: (uint8[B, k + 1, 64], uint8[B, 96], -1 or first bad index)."""
+
+def portable_verify(
+    points: npt.NDArray[np.uint8], proofs: npt.NDArray[np.uint8], k: int, ctx: bytes, count: int, threads: int
+) -> int:
+    """One check per block; -1 or the first failing block."""
+
+def portable_aggregate(
+    items: npt.NDArray[np.uint8], threads: int
+) -> tuple[npt.NDArray[np.uint8], int, int]:
+    """Slot-wise sum over axis 0 of uint8[C, ..., 64]: (sum, -1 or first bad point, its input)."""
+
+def portable_mul_r(
+    sk: SecKeySet, points: npt.NDArray[np.uint8], threads: int
+) -> tuple[npt.NDArray[np.uint8], int]:
+    """(uint8[B, k, 64] of s_j R_b, -1 or the first block with an invalid R)."""

@@ -47,7 +47,7 @@ import struct
 
 import numpy as np
 
-from fbh.crypto import _ec
+from fbh.crypto import _ec, packed_kernels
 from fbh.crypto._common import resolve_threads
 from fbh.crypto.errors import InvalidPoint, InvalidProof, MalformedCiphertext, UnsupportedVersion
 
@@ -288,7 +288,7 @@ class PackedCiphertexts:
         if not hmac.compare_digest(digest, self.context_digest):
             msg = "ciphertext was made for another context (copied, or replayed from another round)"
             raise InvalidProof(msg, block=None)
-        ok = _ec.packed_verify(
+        ok = packed_kernels.verify(
             self._points, self._proof, self.k, digest, self.count, resolve_threads(threads)
         )
         if not ok:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fbh.crypto import _ec
+from fbh.crypto import _ec, packed_kernels
 from fbh.crypto._common import resolve_threads
 from fbh.crypto.elgamal import as_plaintexts
 from fbh.crypto.errors import PlaintextOutOfRange
@@ -65,8 +65,8 @@ def encrypt_packed(
     arr = as_plaintexts(values)
     digest = context_digest(context)
     m = _padded(arr, pub.k)
-    pts, proof, bad = _ec.packed_encrypt(
-        pub._core, m, digest, arr.shape[0], _nonces, resolve_threads(threads), bool(constant_time)
+    pts, proof, bad = packed_kernels.encrypt(
+        pub, m, digest, arr.shape[0], _nonces, resolve_threads(threads), bool(constant_time)
     )
     if bad >= 0:
         msg = f"nonce {bad // pub.k} must be a scalar in [1, n - 1]"
@@ -122,9 +122,7 @@ def aggregate_packed(
     digest = hashlib.sha256(AGGREGATE_TAG + b"".join(ct.context_digest for ct in cts)).digest()
     if len(cts) == 1:
         return PackedCiphertexts._trusted(first._points, None, first.count, digest)
-    out, bad, _ = _ec.aggregate_points(
-        [ct._points for ct in cts], [False] * len(cts), resolve_threads(threads)
-    )
+    out, bad, _ = packed_kernels.aggregate([ct._points for ct in cts], resolve_threads(threads))
     if bad >= 0:  # inputs are validated objects: unreachable
         msg = f"aggregate kernel rejected point {bad}"
         raise RuntimeError(msg)
@@ -189,4 +187,4 @@ def partial_decrypt(
     C_j - D_j``); with Shamir-shared ``s_j`` each guardian runs it on its shares.
     """
     _check_keys(ks, ct)
-    return _ec.packed_mul_r(ks._core, ct._points, resolve_threads(threads), bool(constant_time))
+    return packed_kernels.mul_r(ks, ct._points, resolve_threads(threads), bool(constant_time))
