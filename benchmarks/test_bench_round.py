@@ -21,7 +21,7 @@ DATA = Path(os.environ.get("FBH_DATA_DIR", Path(__file__).resolve().parents[2] /
 @pytest.mark.parametrize("constant_time", [False, True], ids=["fast", "ct"])
 def test_bench_encrypted_round(benchmark, tmp_path, constant_time):
     config = RunConfig(clients=3, rounds=2, train_examples=1500, validation_size=500,
-                       constant_time=constant_time)
+                       constant_time=constant_time, range_samples=64)
     counter = iter(range(100))
 
     def one_run():

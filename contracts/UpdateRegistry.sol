@@ -20,7 +20,7 @@ contract UpdateRegistry {
     enum Status { None, Open, Aggregated, Approved, Rejected, Cancelled }
     /// Why the server excluded a party (fbh.chain.RejectReason); 0 is reserved.
     enum RejectReason { None, DigestMismatch, UnregisteredSender, Replay, Duplicate, BadSignature,
-                        NotCommitted, Malformed, NotReceived, InvalidProof }
+                        NotCommitted, Malformed, NotReceived, InvalidProof, OutOfRange, NoRangeProof }
     /// Why a round was cancelled (fbh.chain.CancelReason); 0 is reserved.
     enum CancelReason { None, Interrupted, NoUsableUpdates, DecryptionFailed, AuditTimeout, Administrative }
 
@@ -44,6 +44,7 @@ contract UpdateRegistry {
         uint64 openedBlock;
         uint64 aggregatedBlock;
         uint64 auditedBlock;
+        bool blamed; // a recorded sum failed to decode and a party was blamed (recordBlame)
         address auditor;
         bytes32 aggregateDigest;
         bytes32 modelHash;
@@ -224,8 +225,9 @@ contract UpdateRegistry {
 
     /// @notice Excludes `party` (a hospital or any sender) from `round`.
     function recordRejection(uint64 round, address party, uint16 reason) external onlyRole(Role.Server) {
-        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
-        if (_trust[round].sumDigest != bytes32(0)) revert SumAlreadyRecorded(round);
+        Round storage r = _rounds[round];
+        if (r.status != Status.Open) revert RoundNotOpen(round);
+        if (_trust[round].sumDigest != bytes32(0) || r.blamed) revert SumAlreadyRecorded(round);
         if (reason == 0 || reason > uint16(type(RejectReason).max)) revert InvalidReason(reason);
         // The entry's reason doubles as the exclusion flag, also for parties
         // that never committed, so a late commitment is refused too.
@@ -247,6 +249,7 @@ contract UpdateRegistry {
         if (aggregateDigest == bytes32(0) || modelHash == bytes32(0)) revert ZeroDigest();
         bytes32 recordedSum = _trust[round].sumDigest;
         if (recordedSum != bytes32(0) && recordedSum != aggregateDigest) revert SumMismatch(round);
+        if (recordedSum == bytes32(0) && r.blamed) revert SumNotRecorded(round);
         r.status = Status.Aggregated;
         r.aggregatedBlock = uint64(block.number);
         r.aggregateDigest = aggregateDigest;
@@ -275,7 +278,8 @@ contract UpdateRegistry {
     /// @notice Commits the caller's update for `round`: SHA-256 of its exact
     /// ciphertext bytes and the number of training samples behind it.
     function commitUpdate(uint64 round, bytes32 digest, uint64 numSamples) external onlyRole(Role.Hospital) {
-        if (_rounds[round].status != Status.Open) revert RoundNotOpen(round);
+        Round storage r = _rounds[round];
+        if (r.status != Status.Open || r.blamed) revert RoundNotOpen(round);
         if (digest == bytes32(0)) revert ZeroDigest();
         if (numSamples == 0) revert ZeroSamples();
         if (numSamples > MAX_SAMPLES) revert TooManySamples(numSamples);
@@ -442,6 +446,30 @@ contract UpdateRegistry {
         t.sharesDigest = sharesDigest;
         t.paramsDigest = paramsDigest;
         emit DecryptionRecorded(round, sharesDigest, paramsDigest);
+    }
+
+    /// @notice The blame path (issue 9): the recorded sum did not decode, and `party`, an accepted
+    /// hospital, could not prove its range at the failing coordinate (`reason` OutOfRange or
+    /// NoRangeProof). Excludes it and clears the recorded sum, so the survivors' sum can be recorded
+    /// and decrypted; commitments and other exclusions stay frozen. Only before any decryption
+    /// is recorded: a round decrypts exactly one sum.
+    function recordBlame(uint64 round, address party, uint16 reason) external onlyRole(Role.Server) {
+        Round storage r = _rounds[round];
+        if (r.status != Status.Open) revert RoundNotOpen(round);
+        TrustRecord storage t = _trust[round];
+        if (t.sumDigest == bytes32(0) && !r.blamed) revert SumNotRecorded(round);
+        if (t.sharesDigest != bytes32(0)) revert AlreadySubmitted(round, msg.sender);
+        if (reason != uint16(RejectReason.OutOfRange) && reason != uint16(RejectReason.NoRangeProof)) {
+            revert InvalidReason(reason);
+        }
+        Entry storage e = _entries[round][party];
+        if (e.digest == bytes32(0)) revert ZeroDigest();
+        if (e.rejectReason != 0) revert AlreadyRejected(round, party);
+        e.rejectReason = reason;
+        _rejections[round].push(Rejection(party, reason));
+        t.sumDigest = bytes32(0);
+        r.blamed = true;
+        emit PartyRejected(round, party, reason);
     }
 
     function trustRecord(uint64 round) external view returns (TrustRecord memory) {

@@ -66,7 +66,11 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    "that jointly hold the key and decrypt each round's recorded sum once; 0: the KGC decrypts")
     p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
     p.add_argument("--attack", metavar="KIND[:PARTY]",
-                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H")
+                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H, "
+                        "out-of-range:H, inflate-weight:H, copy:H, wrong-key:H")
+    p.add_argument("--range-samples", type=int, dest="range_samples",
+                   help="coordinates each hospital proves in range per round (default 1375: >= 1%% corrupted "
+                        "coordinates caught with probability >= 1 - 1e-6); 0 disables the check (unsafe)")
     p.add_argument("--bound", type=int, help="decoder bound of decrypted sums (default 2^20)")
     p.add_argument("--dp-epsilon", type=float, dest="dp_epsilon",
                    help="hospital-level (epsilon, delta)-DP over the run: distributed discrete Gaussian noise")

@@ -17,7 +17,8 @@ from fbh.protocol.rundir import RunDir
 
 FBH = [sys.executable, "-m", "fbh.cli"]
 BAD, MISMATCH, OK = ExitCode.BAD_INPUT, ExitCode.VERIFICATION_FAILED, ExitCode.OK
-QUICK = ["--clients", "2", "--rounds", "1", "--train-examples", "200", "--validation-size", "100"]
+QUICK = ["--clients", "2", "--rounds", "1", "--train-examples", "200", "--validation-size", "100",
+         "--range-samples", "8"]
 
 
 def _fbh(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:

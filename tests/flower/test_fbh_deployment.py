@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.flower, pytest.mark.anvil]
 
 FBH_APP = Path(__file__).resolve().parents[2] / "src" / "fbh" / "flower" / "app"
 CONFIG = {"dataset": "mnist", "model": "ann", "clients": 3, "rounds": 2, "train_examples": 600,
-          "validation_size": 500, "constant_time": False}
+          "validation_size": 500, "constant_time": False, "guardians": 0, "range_samples": 0}
 ROLES = [("registrar", 0), ("auditor", 0), ("hospital", 0), ("hospital", 1), ("hospital", 2)]
 
 

@@ -25,7 +25,7 @@ from fbh.protocol.rundir import RunDir
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
 CONFIG = {"dataset": "mnist", "model": "ann", "clients": 3, "rounds": 2, "train_examples": 600,
-          "validation_size": 500, "constant_time": False}
+          "validation_size": 500, "constant_time": False, "guardians": 0, "range_samples": 0}
 
 
 def _final(run_dir) -> bytes:

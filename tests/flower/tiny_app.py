@@ -63,7 +63,7 @@ def main(out: str, chain_url: str) -> None:
     @server.main()
     def run(grid: Grid, ctx: Context) -> None:  # noqa: ARG001
         initial = ArrayRecord([np.zeros(4, np.float32), np.zeros(1, np.float32)])
-        strategy = FbhFedAvg(RunConfig(clients=3, clip=4.0, constant_time=False), out, chain_url)  # fbh, line 2
+        strategy = FbhFedAvg(RunConfig(clients=3, clip=4.0, constant_time=False, guardians=0, range_samples=0), out, chain_url)  # fbh, line 2
         result = strategy.start(grid, initial, num_rounds=2)
         final["arrays"] = [a.tolist() for a in result.to_numpy_ndarrays()]
 

@@ -166,7 +166,7 @@ def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path, cli
     ds = fdata.load_dataset("mnist", data_dir)
     small = fdata.Dataset("mnist", ds.x_train[:600], ds.y_train[:600], ds.x_test[:200], ds.y_test[:200], ds.classes)
     cfg = RunConfig(model="ann", clients=clients, clients_per_round=per_round, rounds=2, validation_size=100,
-                    constant_time=False, chain="none", dp_epsilon=8.0, l2_clip=1e-3, seed=1)
+                    constant_time=False, chain="none", dp_epsilon=8.0, l2_clip=1e-3, seed=1, range_samples=8)
     metrics = run(cfg, tmp_path / "dp-run", dataset=small, progress=False)
     rows = metrics["rounds"]
     assert [r["accepted"] for r in rows] == [2, 2]

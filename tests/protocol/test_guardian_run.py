@@ -12,7 +12,7 @@ from fbh.protocol.config import RunConfig
 from fbh.protocol.simulation import run
 
 BASE = RunConfig(clients=2, rounds=1, model="ann", validation_size=200, constant_time=False, seed=3,
-                 guardians=3, threshold=2)
+                 guardians=3, threshold=2, range_samples=8)
 
 
 @pytest.fixture(scope="module")

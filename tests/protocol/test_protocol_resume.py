@@ -22,7 +22,8 @@ from fbh.protocol.rundir import RunDir
 from fbh.protocol.simulation import _claim, run, stopped_as_interrupted
 
 # Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound.
-CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12)
+CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12,
+                range_samples=8)
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     # Prepare: a real process killed (SIGKILL: no cleanup) after round 2's commitments.
     out = tmp_path / "killed"
     argv = [sys.executable, "-m", "fbh.cli", "run", "--model", "ann", "--clients", "2", "--rounds", "2",
-            "--train-examples", "200", "--validation-size", "100", "--fast-crypto", "--seed", "5",
+            "--train-examples", "200", "--validation-size", "100", "--fast-crypto", "--seed", "5", "--range-samples", "8",
             "--data-dir", str(data_dir), "--out", str(out)]
     env = {**os.environ, ENV: "commit:2"}
     killed = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)

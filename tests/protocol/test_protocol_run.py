@@ -22,7 +22,7 @@ from fbh.protocol.simulation import run
 from fbh.train import FederatedTrainer, fedavg, ravel, ravel_clients
 
 CLIENTS = 3
-SMALL = RunConfig(clients=CLIENTS, rounds=2, validation_size=200, constant_time=False, seed=3)
+SMALL = RunConfig(clients=CLIENTS, rounds=2, validation_size=200, constant_time=False, seed=3, range_samples=16)
 
 
 @pytest.fixture(scope="module")

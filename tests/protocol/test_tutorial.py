@@ -56,7 +56,7 @@ def retina_run(data_dir, tmp_path_factory):
                           ds.classes, x_val=ds.x_val[:20], y_val=ds.y_val[:20])
     out = tmp_path_factory.mktemp("retina") / "run"
     config = RunConfig(dataset="retinamnist", model="ann", model_kwargs={"hidden": 8}, clients=2, rounds=1,
-                       normalize=True, constant_time=False, seed=1)
+                       normalize=True, constant_time=False, seed=1, range_samples=8)
     metrics = run(config, out, dataset=small, progress=False)
     return out, metrics, small
 
@@ -86,7 +86,8 @@ def test_head_only_round_encrypts_only_the_trainable_values(retina_run, data_dir
     small = fdata.Dataset("pneumoniamnist", ds.x_train[:40], ds.y_train[:40], ds.x_test[:20], ds.y_test[:20],
                           ds.classes, x_val=ds.x_val[:20], y_val=ds.y_val[:20])
     config = RunConfig(model="ann", model_kwargs={"hidden": 8}, clients=2, rounds=2, constant_time=False,
-                       init_from=str(pre), trainable="dense2", clients_per_round=1, strategy="fedavgm")
+                       init_from=str(pre), trainable="dense2", clients_per_round=1, strategy="fedavgm",
+                       range_samples=8)
     # Execute
     metrics = run(config, tmp_path / "head", dataset=small, progress=False)
     # Assert: only dense2 (8 * 2 + 2 values) crossed the wire, the rest stayed, the chain agrees

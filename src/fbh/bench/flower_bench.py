@@ -174,7 +174,8 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
                                      num_shares=args.num_shares, threshold=args.threshold)}
     if args.fbh:
         config = {"dataset": "mnist", "model": args.model, "clients": args.clients, "rounds": args.rounds,
-                  "train_examples": args.train_examples, "constant_time": not args.fast_crypto}
+                  "train_examples": args.train_examples, "constant_time": not args.fast_crypto,
+                  "guardians": 0, "range_samples": 0}  # what fbh carries over Flower today
         with tempfile.TemporaryDirectory(prefix="fbh-flower-bench-") as tmp:
             result["fbh"] = {"config": config, **run_fbh_bench(Path(tmp), config)}
     return result

@@ -3,12 +3,14 @@
 Runs the whole protocol (``fbh.protocol.simulation.run``) on real data for a
 few rounds and reports, per stage, the mean over rounds after the first (the
 first pays for compilation).  The secure overhead is everything a
-plaintext round does not do — quantize, encrypt, chain, verify, aggregate,
+plaintext round does not do — quantize, encrypt, chain, verify, the range
+checks (proving and verifying the sampled coordinates, "range"), aggregate,
 decrypt, and writing the blobs to the run directory ("storage") — divided
-by the training seconds of the same rounds.
+by the training seconds of the same rounds.  The range stage is also shown
+as a fraction of encryption, with its proof bytes per hospital.
 
 Usage: ``fbh bench round [--rounds 3] [--clients 10] [--train-examples N]
-[--fast-crypto] [--threads T] [--json PATH]``
+[--fast-crypto] [--range-samples S] [--threads T] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from fbh.protocol.simulation import run
 
 __all__ = ["SECURE_STAGES", "main", "run_round_bench", "summarize"]
 
-SECURE_STAGES = (msg.QUANTIZE, msg.ENCRYPT, "chain", msg.VERIFY, msg.AGGREGATE, msg.DECRYPT, "storage")
+RANGE = "range"
+SECURE_STAGES = (msg.QUANTIZE, msg.ENCRYPT, "chain", msg.VERIFY, RANGE, msg.AGGREGATE, msg.DECRYPT, "storage")
 
 
 def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -35,12 +38,20 @@ def summarize(metrics: dict[str, Any]) -> dict[str, Any]:
     stages = sorted({k for r in rows for k in r["seconds"]})
     mean = {k: statistics.fmean(r["seconds"].get(k, 0.0) for r in rows) for k in stages}
     secure = sum(mean.get(k, 0.0) for k in SECURE_STAGES)
-    return {
+    checks = [r["range_check"] for r in rows if "range_check" in r]
+    out = {
         "rounds_measured": len(rows),
         "seconds": mean,
         "secure_seconds": secure,
         "secure_overhead": secure / mean[msg.TRAIN],
     }
+    if checks and mean.get(msg.ENCRYPT):
+        out["range_over_encrypt"] = mean.get(RANGE, 0.0) / mean[msg.ENCRYPT]
+        out["range_bytes_per_hospital"] = statistics.fmean(
+            c["proof_bytes"] / max(1, r["accepted"] + len(r.get("rejected", []))) for c, r in zip(
+                checks, [r for r in rows if "range_check" in r], strict=True))
+        out["range_samples"] = checks[0]["samples"]
+    return out
 
 
 def run_round_bench(config: RunConfig, data_dir=None) -> dict[str, Any]:
@@ -58,6 +69,9 @@ def _table(result: dict[str, Any]) -> str:
     lines.append(f"{'secure':<12}{result['secure_seconds']:>10.2f}")
     lines.append(f"secure overhead over training: {100 * result['secure_overhead']:.0f}% "
                  f"(mean of {result['rounds_measured']} rounds after the first)")
+    if "range_over_encrypt" in result:
+        lines.append(f"range checks (S = {result['range_samples']}): {100 * result['range_over_encrypt']:.0f}% of "
+                     f"encryption time, {result['range_bytes_per_hospital'] / 1e6:.2f} MB of proofs per hospital")
     return "\n".join(lines)
 
 
@@ -72,12 +86,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fast-crypto", action="store_true")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--data-dir", default=None)
+    p.add_argument("--range-samples", type=int, default=RunConfig.range_samples,
+                   help="coordinates each hospital proves in range per round")
     p.add_argument("--json", default=None, help="also write the numbers here")
     args = p.parse_args(argv)
     config = RunConfig(
         rounds=args.rounds, clients=args.clients, model=args.model, local_epochs=args.local_epochs,
         train_examples=args.train_examples, chain=args.chain, constant_time=not args.fast_crypto,
-        threads=args.threads,
+        threads=args.threads, range_samples=args.range_samples,
     )
     result = run_round_bench(config, args.data_dir)
     print(_table(result))

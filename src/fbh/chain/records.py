@@ -58,6 +58,8 @@ class RejectReason(enum.IntEnum):
     MALFORMED = 7  # the blob does not parse as a ciphertext
     NOT_RECEIVED = 8  # committed on chain, but no validly signed update reached the server
     INVALID_PROOF = 9  # the ciphertext's proofs fail for its sender, round and deployment
+    OUT_OF_RANGE = 10  # its range proof fails at a sampled or blamed coordinate (fbh.protocol.range_check)
+    NO_RANGE_PROOF = 11  # it did not answer the range challenge
 
 
 class CancelReason(enum.IntEnum):

@@ -405,6 +405,13 @@ class Ledger:
         call = self._fn("recordSum", round_number, _digest(aggregate_digest, "aggregate_digest"))
         return self._transact("recordSum", call, self._signer(sender, "server"))
 
+    def record_blame(self, round_number: int, party: str, reason: RejectReason | int, *,
+                     sender: Sender = None) -> TxResult:
+        """The blame path: excludes ``party`` after its recorded sum failed to decode and clears
+        that sum (reason ``OUT_OF_RANGE`` or ``NO_RANGE_PROOF``); acts as the server."""
+        call = self._fn("recordBlame", round_number, to_checksum_address(party), int(reason))
+        return self._transact("recordBlame", call, self._signer(sender, "server"))
+
     def record_decryption(self, round_number: int, shares_digest: bytes, params_digest: bytes, *,
                           sender: Sender = None) -> TxResult:
         """Records the guardians' shares digest and the dequantization parameters' digest."""

@@ -51,6 +51,8 @@ class FlowerRun:
         for ok, why in ((config.encrypt, "fbh on Flower runs the encrypted protocol (--encrypt)"),
                         (config.guardians == 0, "guardians are not yet carried over Flower: use the KGC mode"),
                         (config.attack is None, "attacks are played by the in-process simulation only"),
+                        (config.range_samples == 0,
+                         "range checks are not yet carried over Flower: set range_samples to 0"),
                         (chain_url.startswith(("http://", "https://")), "the chain must be an http(s) RPC URL")):
             if not ok:
                 raise ValueError(why)

@@ -162,8 +162,10 @@ class DecryptionMediator:
         self.threshold, self.context, self.threads = threshold, context, threads
 
     def decrypt(self, round_: int, blobs: Sequence[tuple[str, bytes]], *, bound: int,
-                constant_time: bool = True) -> DecryptionResult:
-        """Decrypt the round's recorded aggregate of ``blobs``; raises :class:`ThresholdNotMet`."""
+                constant_time: bool = True, blamed: tuple = ()) -> DecryptionResult:
+        """Decrypt the round's recorded aggregate of ``blobs``; raises :class:`ThresholdNotMet`.
+
+        ``blamed``: evidence for a recorded re-aggregation (:class:`DecryptionRequest`)."""
         result = DecryptionResult(round_)
         aggregate = sum_blobs(blobs, threads=self.threads)
         ctx = decryption_context(self.context, round_, aggregate_digest(aggregate))
@@ -172,7 +174,7 @@ class DecryptionMediator:
         candidates = [i for i in candidates if i not in result.absent]
         while len(candidates) >= self.threshold:
             quorum = candidates[: self.threshold]
-            request = DecryptionRequest(round_, tuple(blobs), tuple(quorum))
+            request = DecryptionRequest(round_, tuple(blobs), tuple(quorum), tuple(blamed))
             good, failed = [], []
             for i in quorum:
                 try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from fbh import crypto as fc
+from fbh.crypto import bounded
 from fbh.crypto.quantize import Quantizer
 from fbh.protocol.messages import EncryptedUpdate, RoundPlan, sign_update, update_context
 
@@ -52,6 +53,7 @@ class Hospital:
         self.constant_time = constant_time
         self.threads = threads
         self._key_checked = False
+        self._opening: tuple[int, fc.PackedCiphertexts, np.ndarray, np.ndarray] | None = None
 
     @property
     def address(self) -> str:
@@ -75,9 +77,12 @@ class Hospital:
         """Step 2: encrypt the integers and sign the ciphertext bytes."""
         self._check_key()
         context = update_context(self.ledger, plan.round, self.address)
-        blob = fc.encrypt_packed(
+        ct, nonces = bounded.encrypt_provable(
             self.public_key, q, context=context, threads=self.threads, constant_time=self.constant_time
-        ).to_bytes()
+        )
+        # kept (in memory only) to answer this round's range challenges
+        self._opening = (plan.round, ct, np.asarray(q, np.int64), nonces)
+        blob = ct.to_bytes()
         signature = sign_update(self.account, self.ledger, plan.round, blob, self.num_samples)
         return EncryptedUpdate(plan.round, self.address, blob, signature, self.num_samples)
 
@@ -90,6 +95,34 @@ class Hospital:
             msg = f"the key set handed to {self.address} is not the one published on chain"
             raise PermissionError(msg)
         self._key_checked = True
+
+    def answer_range(self, round_: int, indices: np.ndarray, bound: int, context: bytes) -> tuple[np.ndarray, bytes]:
+        """Step 4 (on challenge): :meth:`prove_range`, signed (``fbh.protocol.range_check.answer_digest``)."""
+        from fbh.protocol.range_check import answer_digest, sign_answer
+
+        proofs = self.prove_range(round_, indices, bound, context)
+        return proofs, sign_answer(self.account, answer_digest(context, np.asarray(indices, np.int64), bound, proofs))
+
+    def prove_range(self, round_: int, indices: np.ndarray, bound: int, context: bytes) -> np.ndarray:
+        """Prove ``|q_i| <= bound`` at ``indices`` of this round's blob.
+
+        Reveals nothing about the values but that they are in range (:mod:`fbh.crypto.bounded`).
+
+        Raises:
+          LookupError: no blob of ``round_`` is held; ValueError: a value is out of range.
+        """
+        if self._opening is None or self._opening[0] != round_:
+            msg = f"{self.address} holds no blob of round {round_} to prove"
+            raise LookupError(msg)
+        _, ct, q, nonces = self._opening
+        idx = np.asarray(indices, np.int64)
+        values = np.where(idx < q.size, q[np.minimum(idx, q.size - 1)], 0)  # padding slots hold 0
+        return bounded.prove_bounded(self.public_key, ct, idx, values, nonces, bound=bound, context=context,
+                                     threads=self.threads)
+
+    def forget(self) -> None:
+        """Drop the round's nonces and values once the round is decided."""
+        self._opening = None
 
     def commit(self, update: EncryptedUpdate) -> None:
         """Step 3: record SHA-256(blob) and the sample count on chain."""

@@ -15,7 +15,11 @@ def _attack_ok(attack: str | None, clients: int) -> bool:
     if attack is None or attack in ("curious-server", "wrong-model"):
         return True
     kind, _, party = attack.partition(":")
-    return kind == "forge-exclusion" and party.isdigit() and int(party) < clients
+    return kind in HOSPITAL_ATTACKS and party.isdigit() and int(party) < clients
+
+
+# Attacks one hospital (or an outsider naming it) plays; they need no guardians.
+HOSPITAL_ATTACKS = ("forge-exclusion", "out-of-range", "inflate-weight", "copy", "wrong-key")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +72,11 @@ class RunConfig:
         key and decrypt each round's recorded sum once (0: the KGC decrypts, as in the paper).
       threshold: t, guardians needed to decrypt.
       attack: a party misbehaves on purpose, for demonstrations and tests:
-        "curious-server", "wrong-model" or "forge-exclusion:H" (H a hospital index).
+        "curious-server", "wrong-model" (with guardians), or one of "forge-exclusion:H",
+        "out-of-range:H", "inflate-weight:H", "copy:H", "wrong-key:H" (H a hospital index).
+      range_samples: S, coordinates each hospital proves in range per round (default 1375:
+        a hospital corrupting >= 1% of its coordinates is caught with probability >= 1 - 1e-6);
+        0 disables the sampled check (unsafe: only the blame path is left).
       dp_epsilon: hospital-level (epsilon, dp_delta)-DP over all rounds with the distributed
         discrete Gaussian (``fbh.protocol.dp``); None: no DP noise.
       dp_delta: the delta of that guarantee.
@@ -114,6 +122,7 @@ class RunConfig:
     dp_delta: float = 1e-5
     noise_multiplier: float | None = None
     l2_clip: float = 1.0
+    range_samples: int = 1375
 
     def __post_init__(self) -> None:
         from fbh.protocol.strategy import STRATEGIES
@@ -159,9 +168,16 @@ class RunConfig:
              "guardians currently decrypt whole-model FedAvg/FedProx rounds: drop --trainable and "
              "--strategy, or --guardians"),
             (_attack_ok(self.attack, self.clients),
-             f"attack must be curious-server, wrong-model or forge-exclusion:H with H < clients, got {self.attack!r}"),
-            (self.attack is None or self.attack == "forge-exclusion" or self.attack.startswith("forge-exclusion:")
+             f"attack must be curious-server, wrong-model or KIND:H with KIND in {', '.join(HOSPITAL_ATTACKS)} "
+             f"and H < clients, got {self.attack!r}"),
+            (self.attack is None or self.attack.partition(":")[0] in HOSPITAL_ATTACKS
              or self.guardians > 0, f"attack {self.attack!r} needs --guardians"),
+            (self.attack is None or self.attack.partition(":")[0] in ("forge-exclusion", "curious-server",
+                                                                       "wrong-model") or self.encrypt,
+             f"attack {self.attack!r} needs the encrypted protocol"),
+            (self.attack != "copy:0",
+             "copy:H copies the blob of the hospital before H: H must be >= 1"),
+            (self.range_samples >= 0, f"range_samples must be >= 0, got {self.range_samples}"),
             (self.dp_epsilon is None or self.dp_epsilon > 0, f"dp_epsilon must be > 0, got {self.dp_epsilon}"),
             (0 < self.dp_delta < 1, f"dp_delta must be in (0, 1), got {self.dp_delta}"),
             (self.noise_multiplier is None or self.noise_multiplier > 0,

@@ -11,13 +11,16 @@ to the run directory so that ``fbh audit`` can redo the checks from public data 
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from fbh import crypto as fc
 from fbh.crypto.threshold import DecryptionShare
+from fbh.protocol import blame
 from fbh.protocol.binding import RoundParams, check_round
 from fbh.protocol.council import GuardianCouncil
 from fbh.protocol.guardian import DecryptionRequest, Guardian, Refusal, sum_blobs
@@ -44,7 +47,11 @@ def convene(ledger, n: int, t: int, names: list[str], *, k: int, threads: int | 
     guardians = [Guardian(i + 1, t, k, ledger=ledger, context=context, name=name, threads=threads,
                           blob_context=blob_context)
                  for i, name in enumerate(names[:n])]
-    return GuardianCouncil(guardians, t, context=context, ledger=ledger, threads=threads)
+    council = GuardianCouncil(guardians, t, context=context, ledger=ledger, threads=threads)
+    check = functools.partial(blame.proven_out_of_range, ledger, lambda: council.public)
+    for g in guardians:
+        g.blame_check = check
+    return council
 
 
 def save_ceremony(root: Path, council: GuardianCouncil) -> None:
@@ -111,7 +118,32 @@ def curious_server(council: GuardianCouncil, round_: int, blobs: list[tuple[str,
     return out
 
 
-def decrypt_round(session, round_: int, plan, accepted, start: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+def _close_with_blame(session, round_, plan, accepted, params, start, ranges):
+    """close_round; if the sum does not decode, the blame path: blamed hospitals are excluded on
+    chain (recordBlame), their signed failing answers go to the guardians with the survivors' sum.
+
+    Returns ``(outcome, surviving updates, blame rejections)``.
+    """
+    c, council, server = session.config, session.council, session.server
+    blamed, evidence = [], []
+    while True:
+        blobs = [(u.hospital, u.blob) for u in accepted]
+        try:
+            out = council.close_round(round_, blobs, params=params, start_model=start, sender=server.account,
+                                      constant_time=c.constant_time, blamed=tuple(evidence))
+            return out, accepted, blamed
+        except fc.PlaintextOutOfRange as exc:
+            if ranges is None:
+                raise
+            kept, rejected = ranges.blame(plan, accepted, int(exc.index), after_sum=True)
+            gone = {r.hospital for r in rejected}
+            evidence += [(u.hospital, u.blob, blame.blame_evidence(ranges.round_dir, u.hospital))
+                         for u in accepted if u.hospital in gone]
+            accepted, blamed = kept, blamed + rejected
+
+
+def decrypt_round(session, round_: int, plan, accepted, start: np.ndarray,
+                  ranges=None) -> tuple[np.ndarray, dict[str, Any]]:
     """Close a round with the guardians (and play the server's attack, if any)."""
     c = session.config
     params = round_params(session, plan)
@@ -140,8 +172,8 @@ def decrypt_round(session, round_: int, plan, accepted, start: np.ndarray) -> tu
             agg = aggregate_digest(sum_blobs(blobs, threads=c.threads))
             session.ledger.record_sum(round_, agg, sender=server)
             tried = curious_server(council, round_, blobs, {"subset": blobs[1:], "duplicates": [blobs[0], *blobs]})
-        out = council.close_round(round_, blobs, params=params, start_model=start, sender=server,
-                                  constant_time=c.constant_time)
+        out, accepted, extra["_blamed"] = _close_with_blame(session, round_, plan, accepted, params, start, ranges)
+        blobs = [(u.hospital, u.blob) for u in accepted]
         new_flat, result = out.new_model, out.decryption
         if c.attack == "curious-server":
             tried += curious_server(council, round_, blobs, {"second-decryption": blobs})

@@ -93,6 +93,9 @@ class DecryptionRequest:
     round: int
     blobs: tuple[tuple[str, bytes], ...]  # (hospital, committed blob)
     quorum: tuple[int, ...]
+    # the blame path (issue 9): (hospital, committed blob, its signed range answers) of each party
+    # excluded since an earlier aggregate of this round, so a guardian can check the exclusion
+    blamed: tuple[tuple[str, bytes, tuple], ...] = ()
 
 
 def backup_aad(context: bytes, dealer: int, recipient: int) -> bytes:
@@ -128,11 +131,14 @@ class Guardian(NotCopyable):
       blob_context: ``(round, hospital) -> bytes``, the packed proofs' context, to re-verify
         each blob's proofs; ``None`` skips that (the server verified them).
       name: who this guardian is (auditor, a hospital) for reports.
+      blame_check: ``(round, hospital, blob, answers) -> bool``: whether signed range answers
+        prove that hospital out of range (``fbh.protocol.blame.proven_out_of_range``); ``None``:
+        no re-aggregation is ever admitted.
     """
 
     def __init__(self, index: int, threshold: int, k: int, *, ledger=None, context: bytes = b"",
                  blob_context: Callable[[int, str], bytes] | None = None, name: str = "",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, blame_check: Callable | None = None) -> None:
         if index < 1 or not 1 <= threshold:
             msg = f"guardian index must be >= 1 and threshold >= 1, got {index}, {threshold}"
             raise ValueError(msg)
@@ -145,6 +151,8 @@ class Guardian(NotCopyable):
         self._received: dict[int, bytes] = {}  # dealer -> my k shares from it
         self._key_shares: bytes | None = None
         self._answered: dict[int, bytes] = {}  # round -> aggregate digest answered
+        self._summed: dict[int, frozenset[str]] = {}  # round -> hospitals in that aggregate
+        self.blame_check = blame_check
 
     def __repr__(self) -> str:
         return f"Guardian(index={self.index}, t={self.threshold}, k={self.k}, <secret>)"
@@ -216,7 +224,7 @@ class Guardian(NotCopyable):
         recorded = self.ledger.trust_record(r).sum_digest
         if recorded is None:
             refuse("no-aggregate", "no aggregate digest recorded on chain (recordSum)")
-        if r in self._answered and self._answered[r] != recorded:
+        if r in self._answered and self._answered[r] != recorded and not self._admits_reaggregation(request, info):
             refuse("second-aggregate", "already answered another aggregate for this round")
         accepted = {u.hospital: u.digest for u in info.accepted_updates}
         hospitals = [h for h, _ in request.blobs]
@@ -241,11 +249,33 @@ class Guardian(NotCopyable):
             refuse("aggregate-mismatch", "the accepted blobs do not sum to the recorded aggregate")
         return aggregate
 
+    def _admits_reaggregation(self, request: DecryptionRequest, info) -> bool:
+        """The one exception to "one aggregate per round" (issue 9's blame path): since my answer the
+        chain excluded, as OUT_OF_RANGE, hospitals I summed, and each one's own signed range answer
+        fails for its committed blob. Decrypting both sums reveals only those proven cheaters' values."""
+        from fbh.chain.records import RejectReason
+
+        before = self._summed.get(request.round, frozenset())
+        now = {u.hospital for u in info.accepted_updates}
+        gone = before - now
+        evidence = {h: (blob, answers) for h, blob, answers in request.blamed}
+        if not gone or not now < before or self.blame_check is None:
+            return False
+        for h in gone:
+            record = info.by_hospital.get(h)
+            if record is None or record.reject_reason is not RejectReason.OUT_OF_RANGE or h not in evidence:
+                return False
+            blob, answers = evidence[h]
+            if digest(blob) != record.digest or not self.blame_check(request.round, h, blob, answers):
+                return False
+        return True
+
     def decrypt_share(self, request: DecryptionRequest, *, constant_time: bool = True) -> DecryptionShare:
         """My pre-scaled, proven share of the round's recorded aggregate, or :class:`Refusal`."""
         aggregate = self._check_request(request)
         agg = aggregate_digest(aggregate)
         self._answered[request.round] = agg
+        self._summed[request.round] = frozenset(h for h, _ in request.blobs)
         return make_decryption_share(
             self.index, self._key_shares, list(request.quorum), aggregate,
             decryption_context(self.context, request.round, agg), threads=self.threads,

@@ -17,8 +17,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from fbh.protocol import blame, retention
 from fbh.protocol import messages as msg
-from fbh.protocol import retention
 
 __all__ = ["client_keys", "collect", "contribute", "no_timer", "outcome", "rounding_seed"]
 
@@ -47,27 +47,39 @@ def rounding_seed(seed: int, step: int, position: int) -> int:
     return int(np.random.default_rng([seed, step, position]).integers(2**63))
 
 
-def contribute(hospital, plan: msg.RoundPlan, delta: np.ndarray, seed: int,
-               timer=no_timer) -> tuple[msg.EncryptedUpdate, int]:
-    """A hospital's steps: quantize, encrypt and sign, commit; returns (update, clipped values)."""
+def contribute(hospital, plan: msg.RoundPlan, delta: np.ndarray, seed: int, timer=no_timer, *,
+               cheat=None, index: int = -1, previous=()) -> tuple[msg.EncryptedUpdate, int]:
+    """A hospital's steps: quantize, encrypt and sign, commit; returns (update, clipped values).
+
+    ``cheat`` (:class:`fbh.protocol.cheats.Cheat`, for ``--attack``) may replace what
+    hospital ``index`` encrypts; ``previous`` are the updates committed before it.
+    """
     with timer(msg.QUANTIZE):
         q, n_clipped = hospital.quantize(plan, delta, seed=seed)
+        if cheat is not None:
+            q = cheat.values(index, q, seed)
     with timer(msg.ENCRYPT):
-        update = hospital.encrypt(plan, q)
+        update = hospital.encrypt(plan, q) if cheat is None else cheat.encrypt(index, hospital, plan, q, list(previous))
     with timer("chain"):
         hospital.commit(update)
     return update, n_clipped
 
 
 def collect(server, run_dir, plan: msg.RoundPlan, updates: list[msg.EncryptedUpdate], num_values: int,
-            keep: str, timer=no_timer) -> tuple[list, list, bytes]:
-    """The server's steps on what arrived: verify, keep the accepted blobs, add them.
+            keep: str, timer=no_timer, ranges=None) -> tuple[list, list, bytes]:
+    """The server's steps on what arrived: verify, range-check, keep the accepted blobs, add them.
 
     Returns ``(accepted, rejected, aggregate wire bytes)``; the blobs and,
     under ``keep`` = until-approved, the aggregate go to ``run_dir``.
+    ``ranges`` (:class:`fbh.protocol.blame.RangeStage`) checks each sender's
+    sampled coordinates; the senders that fail are rejected.
     """
     with timer(msg.VERIFY):
         accepted, rejected = server.verify(plan, updates, num_values)
+    if ranges is not None:
+        with timer(blame.STAGE):
+            accepted, out_of_range = ranges.sampled(plan, accepted)
+        rejected = rejected + out_of_range
     with timer("storage"):
         for update in accepted:
             run_dir.save_update(plan.round, update.hospital, update.blob, update.signature)

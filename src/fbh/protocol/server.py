@@ -37,6 +37,8 @@ REJECTION_REASONS = {
     "replayed-blob": RejectReason.REPLAY,  # the same bytes were used in an earlier round
     "malformed": RejectReason.MALFORMED,  # not a ciphertext vector of the model's size
     "invalid-proof": RejectReason.INVALID_PROOF,  # proofs fail for (chain, contract, round, signer)
+    "out-of-range": RejectReason.OUT_OF_RANGE,  # range proof fails at a sampled or blamed coordinate
+    "no-range-proof": RejectReason.NO_RANGE_PROOF,  # no answer to the range challenge
 }
 
 
@@ -162,6 +164,17 @@ class Server:
             self._record(plan, rejected, info)
         return accepted, rejected
 
+    def exclude(self, plan: RoundPlan, rejected: list[Rejection], *, after_sum: bool = False) -> None:
+        """Record later exclusions (the range stage's) on chain; ``after_sum``: the blame path after
+        a recorded sum failed to decode (``recordBlame`` clears that sum)."""
+        if self.ledger is None or not rejected:
+            return
+        if not after_sum:
+            self._record(plan, rejected, self.ledger.round(plan.round))
+            return
+        for rejection in rejected:
+            self.ledger.record_blame(plan.round, rejection.hospital, rejection.code, sender=self.account)
+
     def _record(self, plan: RoundPlan, rejected: list[Rejection], info) -> None:
         """One exclusion per party and round, on chain."""
         done = set(info.rejected)
@@ -195,6 +208,11 @@ class Server:
             return "invalid-proof", str(exc)
         self._parsed[update.digest] = parsed  # validated once: aggregate() need not re-check the points
         return None, ""
+
+    def parsed(self, update: EncryptedUpdate) -> fc.PackedCiphertexts:
+        """The blob of an update :meth:`verify` accepted, parsed once (validated points)."""
+        cached = self._parsed.get(update.digest)
+        return cached if cached is not None else fc.PackedCiphertexts.from_bytes(update.blob, threads=self.threads)
 
     def aggregate(self, plan: RoundPlan, accepted: list[EncryptedUpdate]) -> bytes:
         """Step 3: add the accepted ciphertexts homomorphically; returns the sum's wire bytes."""

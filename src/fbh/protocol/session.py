@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import guarded, retention
+from fbh.protocol import blame, cheats, guarded, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
@@ -303,6 +303,7 @@ class Session:
                 accepted = row.pop("_accepted")
                 start = row.pop("_start", None)
                 findings = [] if start is None else guarded.audit_findings(self, round_, accepted, start, new_flat)
+                findings += row.pop("_range_audit")(accepted)
                 verdict = self.auditor.audit(round_, accepted, new_flat, extra_problems=findings)
             if start is not None:  # guardian mode: train on from the last approved model only
                 if verdict.approved:
@@ -343,12 +344,13 @@ class Session:
             msg_ = f"round {round_}: hospitals refuse the model: it is not the last approved one"
             raise RuntimeError(msg_)
         updates, clipped = [], 0
+        cheat = cheats.parse(c.attack)
         bar = tqdm(hospitals, desc=f"round {round_}: encrypt", unit="hospital", leave=False,
                    disable=None if self.progress else True)
         for i, hospital in enumerate(bar):
             update, n_clipped = protocol_round.contribute(
                 hospital, plan, client_flats[i][sub] - global_sub, protocol_round.rounding_seed(c.seed, step, i),
-                timer)
+                timer, cheat=cheat, index=int(chosen[i]), previous=updates)
             if i == 0:
                 checkpoint("encrypt", round_, self.ledger)
             updates.append(update)
@@ -357,23 +359,42 @@ class Session:
         if tamper is not None:
             updates = tamper(round_, updates)
         forged = guarded.forge_exclusion(self, round_, updates)
+        ranges = blame.RangeStage(self.server, {h.address: h for h in hospitals}, self.kgc.public_key,
+                                  c.range_samples, self.run_dir.round_dir(round_),
+                                  answer=blame.honest_answer if cheat is None else cheat.bind(self.hospitals).answer)
         accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
-                                                               global_sub.size, c.retention, timer)
+                                                               global_sub.size, c.retention, timer, ranges)
         checkpoint("aggregate", round_, self.ledger)
         extra: dict[str, Any] = {}
         if self.council is not None:
             with timer(msg.DECRYPT):
-                new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start)
+                new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start, ranges)
             extra["_start"] = start
+            blamed = extra.pop("_blamed", [])
+            gone = {r.hospital for r in blamed}
+            accepted = [u for u in accepted if u.hospital not in gone]
+            if blamed and c.retention == retention.UNTIL_APPROVED:
+                self.run_dir.save_aggregate(round_, self.server.aggregate(plan, accepted))
         else:
             with timer(msg.DECRYPT):
-                summed = self.kgc.decrypt_sum(round_, [u.blob for u in accepted], bound=c.bound,
-                                              min_parties=min(2, len(hospitals)),
-                                              constant_time=c.constant_time)
+                summed, accepted, aggregate, blamed = blame.decrypt_kgc(self, ranges, plan, accepted, aggregate,
+                                                                         min_parties=min(2, len(hospitals)))
+            if blamed and c.retention == retention.UNTIL_APPROVED:
+                self.run_dir.save_aggregate(round_, aggregate)
             new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
+        rejected += blamed
+        blame.set_aside(self.run_dir, round_, [r.hospital for r in blamed])
         if forged is not None:
             extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
         extra |= protocol_round.outcome(accepted, rejected, clipped, len(hospitals), global_sub.size)
+        extra |= {
+            "range_check": ranges.summary(),
+            "_range_audit": lambda blobs: blame.audit_range(self.kgc.public_key, self.ledger, plan,
+                                                            self.run_dir.round_dir(round_), blobs, c.range_samples,
+                                                            threads=c.threads),
+        }
+        for hospital in hospitals:
+            hospital.forget()
         return new_flat, extra
 
     # --- reporting -----------------------------------------------------------------------
