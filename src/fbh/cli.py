@@ -63,10 +63,12 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="clients trained per vmap chunk (default: 1 on CPU, all on GPU)")
     p.add_argument("--profile", help="apply `fbh profile`'s threads and client_batch: a profile.json, or 'auto'")
     p.add_argument("--guardians", type=int, help="n guardians (the auditor and hospitals; never the server) "
-                   "that jointly hold the key and decrypt each round's recorded sum once; 0: the KGC decrypts")
-    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
+                   "that jointly hold the key and decrypt each round's recorded sum once (default 3: the auditor "
+                   "and two hospitals); 0: one KGC holds the key, the paper's trust model")
+    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt (default 2)")
     p.add_argument("--attack", metavar="KIND[:PARTY]",
-                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H")
+                   help="one party misbehaves: curious-server, wrong-model (need guardians), forge-exclusion:H "
+                        "(outsider junk naming hospital H), invent-exclusion:H (the server excludes H for a made-up reason)")
     p.add_argument("--bound", type=int, help="decoder bound of decrypted sums (default 2^20)")
     p.add_argument("--dp-epsilon", type=float, dest="dp_epsilon",
                    help="hospital-level (epsilon, delta)-DP over the run: distributed discrete Gaussian noise")

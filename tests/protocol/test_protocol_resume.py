@@ -21,8 +21,10 @@ from fbh.protocol.resume import resume
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.simulation import _claim, run, stopped_as_interrupted
 
-# Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound.
-CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12)
+# Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound; the
+# paper's trust model (the KGC's key in the run's keyring).
+CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12,
+                guardians=0)
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +98,7 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     out = tmp_path / "killed"
     argv = [sys.executable, "-m", "fbh.cli", "run", "--model", "ann", "--clients", "2", "--rounds", "2",
             "--train-examples", "200", "--validation-size", "100", "--fast-crypto", "--seed", "5",
-            "--data-dir", str(data_dir), "--out", str(out)]
+            "--guardians", "0", "--data-dir", str(data_dir), "--out", str(out)]
     env = {**os.environ, ENV: "commit:2"}
     killed = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

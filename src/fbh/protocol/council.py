@@ -63,14 +63,17 @@ class GuardianCouncil:
 
     def close_round(self, round_: int, blobs: Sequence[tuple[str, bytes]], *, params: RoundParams,
                     start_model: np.ndarray, sender=None, constant_time: bool = True,
-                    available: Mapping[int, object | None] | None = None) -> RoundOutcome:
-        """Record the sum, have the guardians decrypt it once, record shares and the new model."""
+                    available: Mapping[int, object | None] | None = None, strategy=None) -> RoundOutcome:
+        """Record the sum, have the guardians decrypt it once, record shares and the new model.
+
+        ``strategy``: the server optimizer whose state carries across rounds (``None``: FedAvg).
+        """
         aggregate = sum_blobs(blobs, threads=self.threads)
         agg = aggregate_digest(aggregate)
         if self.ledger is not None and self.ledger.trust_record(round_).sum_digest != agg:
             self.ledger.record_sum(round_, agg, sender=sender)
         result = self.mediator(available).decrypt(round_, blobs, bound=params.bound, constant_time=constant_time)
-        new_model = params.apply(start_model, result.values, [h for h, _ in blobs])
+        new_model = params.apply(start_model, result.values, [h for h, _ in blobs], strategy)
         if self.ledger is not None:
             self.ledger.record_decryption(round_, shares_digest(result.shares), params.digest(), sender=sender)
             self.ledger.record_aggregate(round_, agg, model_digest(new_model), sender=sender)

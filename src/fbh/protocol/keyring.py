@@ -43,12 +43,15 @@ class Keyring:
         msg = "Keyring is a handle on secret keys and cannot be pickled"
         raise TypeError(msg)
 
-    def create(self, role_names: Sequence[str]) -> tuple[dict[str, LocalAccount], fc.KeySet]:
-        """Fresh keys from the OS CSPRNG for ``role_names`` and the KGC, saved before first use."""
+    def create(self, role_names: Sequence[str], *, kgc_key: bool = True,
+               ) -> tuple[dict[str, LocalAccount], fc.KeySet | None]:
+        """Fresh keys from the OS CSPRNG for ``role_names`` and (with ``kgc_key``, the paper's
+        trust model) the KGC's ElGamal key set, saved before first use."""
         accounts = {name: Account.create() for name in role_names}
-        secret = fc.KeySet.generate()
+        secret = fc.KeySet.generate() if kgc_key else None
         record = {name: acct.key.hex() for name, acct in accounts.items()}
-        record[_KGC] = secret.to_bytes().hex()
+        if secret is not None:
+            record[_KGC] = secret.to_bytes().hex()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(self.path.parent, 0o700)
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -60,15 +63,16 @@ class Keyring:
         os.replace(tmp, self.path)
         return accounts, secret
 
-    def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet]:
-        """The saved keys (role name -> account, KGC secret).
+    def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet | None]:
+        """The saved keys (role name -> account, KGC secret or ``None`` in guardian mode).
 
         Raises:
           UnusableRunDir: the file is missing or damaged.
         """
         try:
             record = json.loads(self.path.read_text())
-            secret = fc.KeySet.from_bytes(bytes.fromhex(record.pop(_KGC)))
+            kgc = record.pop(_KGC, None)
+            secret = None if kgc is None else fc.KeySet.from_bytes(bytes.fromhex(kgc))
             return {name: Account.from_key(key) for name, key in record.items()}, secret
         except FileNotFoundError:
             raise UnusableRunDir(f"{self.path} is missing: the run's parties cannot be restored",

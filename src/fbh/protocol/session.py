@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import guarded, retention
+from fbh.protocol import exclusions, guarded, retention
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
 from fbh.protocol.config import RunConfig
@@ -156,7 +156,7 @@ class Session:
         names = ["kgc", "server", "auditor"] + [f"hospital_{i}" for i in range(c.clients)]
         keyring = Keyring(self.run_dir.root / "keys")
         # Keys are saved before the chain first sees them, so a crash at any later point can resume.
-        stored, secret = keyring.load() if self.resuming else keyring.create(names)
+        stored, secret = keyring.load() if self.resuming else keyring.create(names, kgc_key=not c.guardians)
         live = c.chain.startswith(("http://", "https://"))  # role keys come from the environment there
         if c.chain != "none":
             from fbh import chain
@@ -172,10 +172,12 @@ class Session:
         else:
             accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
-        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         self.council = None
-        if c.guardians:
+        if c.guardians:  # the KGC only registers parties: it never generates or holds a key
             self._convene_guardians()
+            self.kgc = KeyGenerationCentre.registrar(self.ledger, self.council.public)
+        else:
+            self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         sub = slice(None) if self.trainable is None else self.trainable
         self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
                              k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable,
@@ -197,11 +199,10 @@ class Session:
         """Guardian mode: the key ceremony replaces the KGC's key (the KGC only registers parties)."""
         c = self.config  # never on resume: protocol.resume refuses guardian runs before any data loads
         names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
-        self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, k=self.kgc.public_key.k,
-                                       threads=c.threads)
-        self.kgc.public_key = self.council.public
+        self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, threads=c.threads)
         guarded.save_ceremony(self.run_dir.root, self.council)
         self.approved_hash = msg.model_digest(self.global_flat)  # hospitals train only on this model
+        self.audit_strategy = ServerStrategy(self.strategy.name, self.strategy.server_lr, self.strategy.optimized)
 
     def describe(self) -> str:
         """One paragraph on what this run is about to do."""
@@ -226,6 +227,12 @@ class Session:
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
             lines.append(f"     packed EC-ElGamal on secp256k1 (k = {self.kgc.public_key.k}, sender-bound proofs), "
                          f"{mode}; {chain}")
+            if self.council is not None:
+                who = ", ".join((["auditor"] + [f"hospital {i}" for i in range(c.clients)])[: c.guardians])
+                lines.append(f"     key held by {c.guardians} guardians ({who}), any {c.threshold} decrypt each "
+                             "round's recorded sum once; the KGC only registers parties")
+            elif self.ledger is not None:
+                lines.append("     one KGC holds the key and decrypts (the paper's trust model: --guardians 0)")
             if self.dp is not None:
                 lines.append(f"     {self.dp.mechanism.describe()}")
         else:
@@ -291,12 +298,15 @@ class Session:
                 accepted = row.pop("_accepted")
                 start = row.pop("_start", None)
                 findings = [] if start is None else guarded.audit_findings(self, round_, accepted, start, new_flat)
+                findings += exclusions.audit_round(self.ledger, self.run_dir.round_dir(round_),
+                                                   shape=row.pop("_shape"), threads=c.threads)
                 verdict = self.auditor.audit(round_, accepted, new_flat, extra_problems=findings)
             if start is not None:  # guardian mode: train on from the last approved model only
                 if verdict.approved:
                     self.approved_hash = msg.model_digest(new_flat)
                 else:
                     self.global_flat = start
+                    guarded.undo_round(self)
             digests = row.pop("_digests")
             if verdict.approved and c.retention == retention.UNTIL_APPROVED:
                 with timer("storage"):
@@ -351,9 +361,11 @@ class Session:
         forged = guarded.forge_exclusion(self, round_, updates)
         with timer(msg.VERIFY):
             accepted, rejected = self.server.verify(plan, updates, global_sub.size)
+        invented = guarded.invent_exclusion(self, round_, accepted, rejected)
         with timer("storage"):
             for update in accepted:
                 self.run_dir.save_update(round_, update.hospital, update.blob, update.signature)
+            exclusions.keep_evidence(self.run_dir.round_dir(round_), rejected)
         with timer(msg.AGGREGATE):
             aggregate = self.server.aggregate(plan, accepted)
         if c.retention == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go
@@ -373,6 +385,8 @@ class Session:
             new_flat = self.server.apply(plan, accepted, aggregate, summed, self.global_flat)
         if forged is not None:
             extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
+        if invented is not None:
+            extra["attack"] = invented
         extra |= {
             "accepted": len(accepted),
             "rejected": [{"hospital": r.hospital, "reason": r.reason, "detail": r.detail, "recorded": r.recorded}
@@ -381,6 +395,7 @@ class Session:
             "encrypted_values": int(global_sub.size),
             "_accepted": {u.hospital: u.blob for u in accepted},
             "_digests": {u.hospital: u.digest for u in accepted},
+            "_shape": (int(global_sub.size), self.kgc.public_key.k),
         }
         return new_flat, extra
 
