@@ -49,6 +49,63 @@ def convene(ledger, n: int, t: int, names: list[str], *, k: int = fc.DEFAULT_K,
     return GuardianCouncil(guardians, t, context=context, ledger=ledger, threads=threads)
 
 
+def guardian_key_path(root: Path, index: int) -> Path:
+    """Where guardian ``index`` keeps its key shares (its own 0600 file; in a deployment, its own machine)."""
+    return root / "keys" / f"guardian_{index}.json"
+
+
+def save_guardian_keys(root: Path, council: GuardianCouncil) -> None:
+    """Each guardian writes its own shares, so a crashed run can be resumed by the same guardians."""
+    for g in council.guardians.values():
+        g.save_key(guardian_key_path(root, g.index))
+
+
+def restore_council(ledger, root: Path, *, threads: int | None) -> GuardianCouncil:
+    """The guardians of a resumed run, from their own key files and the saved (and on-chain) ceremony.
+
+    Raises:
+      UnusableRunDir: the ceremony or a guardian's key is missing, damaged or not the one on chain.
+    """
+    from fbh.errors import UnusableRunDir
+    from fbh.protocol.ceremony import CeremonyResult
+
+    saved = load_ceremony(root)
+    if saved is None:
+        raise UnusableRunDir(f"{root / CEREMONY_FILE} is missing: the guardians cannot be restored",
+                             "re-run instead of resuming")
+    keys, threshold, context, record, public = saved
+    published, _, t_chain = ledger.guardians()
+    if (published, t_chain) != (record, threshold) or context != deployment_context(ledger):
+        raise UnusableRunDir(f"{root / CEREMONY_FILE} is not the key ceremony published on chain",
+                             "re-run instead of resuming")
+
+    def blob_context(round_: int, hospital: str) -> bytes:
+        return update_context(ledger, round_, hospital)
+
+    guardians = [Guardian.load_key(guardian_key_path(root, i), keys[i], ledger=ledger, context=context,
+                                   blob_context=blob_context, threads=threads) for i in sorted(keys)]
+    ceremony = CeremonyResult(public, keys, tuple(sorted(keys)), (), (), record)
+    return GuardianCouncil.restored(guardians, threshold, ceremony, context=context, ledger=ledger, threads=threads)
+
+
+def last_approved(session, ledger) -> None:
+    """On resume: hospitals train on from the last approved model (a rejected round's model is not one)."""
+    from fbh.train import ravel
+
+    approved = [rec for rec in ledger.history() if rec.status.name == "APPROVED"]
+    if approved:
+        flat, _ = session.run_dir.load_model(session.run_dir.round_dir(approved[-1].round) / "model.npz")
+    else:
+        flat = np.asarray(ravel(session.template))
+    if approved and model_digest(flat) != approved[-1].model_hash:
+        from fbh.errors import UnusableRunDir
+
+        raise UnusableRunDir(f"round {approved[-1].round}'s model file is not the model approved on chain",
+                             "re-run instead of resuming")
+    session.global_flat = flat
+    session.approved_hash = model_digest(flat)
+
+
 def save_ceremony(root: Path, council: GuardianCouncil) -> None:
     """The ceremony's public outcome, for ``fbh audit``."""
     cer = council.ceremony
@@ -110,13 +167,15 @@ def undo_round(session) -> None:
 
 
 def load_ceremony(root: Path):
-    """(verification keys, threshold, context) saved by :func:`save_ceremony`, or None."""
+    """(verification keys, threshold, context, record digest, joint public key) saved by
+    :func:`save_ceremony`, or None."""
     path = root / CEREMONY_FILE
     if not path.exists():
         return None
     with np.load(path) as z:
         keys = {int(name[3:]): z[name].copy() for name in z.files if name.startswith("vk_")}
-        return keys, int(z["threshold"]), z["context"].tobytes(), z["record"].tobytes()
+        return (keys, int(z["threshold"]), z["context"].tobytes(), z["record"].tobytes(),
+                fc.PublicKeySet.from_bytes(z["public"].tobytes()))
 
 
 def curious_server(council: GuardianCouncil, round_: int, blobs: list[tuple[str, bytes]],
@@ -255,7 +314,7 @@ def audit_from_run_dir(root: Path, ledger, round_: int, blobs: dict[str, bytes],
         return []  # a KGC run: nothing of the guardians to check
     if ceremony is None or evidence is None:
         return [f"round {round_}: step shares: the guardians' ceremony or this round's shares are missing"]
-    keys, threshold, context, record = ceremony
+    keys, threshold, context, record, _ = ceremony
     published, _, t_chain = ledger.guardians()
     if published != record or t_chain != threshold:
         return [f"round {round_}: step shares: the saved key ceremony is not the one published on chain"]

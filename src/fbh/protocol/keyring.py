@@ -23,10 +23,38 @@ from eth_account.signers.local import LocalAccount
 from fbh import crypto as fc
 from fbh.errors import UnusableRunDir
 
-__all__ = ["Keyring"]
+__all__ = ["Keyring", "read_secret", "write_secret"]
 
 _FILE = "keys.json"
 _KGC = "kgc-keyset"
+
+
+def write_secret(path: Path, record: dict) -> None:
+    """Write ``record`` (JSON) to ``path`` atomically, readable by its owner only (folder 0700, file 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(record, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_secret(path: Path) -> dict:
+    """The record :func:`write_secret` wrote.
+
+    Raises:
+      UnusableRunDir: the file is missing or damaged (never echoed: it holds secrets).
+    """
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UnusableRunDir(f"{path} is missing: the run's parties cannot be restored",
+                             "re-run instead of resuming") from None
+    except (OSError, ValueError) as exc:
+        raise UnusableRunDir(f"{path} is damaged ({type(exc).__name__})", "re-run instead of resuming") from None
 
 
 class Keyring:
@@ -52,15 +80,7 @@ class Keyring:
         record = {name: acct.key.hex() for name, acct in accounts.items()}
         if secret is not None:
             record[_KGC] = secret.to_bytes().hex()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        write_secret(self.path, record)
         return accounts, secret
 
     def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet | None]:

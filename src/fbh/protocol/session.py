@@ -197,10 +197,14 @@ class Session:
 
     def _convene_guardians(self) -> None:
         """Guardian mode: the key ceremony replaces the KGC's key (the KGC only registers parties)."""
-        c = self.config  # never on resume: protocol.resume refuses guardian runs before any data loads
-        names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
-        self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, threads=c.threads)
-        guarded.save_ceremony(self.run_dir.root, self.council)
+        c, root = self.config, self.run_dir.root
+        if self.resuming:  # the same guardians with their saved shares; the start model comes with _recover
+            self.council = guarded.restore_council(self.ledger, root, threads=c.threads)
+        else:
+            names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
+            self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, threads=c.threads)
+            guarded.save_guardian_keys(root, self.council)
+            guarded.save_ceremony(root, self.council)
         self.approved_hash = msg.model_digest(self.global_flat)  # hospitals train only on this model
         self.audit_strategy = ServerStrategy(self.strategy.name, self.strategy.server_lr, self.strategy.optimized)
 
