@@ -3,6 +3,8 @@ auditor and `fbh audit` from public data (trainable indices, the DP scale, the o
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -53,9 +55,18 @@ def test_wrong_model_with_fedyogi_is_caught_and_the_next_round_replays_clean(tin
     assert "round 1: step model" in capsys.readouterr().err
 
 
-def test_fedavgm_audit_replays_the_optimizer_state_across_rounds(tiny, tmp_path):
-    out = tmp_path / "avgm"
-    metrics = run(RunConfig(**BASE, rounds=2, strategy="fedavgm", server_lr=0.5), out, dataset=tiny, progress=False)
+AVGM = RunConfig(**BASE, rounds=2, strategy="fedavgm", server_lr=0.5)
+
+
+@pytest.fixture(scope="module")
+def avgm_run(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("avgm") / "run"
+    return out, run(AVGM, out, dataset=tiny, progress=False)
+
+
+def test_fedavgm_audit_replays_the_optimizer_state_across_rounds(avgm_run):
+    out, metrics = avgm_run
+    out = Path(out)
     assert all(r["approved"] for r in metrics["rounds"])
     assert audit_run(out) == []
     # round 2 recomputed without round 1's momentum (a fresh optimizer) is not the recorded model
@@ -65,5 +76,24 @@ def test_fedavgm_audit_replays_the_optimizer_state_across_rounds(tiny, tmp_path)
     rd = RunDir(out)
     blobs = {a: b for a, (b, _) in rd.load_updates(2).items()}
     with chain.restore(rd.chain_dir) as ledger:
-        (finding,) = guarded.audit_from_run_dir(rd.root, ledger, 2, blobs, rd.load_model(rd.round_dir(2) / "model.npz")[0])
+        new = rd.load_model(rd.round_dir(2) / "model.npz")[0]
+        (finding,) = guarded.audit_from_run_dir(rd.root, ledger, 2, blobs, new)
     assert finding.startswith("round 2: step model")
+
+
+def test_resumed_fedavgm_guardian_run_replays_the_optimizer_and_ends_on_the_same_model(
+        tiny, avgm_run, tmp_path, monkeypatch):
+    from fbh.errors import RunInterrupted
+    from fbh.protocol.faults import ENV
+    from fbh.protocol.resume import resume
+
+    out = tmp_path / "crashed"
+    monkeypatch.setenv(ENV, "decrypt:2:interrupt")  # round 1 approved: its momentum must survive the crash
+    with pytest.raises(RunInterrupted):
+        run(AVGM, out, dataset=tiny, progress=False)
+    monkeypatch.delenv(ENV)
+    metrics = resume(out, dataset=tiny, progress=False)
+    assert [(r["round"], r["approved"]) for r in metrics["rounds"]] == [(1, True), (3, True)]
+    assert audit_run(out) == []
+    whole = RunDir(avgm_run[0]).load_model(RunDir(avgm_run[0]).model_path)[0]
+    np.testing.assert_array_equal(RunDir(out).load_model(RunDir(out).model_path)[0], whole)

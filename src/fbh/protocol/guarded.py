@@ -104,6 +104,26 @@ def last_approved(session, ledger) -> None:
                              "re-run instead of resuming")
     session.global_flat = flat
     session.approved_hash = model_digest(flat)
+    if session.strategy.tx is not None:
+        replay_strategy(session, [rec for rec in approved])
+
+
+def replay_strategy(session, approved) -> None:
+    """On resume: the server optimizer's state, replayed from the approved rounds' decrypted sums
+    (the saved shares combined again), as ``fbh audit`` replays it."""
+    from fbh.crypto.threshold import combine_shares
+
+    rd = session.run_dir
+    for rec in approved:
+        params, start, shares = load_round_evidence(rd.root, rec.round)
+        blobs = {a: b for a, (b, _) in rd.load_updates(rec.round).items()}
+        if rd.aggregate_path(rec.round).exists():
+            aggregate = fc.PackedCiphertexts.from_bytes(rd.aggregate_path(rec.round).read_bytes())
+        else:
+            aggregate = sum_blobs(blobs.items(), threads=session.config.threads)
+        summed = combine_shares(aggregate, list(shares), bound=params.bound, threads=session.config.threads)
+        params.apply(start, summed, [u.hospital for u in rec.accepted_updates], session.strategy)
+    session.audit_strategy.state = session.strategy.state
 
 
 def save_ceremony(root: Path, council: GuardianCouncil) -> None:
