@@ -169,11 +169,9 @@ std::size_t require_blocks(const u8_array& a, std::size_t k) {
   return static_cast<std::size_t>(a.shape(0));
 }
 
-std::size_t require_proofs(const u8_array& a, std::size_t nblocks) {
-  require(a.ndim() == 2 && static_cast<std::size_t>(a.shape(0)) == nblocks &&
-              a.shape(1) == static_cast<py::ssize_t>(fbh::kProofBytes),
-          "proofs must have shape (B, 96)");
-  return nblocks;
+void require_proof(const u8_array& a) {
+  require(a.ndim() == 1 && a.shape(0) == static_cast<py::ssize_t>(fbh::kProofBytes),
+          "the proof must have shape (96,)");
 }
 
 std::string require_digest(const py::bytes& b) {
@@ -258,29 +256,29 @@ py::tuple packed_encrypt(fbh::PubKeySet& pk, const i64_array& m, const py::bytes
   const unsigned char* np = nullptr;
   if (!nonces.is_none()) {
     nonce_arr = nonces.cast<u8_array>();
-    require(nonce_arr.ndim() == 2 && static_cast<std::size_t>(nonce_arr.shape(0)) == nb &&
-                nonce_arr.shape(1) == 64,
-            "nonces must have shape (B, 64)");
+    require(nonce_arr.ndim() == 2 && static_cast<std::size_t>(nonce_arr.shape(0)) == nb + 1 &&
+                nonce_arr.shape(1) == 32,
+            "nonces must have shape (B + 1, 32)");
     np = nonce_arr.data();
   }
   u8_array pts({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(k + 1), kPt});
-  u8_array proofs({static_cast<py::ssize_t>(nb), static_cast<py::ssize_t>(fbh::kProofBytes)});
+  u8_array proof({static_cast<py::ssize_t>(fbh::kProofBytes)});
   std::int64_t bad;
   {
     py::gil_scoped_release nogil;
-    bad = fbh::packed_encrypt(pts.mutable_data(), proofs.mutable_data(), pk, m.data(), nb,
+    bad = fbh::packed_encrypt(pts.mutable_data(), proof.mutable_data(), pk, m.data(), nb,
                               reinterpret_cast<const unsigned char*>(c.data()), count, np, threads, ct);
   }
-  return py::make_tuple(pts, proofs, bad);
+  return py::make_tuple(pts, proof, bad);
 }
 
-std::int64_t packed_verify(const u8_array& pts, const u8_array& proofs, std::size_t k,
-                           const py::bytes& ctx, std::uint64_t count, int threads) {
+bool packed_verify(const u8_array& pts, const u8_array& proof, std::size_t k,
+                   const py::bytes& ctx, std::uint64_t count, int threads) {
   const std::size_t nb = require_blocks(pts, k);
-  require_proofs(proofs, nb);
+  require_proof(proof);
   const std::string c = require_digest(ctx);
   py::gil_scoped_release nogil;
-  return fbh::packed_verify_var(pts.data(), proofs.data(), nb, k,
+  return fbh::packed_verify_var(pts.data(), proof.data(), nb, k,
                                 reinterpret_cast<const unsigned char*>(c.data()), count, threads);
 }
 
@@ -291,7 +289,7 @@ std::int64_t packed_validate(const u8_array& pts, const py::object& proofs, std:
   const unsigned char* pp = nullptr;
   if (!proofs.is_none()) {
     pr = proofs.cast<u8_array>();
-    require_proofs(pr, nb);
+    require_proof(pr);
     pp = pr.data();
   }
   py::gil_scoped_release nogil;
@@ -376,17 +374,31 @@ py::bytes sha256_bytes(const py::bytes& b) {
   return py::bytes(reinterpret_cast<char*>(d), 32);
 }
 
-py::bytes challenge(const py::bytes& ctx, std::uint64_t k, std::uint64_t count, std::uint64_t index,
-                    const py::bytes& pts, const py::bytes& a) {
+py::bytes transcript_seed(const py::bytes& ctx, std::uint64_t k, std::uint64_t count,
+                          const py::bytes& a, const py::bytes& pts) {
   const std::string c = require_digest(ctx), p = as_string(pts), aa = as_string(a);
-  require(p.size() == (k + 1) * 64 && aa.size() == 64, "block must be (k + 1) * 64 bytes, A 64");
-  fbh::scalar s;
-  fbh::packed_challenge(&s, reinterpret_cast<const unsigned char*>(c.data()), k, count, index,
-                        reinterpret_cast<const unsigned char*>(p.data()),
-                        reinterpret_cast<const unsigned char*>(aa.data()));
+  require(k > 0 && p.size() % ((k + 1) * 64) == 0 && aa.size() == 64,
+          "blocks must be whole (k + 1) * 64-byte blocks, A 64 bytes");
   unsigned char out[32];
-  fbh::scalar_get_b32(out, &s);
+  fbh::packed_transcript_seed(out, reinterpret_cast<const unsigned char*>(c.data()), k, count,
+                              reinterpret_cast<const unsigned char*>(aa.data()),
+                              reinterpret_cast<const unsigned char*>(p.data()),
+                              p.size() / ((k + 1) * 64));
   return py::bytes(reinterpret_cast<char*>(out), 32);
+}
+
+py::list batch_coeffs(const py::bytes& seed, std::size_t begin, std::size_t end) {
+  const std::string s = require_digest(seed);
+  require(begin <= end, "begin must not exceed end");
+  std::vector<fbh::scalar> e(end - begin);
+  fbh::packed_coeffs(e.data(), reinterpret_cast<const unsigned char*>(s.data()), begin, end);
+  py::list out;
+  for (const fbh::scalar& x : e) {
+    unsigned char b[32];
+    fbh::scalar_get_b32(b, &x);
+    out.append(py::bytes(reinterpret_cast<char*>(b), 32));
+  }
+  return out;
 }
 
 // ---- internals exposed for tests (tests/crypto/test_core_*.py) ----
@@ -562,9 +574,9 @@ PYBIND11_MODULE(_ec, m) {
 
   m.def("packed_encrypt", &packed_encrypt, py::arg("pk"), py::arg("m"), py::arg("ctx"),
         py::arg("count"), py::arg("nonces"), py::arg("threads"), py::arg("ct"));
-  m.def("packed_verify", &packed_verify, py::arg("points"), py::arg("proofs"), py::arg("k"),
+  m.def("packed_verify", &packed_verify, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("ctx"), py::arg("count"), py::arg("threads"));
-  m.def("packed_validate", &packed_validate, py::arg("points"), py::arg("proofs"), py::arg("k"),
+  m.def("packed_validate", &packed_validate, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("threads"));
   m.def("packed_mul_r", &packed_mul_r, py::arg("sk"), py::arg("points"), py::arg("threads"),
         py::arg("ct"));
@@ -575,7 +587,8 @@ PYBIND11_MODULE(_ec, m) {
   m.def("scale_points", &scale_points, py::arg("points"), py::arg("k"), py::arg("threads"));
   m.def("negate_points", &negate_points, py::arg("points"));
   m.def("_sha256", &sha256_bytes);
-  m.def("_challenge", &challenge);
+  m.def("_transcript_seed", &transcript_seed);
+  m.def("_batch_coeffs", &batch_coeffs);
 
   m.def("_field_op", &field_op);
   m.def("_scalar_op", &scalar_op);

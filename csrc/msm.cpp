@@ -188,6 +188,7 @@ void recode_signed(int* out, const Half& h, int c, int nw) {
 struct AffineBuckets {
   static constexpr std::size_t kBatch = 512;
   static constexpr std::size_t kMinStep = 32;
+  static constexpr std::size_t kMaxWaiting = 4;  // waiting points per queued addition
   std::vector<ge> pt;
   std::vector<std::uint8_t> inf;            // bucket holds infinity (or nothing yet)
   std::vector<gej> extra;                   // overflow sums (see fill), Jacobian
@@ -255,9 +256,10 @@ struct AffineBuckets {
       }
       flush(m);
       todo.swap(later);
-      if (queued < kMinStep && !todo.empty()) {
-        // Few distinct buckets left (skewed digits): batching no longer pays, so the rest
-        // goes to Jacobian sums with mixed additions.
+      if (!todo.empty() && (queued < kMinStep || todo.size() > kMaxWaiting * queued)) {
+        // Few distinct buckets for many points (skewed digits, e.g. the top window of the
+        // 128-bit batch weights): another pass would queue at most `queued` of them, so the
+        // passes would grow quadratically; the rest goes to Jacobian sums with mixed additions.
         for (std::uint32_t i : todo) {
           const int d = dig[i * static_cast<std::size_t>(nw) + static_cast<std::size_t>(w)];
           ge p = pts[i];

@@ -1,4 +1,4 @@
-// Packed-ElGamal kernels: encryption with proofs, batch verification, per-slot multiplication
+// Packed-ElGamal kernels: encryption with the blob's proof, its verification, per-slot multiplication
 // of R by the secret keys, decryption and validation. Batches split into contiguous per-thread
 // ranges of blocks, processed in chunks that share one field inversion per step.
 #include "packed.h"
@@ -18,7 +18,7 @@ namespace fbh {
 
 namespace {
 
-constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 2) points
+constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 1) points
 constexpr std::size_t kDecBlocks = 128;  // blocks per chunk: their R tables are built in one batch
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
@@ -29,52 +29,56 @@ u64 nonce_scalar(scalar* r, const unsigned char* src) {
   return 1;
 }
 
+/// acc = d * base_jb (base 0 is G, base j + 1 is P_j) from the signed digits d, with complete
+/// formulas: the rare fallback of the batched path, and the proof commitment A = a G.
+void fixed_base_complete(gep* acc, const MultiTable& tab, const digit* d, std::size_t jb, bool ct,
+                         ge* tmp) {
+  gep t;
+  gep_set_infinity(acc);
+  for (int j = 0; j < tab.nd; ++j) {
+    multi_table_select(tmp, tab, j, d[j], jb, 1, ct);
+    gep_set_ge(&t, tmp);
+    gep_add(acc, acc, &t);
+  }
+  secure_zero(&t, sizeof(t));
+}
+
 /// Per-thread buffers for one chunk; secrets (nonces, digits, r-multiples) are cleared.
 struct PackedEncWorkspace {
   std::size_t b, k;
   std::vector<ge> acc, q, row;
   std::vector<fe> scratch;
-  std::vector<digit> dr, da, dm;
-  std::vector<scalar> r, a;
+  std::vector<digit> dr, dm;
   PackedEncWorkspace(std::size_t b_, std::size_t k_, int nd, int ndm)
-      : b(b_), k(k_), acc(b_ * (k_ + 2)), q(b_ * (k_ + 2)), row(k_ + 1), scratch(b_ * (k_ + 2)),
-        dr(b_ * static_cast<std::size_t>(nd)), da(b_ * static_cast<std::size_t>(nd)),
-        dm(b_ * k_ * static_cast<std::size_t>(ndm)), r(b_), a(b_) {}
+      : b(b_), k(k_), acc(b_ * (k_ + 1)), q(b_ * (k_ + 1)), row(k_ + 1), scratch(b_ * (k_ + 1)),
+        dr(b_ * static_cast<std::size_t>(nd)), dm(b_ * k_ * static_cast<std::size_t>(ndm)) {}
   ~PackedEncWorkspace() {
     secure_zero(acc.data(), acc.size() * sizeof(ge));
     secure_zero(q.data(), q.size() * sizeof(ge));
     secure_zero(row.data(), row.size() * sizeof(ge));
     secure_zero(scratch.data(), scratch.size() * sizeof(fe));
     secure_zero(dr.data(), dr.size() * sizeof(digit));
-    secure_zero(da.data(), da.size() * sizeof(digit));
     secure_zero(dm.data(), dm.size() * sizeof(digit));
-    secure_zero(r.data(), r.size() * sizeof(scalar));
-    secure_zero(a.data(), a.size() * sizeof(scalar));
   }
 };
 
-/// Encrypt b blocks (layout of acc: C points b * k, then R b, then A b).
-void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
-                   const std::int64_t* m, std::size_t b, const unsigned char* ctx32,
-                   std::uint64_t count, std::uint64_t first_block, const unsigned char* nonces,
-                   bool ct, PackedEncWorkspace& ws) {
+/// Encrypt b blocks (layout of acc: C points b * k, then R b); their nonces r_i go to r[0..b).
+void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std::size_t b,
+                   scalar* r, const unsigned char* nonces, bool ct, PackedEncWorkspace& ws) {
   const MultiTable& tab = pk.table(ct);
   const FixedTable& th = table_h(ct);
   const std::size_t k = pk.k(), nb = k + 1, nd = static_cast<std::size_t>(tab.nd);
   const int w = tab.w;
   for (std::size_t i = 0; i < b; ++i) {
-    const unsigned char* src = nonces != nullptr ? nonces + 64 * i : nullptr;
-    nonce_scalar(&ws.r[i], src);
-    nonce_scalar(&ws.a[i], src != nullptr ? src + 32 : nullptr);
-    scalar_recode_nonce(&ws.dr[i * nd], &ws.r[i], w, tab.nd);
-    scalar_recode_nonce(&ws.da[i * nd], &ws.a[i], w, tab.nd);
+    nonce_scalar(&r[i], nonces != nullptr ? nonces + 32 * i : nullptr);
+    scalar_recode_nonce(&ws.dr[i * nd], &r[i], w, tab.nd);
   }
   const int ndm = message_digits(ws.dm.data(), m, b * k, ct);
   ge* acc = ws.acc.data();
   ge* q = ws.q.data();
   ge* row = ws.row.data();
   fe* scratch = ws.scratch.data();
-  const std::size_t npts = b * (k + 2);
+  const std::size_t npts = b * (k + 1);
   u64 ok = 1;
   for (std::size_t j = 0; j < nd; ++j) {
     ge* dst = j == 0 ? acc : q;
@@ -83,8 +87,6 @@ void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
       multi_table_select(row, tab, static_cast<int>(j), ws.dr[i * nd + j], 0, nb, ct);
       dst[b * k + i] = row[0];
       std::memcpy(&dst[i * k], row + 1, k * sizeof(ge));
-      multi_table_select(&dst[b * k + b + i], tab, static_cast<int>(j), ws.da[i * nd + j], 0, 1,
-                         ct);
     }
     if (j > 0) ok &= ge_batch_add(acc, q, npts, scratch);
   }
@@ -107,22 +109,11 @@ void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
     gep off;
     gep_set_ge(&off, &msg_offset(ct));
     for (std::size_t i = 0; i < b; ++i) {
-      for (std::size_t jb = 0; jb < nb + 1; ++jb) {
-        gep acc_p, t;
-        gep_set_infinity(&acc_p);
-        const std::size_t base = jb == nb ? 0 : jb;
-        const digit* dd = jb == nb ? &ws.da[i * nd] : &ws.dr[i * nd];
-        for (std::size_t j = 0; j < nd; ++j) {
-          multi_table_select(row, tab, static_cast<int>(j), dd[j], base, 1, ct);
-          gep_set_ge(&t, row);
-          gep_add(&acc_p, &acc_p, &t);
-        }
-        std::size_t slot;
-        if (jb == 0) {
-          slot = b * k + i;
-        } else if (jb == nb) {
-          slot = b * k + b + i;
-        } else {
+      for (std::size_t jb = 0; jb < nb; ++jb) {
+        gep acc_p;
+        fixed_base_complete(&acc_p, tab, &ws.dr[i * nd], jb, ct, row);
+        std::size_t slot = b * k + i;
+        if (jb > 0) {
           slot = i * k + (jb - 1);
           gep mg;
           ecmult_fixed_complete(&mg, th, &ws.dm[slot * static_cast<std::size_t>(ndm)], ndm);
@@ -138,61 +129,11 @@ void encrypt_chunk(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
     unsigned char* p = pts + i * blk;
     ge_store(p, &acc[b * k + i], inf[b * k + i]);
     for (std::size_t j = 0; j < k; ++j) ge_store(p + (j + 1) * kPointBytes, &acc[i * k + j], inf[i * k + j]);
-    unsigned char* pr = proofs + i * kProofBytes;
-    ge_store(pr, &acc[b * k + b + i], inf[b * k + b + i]);
-    scalar c, z;
-    packed_challenge(&c, ctx32, k, count, first_block + i, p, pr);
-    scalar_mul(&z, &c, &ws.r[i]);
-    scalar_add(&z, &z, &ws.a[i]);
-    scalar_get_b32(pr + kPointBytes, &z);
-    secure_zero(&z, sizeof(z));
   }
 }
 
-/// 1 if the proofs of blocks [lo, hi) all hold (random linear combination, see below).
-int verify_range(const unsigned char* pts, const unsigned char* proofs, std::size_t lo,
-                 std::size_t hi, std::size_t k, const unsigned char* ctx32, std::uint64_t count,
-                 int threads) {
-  const std::size_t n = hi - lo;
-  const std::size_t blk = (k + 1) * kPointBytes;
-  std::vector<ge> p(2 * n + 1);
-  std::vector<scalar> sc(2 * n + 1);
-  std::vector<unsigned char> rho(16 * n);
-  os_random(rho.data(), rho.size());
-  std::vector<scalar> zsum(static_cast<std::size_t>(thread_count(n, threads, 64)));
-  const int nt = static_cast<int>(zsum.size());
-  std::vector<int> bad(zsum.size(), 0);
-  parallel_for(n, nt, [&](int t, std::size_t begin, std::size_t end) {
-    scalar acc{};
-    for (std::size_t i = begin; i < end; ++i) {
-      const unsigned char* bp = pts + (lo + i) * blk;
-      const unsigned char* pr = proofs + (lo + i) * kProofBytes;
-      std::uint8_t rinf = 0, ainf = 0;
-      ge_load_var(&p[2 * i], &rinf, bp, false);
-      ge_load_var(&p[2 * i + 1], &ainf, pr, false);
-      if (rinf || ainf) bad[static_cast<std::size_t>(t)] = 1;
-      unsigned char r32[32] = {};
-      std::memcpy(r32 + 16, rho.data() + 16 * i, 16);
-      scalar r, c, z;
-      scalar_set_b32(&r, r32);
-      packed_challenge(&c, ctx32, k, count, lo + i, bp, pr);
-      scalar_set_b32(&z, pr + kPointBytes);
-      scalar_mul(&sc[2 * i], &r, &c);  // rho c R
-      sc[2 * i + 1] = r;               // rho A
-      scalar_mul(&z, &z, &r);
-      scalar_add(&acc, &acc, &z);
-    }
-    zsum[static_cast<std::size_t>(t)] = acc;
-  });
-  for (int b : bad) {
-    if (b) return 0;
-  }
-  scalar total{};
-  for (const scalar& z : zsum) scalar_add(&total, &total, &z);
-  scalar_negate(&sc[2 * n], &total);  // - (sum rho z) G
-  p[2 * n] = ge_generator();
-  return msm_is_infinity_var(p.data(), sc.data(), 2 * n + 1, threads);
-}
+/// Bytes of one block: R, C_0..C_{k-1}.
+inline std::size_t block_bytes(std::size_t k) { return (k + 1) * kPointBytes; }
 
 /// Per-thread buffers for decryption; the products s_j R are cleared after use.
 struct PackedDecWorkspace {
@@ -238,25 +179,39 @@ KeyDigits key_digits(const SecKeySet& sk) {
 
 }  // namespace
 
-void packed_challenge(scalar* c, const unsigned char* ctx32, std::uint64_t k, std::uint64_t count,
-                      std::uint64_t index, const unsigned char* pts, const unsigned char* a) {
+void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, std::uint64_t k,
+                            std::uint64_t count, const unsigned char* a, const unsigned char* pts,
+                            std::size_t nblocks) {
   Sha256 h;
   h.update(reinterpret_cast<const unsigned char*>(kChallengeTag), sizeof(kChallengeTag) - 1);
   h.update(ctx32, 32);
-  unsigned char be[24];
-  const std::uint64_t words[3] = {k, count, index};
-  for (int w = 0; w < 3; ++w) {
+  unsigned char be[16];
+  const std::uint64_t words[2] = {k, count};
+  for (int w = 0; w < 2; ++w) {
     for (int i = 0; i < 8; ++i) be[8 * w + i] = static_cast<unsigned char>(words[w] >> (56 - 8 * i));
   }
   h.update(be, sizeof(be));
-  h.update(pts, (k + 1) * kPointBytes);
   h.update(a, kPointBytes);
-  unsigned char d[32];
-  h.finish(d);
-  scalar_set_b32(c, d);  // reduced mod n (the bias is below 2^-127)
+  h.update(pts, nblocks * block_bytes(k));
+  h.finish(seed32);
 }
 
-std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proofs, PubKeySet& pk,
+void packed_coeffs(scalar* e, const unsigned char* seed32, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin & ~std::size_t{1}; i < end; i += 2) {
+    unsigned char in[40], d[32], half[32] = {};
+    std::memcpy(in, seed32, 32);
+    const std::uint64_t t = i / 2;
+    for (int b = 0; b < 8; ++b) in[32 + b] = static_cast<unsigned char>(t >> (56 - 8 * b));
+    sha256(d, in, sizeof(in));
+    for (std::size_t h = 0; h < 2; ++h) {
+      if (i + h < begin || i + h >= end) continue;
+      std::memcpy(half + 16, d + 16 * h, 16);
+      scalar_set_b32(&e[i + h - begin], half);  // < 2^128 < n: no reduction
+    }
+  }
+}
+
+std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proof, PubKeySet& pk,
                             const std::int64_t* m, std::size_t nblocks,
                             const unsigned char* ctx32, std::uint64_t count,
                             const unsigned char* nonces, int threads, bool ct) {
@@ -265,48 +220,92 @@ std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proofs, PubKeySet
     if (m[i] > kMaxPlaintext || m[i] < -kMaxPlaintext) return static_cast<std::int64_t>(i);
   }
   if (nonces != nullptr) {
-    for (std::size_t i = 0; i < 2 * nblocks; ++i) {
+    for (std::size_t i = 0; i <= nblocks; ++i) {
       scalar r;
-      if (!nonce_scalar(&r, nonces + 32 * i)) return static_cast<std::int64_t>((i / 2) * k);
+      if (!nonce_scalar(&r, nonces + 32 * i)) return static_cast<std::int64_t>(i * k);
     }
   }
   table_h(ct);  // build shared tables before the threads start
   const MultiTable& tab = pk.table(ct);
+  // The block nonces r_i stay until the response z = a + sum e_i r_i is computed.
+  std::vector<scalar> r(nblocks);
+  struct Wipe {
+    std::vector<scalar>& v;
+    ~Wipe() { secure_zero(v.data(), v.size() * sizeof(scalar)); }
+  } wipe_r{r};
   const int nt = thread_count(nblocks, threads, 8);
   parallel_for(nblocks, nt, [&](int, std::size_t begin, std::size_t end) {
     PackedEncWorkspace ws(kEncBlocks, k, tab.nd, table_h(ct).nd);
     for_chunks(begin, end, kEncBlocks, [&](std::size_t s, std::size_t b) {
-      encrypt_chunk(pts + s * (k + 1) * kPointBytes, proofs + s * kProofBytes, pk, m + s * k, b,
-                    ctx32, count, s, nonces != nullptr ? nonces + 64 * s : nullptr, ct, ws);
+      encrypt_chunk(pts + s * block_bytes(k), pk, m + s * k, b, &r[s],
+                    nonces != nullptr ? nonces + 32 * s : nullptr, ct, ws);
     });
   });
+  // The commitment A = a G of the one proof for the whole blob.
+  scalar a, z;
+  nonce_scalar(&a, nonces != nullptr ? nonces + 32 * nblocks : nullptr);
+  std::vector<digit> da(static_cast<std::size_t>(tab.nd));
+  scalar_recode_nonce(da.data(), &a, tab.w, tab.nd);
+  gep ap;
+  ge ag, tmp;
+  fixed_base_complete(&ap, tab, da.data(), 0, ct, &tmp);
+  ge_store(proof, &ag, static_cast<std::uint8_t>(gep_to_ge(&ag, &ap)));
+  secure_zero(da.data(), da.size() * sizeof(digit));
+  secure_zero(&ap, sizeof(ap));
+  secure_zero(&tmp, sizeof(tmp));
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  // z = a + sum_i e_i r_i (the e_i are public; scalar_mul and scalar_add are constant time).
+  z = a;
+  constexpr std::size_t kCoeffBatch = 256;
+  scalar e[kCoeffBatch], t;
+  for (std::size_t s = 0; s < nblocks; s += kCoeffBatch) {
+    const std::size_t n = std::min(kCoeffBatch, nblocks - s);
+    packed_coeffs(e, seed, s, s + n);
+    for (std::size_t i = 0; i < n; ++i) {
+      scalar_mul(&t, &e[i], &r[s + i]);
+      scalar_add(&z, &z, &t);
+    }
+  }
+  scalar_get_b32(proof + kPointBytes, &z);
+  secure_zero(&a, sizeof(a));
+  secure_zero(&z, sizeof(z));
+  secure_zero(&t, sizeof(t));
   return -1;
 }
 
-// Batch verification (small-exponent test, M. Bellare, J. Garay, T. Rabin, "Fast batch
-// verification for modular exponentiation and digital signatures", EUROCRYPT 1998): each
-// proof claims z_i G - c_i R_i - A_i = 0. With rho_i uniform in [0, 2^128) from the OS CSPRNG,
-// drawn after the proofs are fixed, the batch accepts iff
-//   sum_i rho_i A_i + sum_i (rho_i c_i) R_i - (sum_i rho_i z_i) G = 0.
-// If some D_i = z_i G - c_i R_i - A_i is not 0, then (secp256k1 having prime order n > 2^128
-// and every point being validated) sum rho_i D_i = 0 holds for at most one value of rho_i mod
-// n given the others: a batch with a bad proof passes with probability <= 2^-128. The cost is
-// one (2B + 1)-point multi-scalar multiplication instead of B double multiplications.
-std::int64_t packed_verify_var(const unsigned char* pts, const unsigned char* proofs,
-                               std::size_t nblocks, std::size_t k, const unsigned char* ctx32,
-                               std::uint64_t count, int threads) {
-  if (nblocks == 0 || verify_range(pts, proofs, 0, nblocks, k, ctx32, count, threads)) return -1;
-  // Locate the first bad block by bisection (only on failure).
-  std::size_t lo = 0, hi = nblocks;
-  while (hi - lo > 1) {
-    const std::size_t mid = lo + (hi - lo) / 2;
-    if (!verify_range(pts, proofs, lo, mid, k, ctx32, count, threads)) {
-      hi = mid;
-    } else {
-      lo = mid;
+// Verification of the blob's one proof: z G = A + sum_i e_i R_i, as a single multi-scalar
+// multiplication sum_i e_i R_i + A - z G = 0 over nblocks + 2 points, with 128-bit e_i for the
+// R_i (Pippenger keeps them whole: no GLV split). Soundness: see packed.h.
+int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+                      std::size_t k, const unsigned char* ctx32, std::uint64_t count,
+                      int threads) {
+  if (nblocks == 0) return 1;
+  std::vector<ge> p(nblocks + 2);
+  std::vector<scalar> sc(nblocks + 2);
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  const int nt = thread_count(nblocks, threads, 256);
+  std::vector<int> bad(static_cast<std::size_t>(nt), 0);
+  parallel_for(nblocks, nt, [&](int t, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      std::uint8_t inf = 0;
+      ge_load_var(&p[i], &inf, pts + i * block_bytes(k), false);
+      if (inf) bad[static_cast<std::size_t>(t)] = 1;  // r_i = 0: never made by an honest sender
     }
-  }
-  return static_cast<std::int64_t>(lo);
+    packed_coeffs(&sc[begin], seed, begin, end);
+  });
+  std::uint8_t ainf = 0;
+  ge_load_var(&p[nblocks], &ainf, proof, false);
+  for (int b : bad) ainf |= static_cast<std::uint8_t>(b);
+  if (ainf) return 0;
+  scalar z;
+  scalar_set_b32(&z, proof + kPointBytes);
+  sc[nblocks] = scalar{};
+  sc[nblocks].d[0] = 1;  // + A
+  scalar_negate(&sc[nblocks + 1], &z);  // - z G
+  p[nblocks + 1] = ge_generator();
+  return msm_is_infinity_var(p.data(), sc.data(), nblocks + 2, threads);
 }
 
 void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* pts,
@@ -329,7 +328,7 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
                             std::size_t nblocks, const BsgsTable& t, std::uint64_t bound,
                             int threads, bool ct) {
   const std::size_t k = sk.k();
-  const std::size_t blk = (k + 1) * kPointBytes;
+  const std::size_t blk = block_bytes(k);
   const auto kd = key_digits(sk);
   const int nt = thread_count(nblocks, threads, 8);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
@@ -364,29 +363,28 @@ std::int64_t packed_decrypt(std::int64_t* out, const SecKeySet& sk, const unsign
   return -1;
 }
 
-std::int64_t packed_validate_var(const unsigned char* pts, const unsigned char* proofs,
+std::int64_t packed_validate_var(const unsigned char* pts, const unsigned char* proof,
                                  std::size_t nblocks, std::size_t k, int threads) {
-  const std::size_t blk = (k + 1) * kPointBytes;
+  if (proof != nullptr) {
+    ge a;
+    std::uint8_t inf = 0;
+    scalar z;
+    if (!ge_load_var(&a, &inf, proof, true) || inf || scalar_set_b32(&z, proof + kPointBytes)) {
+      return kBadProof;
+    }
+  }
+  const std::size_t blk = block_bytes(k);
   const int nt = thread_count(nblocks, threads, 16);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   parallel_for(nblocks, nt, [&](int tid, std::size_t begin, std::size_t end) {
     for (std::size_t i = begin; i < end; ++i) {
-      bool ok = true;
-      for (std::size_t j = 0; j <= k && ok; ++j) {
+      for (std::size_t j = 0; j <= k; ++j) {
         ge a;
         std::uint8_t inf = 0;
-        ok = ge_load_var(&a, &inf, pts + i * blk + j * kPointBytes, true) != 0;
-      }
-      if (ok && proofs != nullptr) {
-        ge a;
-        std::uint8_t inf = 0;
-        scalar z;
-        const unsigned char* pr = proofs + i * kProofBytes;
-        ok = ge_load_var(&a, &inf, pr, true) && !inf && !scalar_set_b32(&z, pr + kPointBytes);
-      }
-      if (!ok) {
-        first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(i);
-        return;
+        if (!ge_load_var(&a, &inf, pts + i * blk + j * kPointBytes, true)) {
+          first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(i);
+          return;
+        }
       }
     }
   });

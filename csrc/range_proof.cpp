@@ -1,14 +1,11 @@
-// Range proofs on packed-block slots: constant-time prover, batched variable-time verifier.
+// Range proofs on packed-block slots: the transcript hashes and the batched variable-time
+// verifier (the constant-time prover is in range_prove.cpp).
 #include "range_proof.h"
 
-#include <array>
 #include <cstring>
 #include <vector>
 
-#include "ecmult.h"
-#include "elgamal.h"
 #include "group.h"
-#include "keyset.h"
 #include "msm.h"
 #include "scalar.h"
 #include "sha256.h"
@@ -25,74 +22,18 @@ void put_be64(unsigned char* p, std::uint64_t v) {
   for (int i = 7; i >= 0; --i, v >>= 8) p[i] = static_cast<unsigned char>(v & 0xFF);
 }
 
-scalar scalar_pow2(int i) {
-  scalar s{};
-  s.d[i / 64] = u64{1} << (i % 64);
-  return s;
-}
-
-void scalar_cmov(scalar* r, const scalar* a, u64 flag) {
-  const u64 mask = 0 - flag;
-  for (int i = 0; i < 4; ++i) r->d[i] = (r->d[i] & ~mask) | (a->d[i] & mask);
-}
-
-void scalar_sub(scalar* r, const scalar* a, const scalar* b) {
-  scalar nb;
-  scalar_negate(&nb, b);
-  scalar_add(r, a, &nb);
-}
-
-void gep_cmov(gep* r, const gep* a, u64 flag) {
-  fe_cmov(&r->x, &a->x, flag);
-  fe_cmov(&r->y, &a->y, flag);
-  fe_cmov(&r->z, &a->z, flag);
-}
-
-void gep_neg(gep* r) { fe_negate(&r->y, &r->y); }
-
-/// r = k G with the constant-time fixed-base table (k nonzero).
-void mul_g(gep* r, const scalar* k) {
-  const FixedTable& t = table_g(true);
-  std::array<digit, 64> d{};
-  scalar_recode_nonce(d.data(), k, t.w, t.nd);
-  ecmult_fixed_complete(r, t, d.data(), t.nd);
-  secure_zero(d.data(), sizeof(d));
-}
-
-/// (rg, rp) = (k G, k P_j) from the key set's constant-time interleaved table (k nonzero).
-void mul_gp(gep* rg, gep* rp, const MultiTable& tab, std::size_t j, const scalar* k) {
-  std::array<digit, 64> d{};
-  scalar_recode_nonce(d.data(), k, tab.w, tab.nd);
-  gep_set_infinity(rg);
-  gep_set_infinity(rp);
-  for (int i = 0; i < tab.nd; ++i) {
-    ge e;
-    gep t;
-    multi_table_select(&e, tab, i, d[static_cast<std::size_t>(i)], 0, 1, true);
-    gep_set_ge(&t, &e);
-    gep_add(rg, rg, &t);
-    multi_table_select(&e, tab, i, d[static_cast<std::size_t>(i)], j + 1, 1, true);
-    gep_set_ge(&t, &e);
-    gep_add(rp, rp, &t);
-  }
-  secure_zero(d.data(), sizeof(d));
-}
-
-void store(unsigned char* out, const gep* a) {
-  ge g;
-  const u64 inf = gep_to_ge(&g, a);
-  ge_store(out, &g, static_cast<std::uint8_t>(inf));
-}
-
 /// Parse a finite, valid point.
 bool load_finite(ge* r, const unsigned char* in) {
   std::uint8_t inf = 0;
   return ge_load_var(r, &inf, in, true) && !inf;
 }
 
-void statement_hash(unsigned char* h, const unsigned char* ctx, std::size_t ctx_len,
-                    std::uint64_t block, std::uint64_t slot, int bits, const unsigned char* key,
-                    const unsigned char* r, const unsigned char* c, const unsigned char* commits) {
+}  // namespace
+
+void range_statement_hash(unsigned char* h, const unsigned char* ctx, std::size_t ctx_len,
+                          std::uint64_t block, std::uint64_t slot, int bits,
+                          const unsigned char* key, const unsigned char* r, const unsigned char* c,
+                          const unsigned char* commits) {
   const std::size_t tag = sizeof(kRangeTag) - 1;
   const std::size_t nc = static_cast<std::size_t>(bits - 1) * kPairBytes;
   std::vector<unsigned char> buf(tag + 8 + ctx_len + 24 + 3 * kPointBytes + nc);
@@ -113,7 +54,7 @@ void statement_hash(unsigned char* h, const unsigned char* ctx, std::size_t ctx_
   sha256(h, buf.data(), buf.size());
 }
 
-void bit_challenge(scalar* c, const unsigned char* h, int i, const unsigned char* abab) {
+void range_bit_challenge(scalar* c, const unsigned char* h, int i, const unsigned char* abab) {
   unsigned char buf[32 + 8 + 4 * kPointBytes];
   std::memcpy(buf, h, 32);
   put_be64(buf + 32, static_cast<std::uint64_t>(i));
@@ -123,129 +64,7 @@ void bit_challenge(scalar* c, const unsigned char* h, int i, const unsigned char
   scalar_set_b32(c, d);  // reduces mod n, as the reference does
 }
 
-/// sum_{i >= 1} 2^i pts[i] by Horner's rule (complete formulas).
-void weighted_tail(gep* r, const std::vector<gep>& pts, int bits) {
-  gep acc;
-  gep_set_infinity(&acc);
-  for (int i = bits - 1; i >= 1; --i) {
-    gep_add(&acc, &acc, &acc);
-    gep_add(&acc, &acc, &pts[static_cast<std::size_t>(i)]);
-  }
-  gep_add(r, &acc, &acc);
-}
-
-/// One slot's proof; returns false if the inputs do not parse or the value is out of range.
-bool prove_one(unsigned char* out, int bits, const unsigned char* ctx, std::size_t ctx_len,
-               const MultiTable& tab, const unsigned char* key, const unsigned char* rp,
-               const unsigned char* cp, std::int64_t m, const unsigned char* nonce,
-               std::uint64_t block, std::uint64_t slot) {
-  ge P, R, C;
-  if (!load_finite(&P, key) || !load_finite(&R, rp) || !load_finite(&C, cp)) return false;
-  const std::int64_t half = std::int64_t{1} << (bits - 1);
-  if (m < -half || m >= half) return false;
-  const u64 x = static_cast<u64>(m + half);
-  const std::size_t L = static_cast<std::size_t>(bits);
-  std::vector<scalar> w(L);
-  scalar r, s{}, t;
-  if (scalar_set_b32(&r, nonce)) return false;
-  for (std::size_t i = 1; i < L; ++i) {
-    scalar_random(&w[i]);
-    t = scalar_pow2(static_cast<int>(i));
-    scalar_mul(&t, &t, &w[i]);
-    scalar_add(&s, &s, &t);
-  }
-  scalar_sub(&w[0], &r, &s);  // sum 2^i r_i = r
-  gep G, negG, inf;
-  gep_set_ge(&G, &ge_generator());
-  negG = G;
-  gep_neg(&negG);
-  gep_set_infinity(&inf);
-  std::vector<gep> Rp(L), Cp(L);
-  unsigned char* commits = out;
-  for (std::size_t i = 1; i < L; ++i) {
-    const u64 b = (x >> i) & 1;
-    gep pw, bg = inf;
-    mul_gp(&Rp[i], &pw, tab, slot, &w[i]);
-    gep_cmov(&bg, &G, b);
-    gep_add(&Cp[i], &pw, &bg);
-    store(commits + (i - 1) * kPairBytes, &Rp[i]);
-    store(commits + (i - 1) * kPairBytes + kPointBytes, &Cp[i]);
-  }
-  unsigned char h[32];
-  statement_hash(h, ctx, ctx_len, block, slot, bits, key, rp, cp, commits);
-  // The derived pair of bit 0: (R, C + 2^(L-1) G) minus the weighted commitments.
-  gep tail, shift;
-  const scalar hs = scalar_pow2(bits - 1);
-  gep_set_ge(&Rp[0], &R);
-  gep_set_ge(&Cp[0], &C);
-  mul_g(&shift, &hs);
-  gep_add(&Cp[0], &Cp[0], &shift);
-  weighted_tail(&tail, Rp, bits);
-  gep_neg(&tail);
-  gep_add(&Rp[0], &Rp[0], &tail);
-  weighted_tail(&tail, Cp, bits);
-  gep_neg(&tail);
-  gep_add(&Cp[0], &Cp[0], &tail);
-
-  unsigned char* bitp = out + (L - 1) * kPairBytes;
-  for (std::size_t i = 0; i < L; ++i) {
-    const u64 b = (x >> i) & 1;
-    scalar u, fz, fc, c, creal, zreal;
-    scalar_random(&u);
-    scalar_random(&fz);
-    scalar_random(&fc);
-    ge Ri, D;
-    gep Dp = inf, ar, br, af, bf, t1, t2;
-    gep_to_ge(&Ri, &Rp[i]);
-    gep_cmov(&Dp, &negG, b ^ 1);  // the fake branch f = 1 - b tests C_i - f G
-    gep_add(&Dp, &Cp[i], &Dp);
-    gep_to_ge(&D, &Dp);
-    gep fzg, fzp;
-    mul_gp(&ar, &br, tab, slot, &u);
-    mul_gp(&fzg, &fzp, tab, slot, &fz);
-    ecmult_const_complete(&t2, &Ri, &fc);
-    gep_neg(&t2);
-    gep_add(&af, &fzg, &t2);
-    t1 = fzp;
-    ecmult_const_complete(&t2, &D, &fc);
-    gep_neg(&t2);
-    gep_add(&bf, &t1, &t2);
-    gep a0 = ar, b0 = br, a1 = af, b1 = bf;
-    gep_cmov(&a0, &af, b);
-    gep_cmov(&b0, &bf, b);
-    gep_cmov(&a1, &ar, b);
-    gep_cmov(&b1, &br, b);
-    unsigned char* q = bitp + i * kBitBytes;
-    store(q, &a0);
-    store(q + kPointBytes, &b0);
-    store(q + 2 * kPointBytes, &a1);
-    store(q + 3 * kPointBytes, &b1);
-    bit_challenge(&c, h, static_cast<int>(i), q);
-    scalar_sub(&creal, &c, &fc);
-    scalar_mul(&zreal, &creal, &w[i]);
-    scalar_add(&zreal, &zreal, &u);
-    scalar c0 = creal, z0 = zreal, z1 = fz;
-    scalar_cmov(&c0, &fc, b);
-    scalar_cmov(&z0, &fz, b);
-    scalar_cmov(&z1, &zreal, b);
-    scalar_get_b32(q + 4 * kPointBytes, &c0);
-    scalar_get_b32(q + 4 * kPointBytes + 32, &z0);
-    scalar_get_b32(q + 4 * kPointBytes + 64, &z1);
-    secure_zero(&u, sizeof(u));
-    secure_zero(&fz, sizeof(fz));
-    secure_zero(&fc, sizeof(fc));
-    secure_zero(&zreal, sizeof(zreal));
-    secure_zero(&creal, sizeof(creal));
-    secure_zero(&c0, sizeof(c0));
-    secure_zero(&z0, sizeof(z0));
-    secure_zero(&z1, sizeof(z1));
-  }
-  secure_zero(w.data(), w.size() * sizeof(scalar));
-  secure_zero(&r, sizeof(r));
-  secure_zero(&s, sizeof(s));
-  secure_zero(&t, sizeof(t));
-  return true;
-}
+namespace {
 
 scalar random_weight() {
   unsigned char b[32] = {0};
@@ -270,7 +89,7 @@ bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const u
       return false;
   }
   unsigned char h[32];
-  statement_hash(h, ctx, ctx_len, block, slot, bits, key, rp, cp, proof);
+  range_statement_hash(h, ctx, ctx_len, block, slot, bits, key, rp, cp, proof);
   std::vector<scalar> coef_r(L), coef_c(L);
   scalar coef_p{}, t, u;
   const unsigned char* bitp = proof + (L - 1) * kPairBytes;
@@ -284,7 +103,7 @@ bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const u
     if (scalar_set_b32(&c0, q + 4 * kPointBytes) || scalar_set_b32(&z0, q + 4 * kPointBytes + 32) ||
         scalar_set_b32(&z1, q + 4 * kPointBytes + 64))
       return false;
-    bit_challenge(&c, h, static_cast<int>(i), q);
+    range_bit_challenge(&c, h, static_cast<int>(i), q);
     scalar_sub(&c1, &c, &c0);
     const scalar e1 = random_weight(), e2 = random_weight(), e3 = random_weight(),
                  e4 = random_weight();
@@ -345,35 +164,6 @@ bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const u
 std::size_t range_proof_bytes(int bits) {
   const std::size_t L = static_cast<std::size_t>(bits);
   return (L - 1) * kPairBytes + L * kBitBytes;
-}
-
-std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
-                         std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
-                         const unsigned char* cs, const std::int64_t* m,
-                         const unsigned char* nonces, const std::uint64_t* blocks,
-                         const std::uint64_t* slots, int threads) {
-  const std::size_t pb = range_proof_bytes(bits);
-  const MultiTable& tab = pk.table(true);
-  std::vector<unsigned char> keys(n * kPointBytes);
-  for (std::size_t t = 0; t < n; ++t) {
-    if (slots[t] >= pk.k()) return static_cast<std::int64_t>(t);
-    ge_store(keys.data() + t * kPointBytes, &pk.points()[slots[t]], 0);
-  }
-  const int nt = thread_count(n, threads, 1);
-  std::vector<std::int64_t> bad(static_cast<std::size_t>(nt), -1);
-  parallel_for(n, nt, [&](int th, std::size_t begin, std::size_t end) {
-    for (std::size_t t = begin; t < end; ++t) {
-      if (!prove_one(out + t * pb, bits, ctx, ctx_len, tab, keys.data() + t * kPointBytes, rs + t * kPointBytes,
-                     cs + t * kPointBytes, m[t], nonces + t * 32, blocks[t], slots[t])) {
-        bad[static_cast<std::size_t>(th)] = static_cast<std::int64_t>(t);
-        return;
-      }
-    }
-  });
-  for (const std::int64_t b : bad) {
-    if (b >= 0) return b;
-  }
-  return -1;
 }
 
 std::int64_t range_verify_var(const unsigned char* proofs, std::size_t n, int bits,

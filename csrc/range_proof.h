@@ -21,12 +21,24 @@ constexpr char kRangeTag[] = "FBH/range-v1/cds-bits";
 std::size_t range_proof_bytes(int bits);
 
 class PubKeySet;
+struct scalar;
+
+/// h = SHA-256 of the statement (tag, length-prefixed ctx, block, slot, L, key, R, C and the
+/// L - 1 commitment pairs at commits): the Fiat-Shamir seed of every bit's challenge.
+void range_statement_hash(unsigned char* h, const unsigned char* ctx, std::size_t ctx_len,
+                          std::uint64_t block, std::uint64_t slot, int bits,
+                          const unsigned char* key, const unsigned char* r, const unsigned char* c,
+                          const unsigned char* commits);
+
+/// c = SHA-256(h || i || A0 B0 A1 B1) mod n, the challenge of bit i (abab: 4 points).
+void range_bit_challenge(scalar* c, const unsigned char* h, int i, const unsigned char* abab);
 
 /// Prove n slots, item t being (P_slots[t] of pk, rs[t], cs[t]) (64-byte points), plaintext m[t],
 /// the block nonce nonces[t] (32 bytes big-endian), its block and slot index, all bound to
 /// ctx (ctx_len bytes). Constant time in the secrets (nonce, value bits, proof nonces, which
-/// OR branch is real). Returns -1, or the first item whose value is out of range or whose
-/// points do not parse.
+/// OR branch is real): fixed-base comb multiplications only (range_prove.cpp says why).
+/// Returns -1, or the first item whose value is out of range or whose points do not parse
+/// (then nothing is written).
 std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
                          std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
                          const unsigned char* cs, const std::int64_t* m,

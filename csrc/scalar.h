@@ -35,6 +35,26 @@ void scalar_negate(scalar* r, const scalar* a);
 /// r = a + b (mod n).
 void scalar_add(scalar* r, const scalar* a, const scalar* b);
 
+/// r = a - b (mod n).
+inline void scalar_sub(scalar* r, const scalar* a, const scalar* b) {
+  scalar nb;
+  scalar_negate(&nb, b);
+  scalar_add(r, a, &nb);
+}
+
+/// r = flag ? a : r, for flag in {0, 1}, without branching.
+inline void scalar_cmov(scalar* r, const scalar* a, u64 flag) {
+  const u64 mask = 0 - flag;
+  for (int i = 0; i < 4; ++i) r->d[i] = (r->d[i] & ~mask) | (a->d[i] & mask);
+}
+
+/// 2^i as a scalar, for 0 <= i < 256.
+inline scalar scalar_pow2(int i) {
+  scalar s{};
+  s.d[i / 64] = u64{1} << (i % 64);
+  return s;
+}
+
 /// r = a * b (mod n).
 void scalar_mul(scalar* r, const scalar* a, const scalar* b);
 

@@ -8,7 +8,7 @@ hand with SEC1's single ``0x00`` byte, and each says why the result is infinity.
 Invalid inputs are built with plain integer arithmetic mod p and checked to be
 rejected by coincurve as well. wire.json pins the ``Ciphertexts.to_bytes`` layout
 (see src/fbh/crypto/ciphertexts.py) and lists blobs every reader must reject;
-packed_v2.json does the same for packed ciphertexts (scripts/packed_vectors.py).
+packed_v3.json does the same for packed ciphertexts (scripts/packed_vectors.py).
 Each vector records its ``source``; each file records the coincurve version.
 The output is deterministic (seeded): rerunning the script must not change the files.
 
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         "invalid_scalars.json": gen_invalid_scalars(),
         "invalid_decode.json": gen_invalid_decode(),
         "wire.json": gen_wire(elgamal),
-        "packed_v2.json": packed_vectors.gen_packed(rng, _doc),
+        "packed_v3.json": packed_vectors.gen_packed(rng, _doc),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, doc in files.items():

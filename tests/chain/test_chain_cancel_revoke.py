@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-
-from fbh.chain import CancelReason, RejectReason, RevertError, RoundStatus, commitment
+from fbh.chain import CancelReason, RejectReason, RoundStatus, commitment
+from tests.chain.reverts import expect_revert
 
 DIGEST = commitment(b"ciphertext")
-
-
-def _raises(error_name: str, action: Callable[[], object]) -> RevertError:
-    with pytest.raises(RevertError) as info:
-        action()
-    assert info.value.error_name == error_name, str(info.value)
-    return info.value
 
 
 def test_chain_cancel_an_open_round_and_redo_it_under_the_next_number(backend, parties_factory) -> None:
@@ -29,8 +19,8 @@ def test_chain_cancel_an_open_round_and_redo_it_under_the_next_number(backend, p
     rec = led.round(1)
     assert rec.status is RoundStatus.CANCELLED and rec.cancel_reason is CancelReason.INTERRUPTED
     assert led.current_round() is None
-    _raises("RoundNotOpen", lambda: led.commit_update(1, commitment(b"late"), 10, sender=h))
-    _raises("RoundNotNext", lambda: led.open_round(1))  # the number stays used: nothing recorded twice
+    expect_revert("RoundNotOpen", lambda: led.commit_update(1, commitment(b"late"), 10, sender=h))
+    expect_revert("RoundNotNext", lambda: led.open_round(1))  # the number stays used: nothing recorded twice
     led.open_round(2)
     led.commit_update(2, DIGEST, 10, sender=h)
     assert led.round(2).status is RoundStatus.OPEN and led.round(2).cancel_reason is None
@@ -38,48 +28,48 @@ def test_chain_cancel_an_open_round_and_redo_it_under_the_next_number(backend, p
 
 def test_chain_cancel_rules(parties) -> None:
     led = parties.ledger
-    _raises("RoundNotCancellable", lambda: led.cancel_round(1, CancelReason.INTERRUPTED))  # never opened
+    expect_revert("RoundNotCancellable", lambda: led.cancel_round(1, CancelReason.INTERRUPTED))  # never opened
     led.open_round(1)
     for bad in (0, len(CancelReason) + 1):
-        _raises("InvalidReason", lambda bad=bad: led.cancel_round(1, bad))
+        expect_revert("InvalidReason", lambda bad=bad: led.cancel_round(1, bad))
     for who in (parties.hospitals[0], parties.auditor, parties.outsider):
-        err = _raises("NotServerOrAdmin", lambda who=who: led.cancel_round(1, CancelReason.INTERRUPTED, sender=who))
+        err = expect_revert("NotServerOrAdmin", lambda who=who: led.cancel_round(1, CancelReason.INTERRUPTED, sender=who))
         assert err.error_args["caller"] == who.address
     led.record_aggregate(1, commitment(b"agg"), commitment(b"model"))
     led.cancel_round(1, CancelReason.AUDIT_TIMEOUT, sender=parties.kgc)  # the admin may, after aggregation too
-    _raises("RoundNotAggregated", lambda: led.approve(1, True, 0.5))
-    _raises("RoundNotCancellable", lambda: led.cancel_round(1, CancelReason.INTERRUPTED))
+    expect_revert("RoundNotAggregated", lambda: led.approve(1, True, 0.5))
+    expect_revert("RoundNotCancellable", lambda: led.cancel_round(1, CancelReason.INTERRUPTED))
     led.open_round(2)
     led.record_aggregate(2, commitment(b"agg2"), commitment(b"model2"))
     led.approve(2, True, 0.5)
-    _raises("RoundNotCancellable", lambda: led.cancel_round(2, CancelReason.ADMINISTRATIVE))  # audited: final
+    expect_revert("RoundNotCancellable", lambda: led.cancel_round(2, CancelReason.ADMINISTRATIVE))  # audited: final
 
 
 def test_chain_revoked_participant_can_no_longer_act(parties) -> None:
     led, h0, h1 = parties.ledger, parties.hospitals[0], parties.hospitals[1]
     led.open_round(1)
     led.commit_update(1, DIGEST, 10, sender=h0)
-    _raises("NotAdmin", lambda: led.revoke(h1.address, sender=parties.server))
+    expect_revert("NotAdmin", lambda: led.revoke(h1.address, sender=parties.server))
 
     led.revoke(h1.address)
 
     assert led.participant(h1.address).revoked and not led.participant(h0.address).revoked
-    _raises("NotHospital", lambda: led.commit_update(1, DIGEST, 10, sender=h1))
-    _raises("AlreadyRevoked", lambda: led.revoke(h1.address))
-    _raises("NotRegistered", lambda: led.revoke(parties.outsider.address))
+    expect_revert("NotHospital", lambda: led.commit_update(1, DIGEST, 10, sender=h1))
+    expect_revert("AlreadyRevoked", lambda: led.revoke(h1.address))
+    expect_revert("NotRegistered", lambda: led.revoke(parties.outsider.address))
     led.revoke(parties.server.address)
-    _raises("NotServerOrAdmin", lambda: led.cancel_round(1, CancelReason.INTERRUPTED, sender=parties.server))
-    _raises("NotServer", lambda: led.record_aggregate(1, commitment(b"a"), commitment(b"m"), sender=parties.server))
+    expect_revert("NotServerOrAdmin", lambda: led.cancel_round(1, CancelReason.INTERRUPTED, sender=parties.server))
+    expect_revert("NotServer", lambda: led.record_aggregate(1, commitment(b"a"), commitment(b"m"), sender=parties.server))
     assert [u.hospital for u in led.commitments(1)] == [h0.address]  # history stays
 
 
 def test_chain_inputs_are_bounded(parties) -> None:
     led, h = parties.ledger, parties.hospitals[0]
-    _raises("RoundNotNext", lambda: led.open_round(2**64 - 1))
+    expect_revert("RoundNotNext", lambda: led.open_round(2**64 - 1))
     led.open_round(1)
-    err = _raises("TooManySamples", lambda: led.commit_update(1, DIGEST, 2**32, sender=h))
+    err = expect_revert("TooManySamples", lambda: led.commit_update(1, DIGEST, 2**32, sender=h))
     assert err.error_args["numSamples"] == 2**32
     led.commit_update(1, DIGEST, 2**32 - 1, sender=h)
     for bad in (0, max(RejectReason) + 1, 2**16 - 1):
-        _raises("InvalidReason", lambda bad=bad: led.record_rejection(1, h.address, bad))
+        expect_revert("InvalidReason", lambda bad=bad: led.record_rejection(1, h.address, bad))
     led.record_rejection(1, h.address, max(RejectReason))

@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import pytest
-
-from fbh.chain import RevertError, RoundStatus, commitment, RejectReason
+from fbh.chain import RejectReason, RoundStatus, commitment
+from tests.chain.reverts import expect_revert
 
 START, SUM, SHARES, PARAMS, MODEL = (commitment(x) for x in (b"start", b"sum", b"shares", b"params", b"model"))
-
-
-def _raises(error_name: str, action: Callable[[], object]) -> None:
-    with pytest.raises(RevertError) as info:
-        action()
-    assert info.value.error_name == error_name, str(info.value)
 
 
 def test_chain_guardian_round_records_every_binding_step(parties) -> None:
     led, (h0, h1, h2) = parties.ledger, parties.hospitals
     led.publish_guardians(commitment(b"ceremony"), 3, 2)
     assert led.guardians() == (commitment(b"ceremony"), 3, 2)
-    _raises("GuardiansAlreadyPublished", lambda: led.publish_guardians(commitment(b"other"), 3, 2))
+    expect_revert("GuardiansAlreadyPublished", lambda: led.publish_guardians(commitment(b"other"), 3, 2))
     led.open_round_from(1, START)
     gas = [led.commit_update(1, commitment(b"u%d" % i), 10, sender=h).gas_used for i, h in enumerate((h0, h1))]
     assert all(g <= 80_000 for g in gas), gas
-    _raises("SumNotRecorded", lambda: led.record_decryption(1, SHARES, PARAMS))
+    expect_revert("SumNotRecorded", lambda: led.record_decryption(1, SHARES, PARAMS))
     led.record_sum(1, SUM)
     # Frozen: no late commitment, no exclusion, no second sum, no other aggregate at closing.
-    _raises("SumAlreadyRecorded", lambda: led.commit_update(1, commitment(b"late"), 10, sender=h2))
-    _raises("SumAlreadyRecorded", lambda: led.record_rejection(1, h0.address, RejectReason.MALFORMED))
-    _raises("SumAlreadyRecorded", lambda: led.record_sum(1, commitment(b"subset")))
+    expect_revert("SumAlreadyRecorded", lambda: led.commit_update(1, commitment(b"late"), 10, sender=h2))
+    expect_revert("SumAlreadyRecorded", lambda: led.record_rejection(1, h0.address, RejectReason.MALFORMED))
+    expect_revert("SumAlreadyRecorded", lambda: led.record_sum(1, commitment(b"subset")))
     led.record_decryption(1, SHARES, PARAMS)
-    _raises("SumMismatch", lambda: led.record_aggregate(1, commitment(b"invented"), MODEL))
+    expect_revert("SumMismatch", lambda: led.record_aggregate(1, commitment(b"invented"), MODEL))
     led.record_aggregate(1, SUM, MODEL)
     rec, trust = led.round(1), led.trust_record(1)
     assert rec.status is RoundStatus.AGGREGATED and rec.aggregate_digest == SUM and rec.model_hash == MODEL
@@ -41,10 +32,10 @@ def test_chain_guardian_round_records_every_binding_step(parties) -> None:
 
 def test_chain_guardian_inputs_bounded(parties) -> None:
     led = parties.ledger
-    _raises("InvalidThreshold", lambda: led.publish_guardians(commitment(b"c"), 2, 3))
-    _raises("InvalidThreshold", lambda: led.publish_guardians(commitment(b"c"), 2, 0))
-    _raises("NotAdmin", lambda: led.publish_guardians(commitment(b"c"), 3, 2, sender=parties.server))
-    _raises("NotServer", lambda: led.open_round_from(1, START, sender=parties.hospitals[0]))
-    _raises("RoundNotOpen", lambda: led.record_sum(1, SUM))
+    expect_revert("InvalidThreshold", lambda: led.publish_guardians(commitment(b"c"), 2, 3))
+    expect_revert("InvalidThreshold", lambda: led.publish_guardians(commitment(b"c"), 2, 0))
+    expect_revert("NotAdmin", lambda: led.publish_guardians(commitment(b"c"), 3, 2, sender=parties.server))
+    expect_revert("NotServer", lambda: led.open_round_from(1, START, sender=parties.hospitals[0]))
+    expect_revert("RoundNotOpen", lambda: led.record_sum(1, SUM))
     led.open_round(1)  # the plain open still works; its trust record stays empty
     assert led.trust_record(1).start_model is None

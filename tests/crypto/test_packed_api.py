@@ -1,4 +1,4 @@
-"""Packed ciphertexts: round trips, padding, slot-wise homomorphism, wire format v2, key sets."""
+"""Packed ciphertexts: round trips, padding, slot-wise homomorphism, wire format v3, key sets."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fbh.crypto as fc
-from fbh.crypto.packed import HEADER_V2
+from fbh.crypto.packed import HEADER
 
 BOUND = 2**16
 CTX = b"test context"
@@ -43,7 +43,7 @@ def test_round_trip_with_padding(ks, table, n, constant_time):
     assert ct.context_digest == fc.context_digest(CTX)
     ct.verify(CTX)
     blob = ct.to_bytes()
-    assert len(blob) == HEADER_V2.size + ct.num_blocks * (5 * 64 + 96) == ct.nbytes
+    assert len(blob) == HEADER.size + 96 + ct.num_blocks * 5 * 64 == ct.nbytes
     back = fc.PackedCiphertexts.from_bytes(blob)
     assert back == ct
     assert dec(ks, back, table, constant_time=constant_time) == values
@@ -55,7 +55,7 @@ def test_default_k_and_bytes_per_value():
     assert ks.k == fc.DEFAULT_K
     n = 10 * fc.DEFAULT_K
     ct = fc.encrypt_packed(ks.public, np.zeros(n, dtype=np.int64), context=CTX, constant_time=False)
-    assert (ct.nbytes - HEADER_V2.size) / n <= 72
+    assert (ct.nbytes - HEADER.size) / n <= 72
 
 
 @PROFILE
@@ -108,6 +108,15 @@ def test_v1_blob_names_its_version(ks):
     assert e.value.version == 1
 
 
+def test_v2_blob_names_its_version(ks):
+    """One proof per blob replaced v2's proof per block: a v2 blob is refused by name."""
+    blob = bytearray(fc.encrypt_packed(ks.public, [1, 2, 3], context=CTX).to_bytes())
+    blob[4] = 2
+    with pytest.raises(fc.UnsupportedVersion, match="version 2") as e:
+        fc.PackedCiphertexts.from_bytes(bytes(blob))
+    assert e.value.version == 2
+
+
 def test_keyset_serialization_and_secrecy(ks):
     pub = ks.public
     assert fc.PublicKeySet.from_bytes(pub.to_bytes()) is pub  # one instance: tables built once
@@ -147,12 +156,12 @@ def test_wrong_key_set_never_gives_a_number(ks, table):
 
 def test_header_fields_are_checked(ks):
     blob = bytearray(fc.encrypt_packed(ks.public, [1, 2, 3, 4, 5], context=CTX).to_bytes())
-    magic, version, flags, k, count, digest = HEADER_V2.unpack_from(blob)
+    magic, version, flags, k, count, digest = HEADER.unpack_from(blob)
 
     def with_header(**kw):
         fields = dict(magic=magic, version=version, flags=flags, k=k, count=count, digest=digest)
         fields.update(kw)
-        return HEADER_V2.pack(*fields.values()) + bytes(blob[HEADER_V2.size :])
+        return HEADER.pack(*fields.values()) + bytes(blob[HEADER.size :])
 
     cases = {
         "bad magic": with_header(magic=b"XXXX"),
@@ -174,25 +183,29 @@ def test_header_fields_are_checked(ks):
 def test_invalid_points_and_scalars_are_rejected(ks):
     ct = fc.encrypt_packed(ks.public, list(range(8)), context=CTX)
     blob = bytearray(ct.to_bytes())
-    block = 5 * 64 + 96
+    body = 48 + 96  # header, then the proof A || z, then blocks of 5 points
     off_curve = bytearray(blob)
-    off_curve[48 + block + 2 * 64 + 63] ^= 1  # block 1, C_1.y
+    off_curve[body + 5 * 64 + 2 * 64 + 63] ^= 1  # block 1, C_1.y
     with pytest.raises(fc.InvalidPoint, match="block 1"):
         fc.PackedCiphertexts.from_bytes(off_curve)
     big_z = bytearray(blob)
-    big_z[48 + 5 * 64 + 64 : 48 + block] = b"\xff" * 32  # block 0, z >= n
-    with pytest.raises(fc.InvalidPoint, match="block 0"):
+    big_z[48 + 64 : body] = b"\xff" * 32  # z >= n
+    with pytest.raises(fc.InvalidPoint, match="proof is invalid"):
         fc.PackedCiphertexts.from_bytes(big_z)
     inf_a = bytearray(blob)
-    inf_a[48 + 5 * 64 : 48 + 5 * 64 + 64] = bytes(64)  # block 0, A = infinity
-    with pytest.raises(fc.InvalidPoint, match="block 0"):
+    inf_a[48 : 48 + 64] = bytes(64)  # A = infinity
+    with pytest.raises(fc.InvalidPoint, match="proof is invalid"):
         fc.PackedCiphertexts.from_bytes(inf_a)
+    off_a = bytearray(blob)
+    off_a[48 + 63] ^= 1  # A off the curve
+    with pytest.raises(fc.InvalidPoint, match="proof is invalid"):
+        fc.PackedCiphertexts.from_bytes(off_a)
 
 
 def test_raw_arrays_are_validated_and_copied(ks):
     ct = fc.encrypt_packed(ks.public, list(range(8)), context=CTX)
     pts = np.array(ct._points)
-    proofs = np.array(ct._proofs)
+    proofs = np.array(ct._proof)
     ok = fc.PackedCiphertexts(pts, proofs, count=8, context_digest=ct.context_digest)
     pts[0, 0, 5] ^= 1  # the caller's buffer changes after construction: the object does not
     assert ok == ct
@@ -202,6 +215,9 @@ def test_raw_arrays_are_validated_and_copied(ks):
         fc.PackedCiphertexts(ct._points, proofs, count=9, context_digest=ct.context_digest)
     with pytest.raises(ValueError, match="shape"):
         fc.PackedCiphertexts(ct._points[:, :, :32], proofs, count=8, context_digest=ct.context_digest)
+    with pytest.raises(ValueError, match="proof must have shape"):
+        fc.PackedCiphertexts(ct._points, np.zeros((2, 96), np.uint8), count=8,
+                             context_digest=ct.context_digest)
 
 
 def test_invalid_arguments(ks):

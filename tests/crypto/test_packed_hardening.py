@@ -54,8 +54,8 @@ def test_same_nonces_give_the_same_blob_for_any_thread_count():
     values = np.arange(-150, 150, dtype=np.int64)
     nb = -(-values.size // 4)
     rng = np.random.default_rng(1)
-    nonces = rng.integers(1, 2**62, size=(nb, 64 // 8), dtype=np.uint64).view(np.uint8)
-    nonces = nonces.reshape(nb, 64)
+    nonces = rng.integers(1, 2**62, size=(nb + 1, 32 // 8), dtype=np.uint64).view(np.uint8)
+    nonces = nonces.reshape(nb + 1, 32)
     blobs = {
         encrypt_packed_with_nonces(ks.public, values, nonces, context=b"x", threads=t,
                                    constant_time=c).to_bytes()

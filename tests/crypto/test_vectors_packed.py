@@ -1,4 +1,4 @@
-"""Known-answer tests for packed ciphertexts (wire format v2) against vectors written
+"""Known-answer tests for packed ciphertexts (wire format v3) against vectors written
 independently of fbh by scripts/packed_vectors.py (coincurve points, hashlib transcript)."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import fbh.crypto as fc
 from fbh.crypto import _ec
 from fbh.crypto._testing import encrypt_packed_with_nonces
 
-DOC = json.loads((Path(__file__).resolve().parents[1] / "data/vectors/packed_v2.json").read_text())
+DOC = json.loads((Path(__file__).resolve().parents[1] / "data/vectors/packed_v3.json").read_text())
 V = DOC["vectors"][0]
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -26,8 +26,8 @@ def ks():
 
 
 def nonces() -> np.ndarray:
-    rows = [bytes.fromhex(b["r"]) + bytes.fromhex(b["a"]) for b in V["blocks"]]
-    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 64)
+    rows = [bytes.fromhex(r) for r in V["proof"]["r"]] + [bytes.fromhex(V["proof"]["a"])]
+    return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(-1, 32)
 
 
 def test_key_set_matches_coincurve(ks):
@@ -54,19 +54,22 @@ def test_vector_verifies_and_decrypts(ks):
         ct.verify(bytes.fromhex(V["other_context"]))
 
 
-def test_challenges_match_the_python_transcript():
+def test_proof_matches_the_python_transcript():
     blob = bytes.fromhex(V["blob"])
     _, _, _, k, count, digest = struct.unpack_from("<4sBBHQ32s", blob)
-    assert digest == hashlib.sha256(b"FBH/packed-v2/context\x00" + bytes.fromhex(V["context"])).digest()
-    size = (k + 1) * 64 + 96
-    for b, want in enumerate(V["blocks"]):
-        block = blob[48 + b * size : 48 + (b + 1) * size]
-        got = _ec._challenge(digest, k, count, b, block[: (k + 1) * 64], block[(k + 1) * 64 : -32])
-        assert got.hex() == want["challenge"]
-        assert block[-32:].hex() == want["z"]
-        # z = a + c r (mod n): the Schnorr response, recomputed from the vector's nonces.
-        z = (int(want["a"], 16) + int(want["challenge"], 16) * int(want["r"], 16)) % N
-        assert f"{z:064x}" == want["z"]
+    assert digest == hashlib.sha256(b"FBH/packed-v3/context\x00" + bytes.fromhex(V["context"])).digest()
+    proof, blocks = blob[48 : 48 + 96], blob[48 + 96 :]
+    want = V["proof"]
+    seed = _ec._transcript_seed(digest, k, count, proof[:64], blocks)
+    assert seed.hex() == want["seed"]
+    nb = len(want["r"])
+    got = [int.from_bytes(e, "big") for e in _ec._batch_coeffs(seed, 0, nb)]
+    assert got == [int(e, 16) for e in want["coefficients"]]
+    assert [int.from_bytes(e, "big") for e in _ec._batch_coeffs(seed, 1, nb)] == got[1:]
+    assert proof[64:].hex() == want["z"]
+    # z = a + sum_i e_i r_i (mod n): the batched Schnorr response, from the vector's nonces.
+    z = (int(want["a"], 16) + sum(e * int(r, 16) for e, r in zip(got, want["r"], strict=True))) % N
+    assert f"{z:064x}" == want["z"]
 
 
 def test_aggregate_matches_coincurve_sums(ks):

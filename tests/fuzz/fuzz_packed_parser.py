@@ -1,4 +1,4 @@
-"""Fuzz target for the packed v2 wire parser (atheris; not collected by pytest).
+"""Fuzz target for the packed v3 wire parser (atheris; not collected by pytest).
 
 Every input must either parse (and then round-trip byte for byte, and verify/decrypt without
 any exception other than the documented ones) or be rejected with a CryptoError. Anything

@@ -15,7 +15,7 @@ from fbh import data as fdata
 from fbh.cli import main
 from fbh.protocol.config import RunConfig
 from fbh.protocol.dp import DPConfigError, DistributedDiscreteGaussian
-from fbh.protocol.privacy import PrivacyLedger, calibrate_noise_multiplier
+from fbh.protocol.privacy import DifferentialPrivacy, PrivacyLedger, calibrate_noise_multiplier, max_sampled_weight
 from fbh.protocol.simulation import run
 
 
@@ -78,6 +78,38 @@ def test_noise_of_the_decrypted_sum_has_the_intended_variance():
     assert np.abs(total).max() <= mech.bound
 
 
+def test_under_client_sampling_the_sampled_hospitals_noise_sums_to_the_accounted_variance():
+    """3 of 10 hospitals per round: their shares (not 3 of 10 shares sized for 10) make sigma^2."""
+    # Prepare: unequal hospitals; the draw with the biggest and the two smallest has the
+    # largest renormalized weight, which the mechanism must accept.
+    counts = np.arange(1, 11) * 100
+    cfg = RunConfig(clients=10, clients_per_round=3, noise_multiplier=1.5, rounds=3)
+    dp = DifferentialPrivacy.from_config(cfg, counts, 20_000, 4.0)
+    mech, chosen = dp.mechanism, [9, 0, 1]
+    assert mech.num_clients == 3 and mech.max_weight == pytest.approx(1000 / 1300)
+    ks = fc.KeySet.generate(k=16)
+    ctx = [f"round 1, hospital {h}".encode() for h in chosen]
+    weights = counts[chosen] / counts[chosen].sum()
+    # Execute: privatize zero updates -> packed encrypt -> aggregate -> decrypt.
+    blobs = [fc.encrypt_packed(ks.public, mech.privatize(np.zeros(mech.dimension), float(w), seed=i)[0],
+                               context=ctx[i], constant_time=False).to_bytes() for i, w in enumerate(weights)]
+    total = fc.decrypt_packed(ks, fc.aggregate_packed(blobs, contexts=ctx), bound=mech.bound)
+    # Assert: the sum carries sigma^2 = (z * Delta)^2, the variance the accountant is told about
+    # (within 5 standard errors, sqrt(2/d) = 1 %), and z is what the ledger records.
+    sigma2 = (cfg.noise_multiplier * mech.sensitivity) ** 2
+    assert abs(total.var() / sigma2 - 1) < 0.05
+    assert dp.after_round(3)["dp_noise_multiplier"] == pytest.approx(1.5, rel=1e-3)
+
+
+def test_max_sampled_weight():
+    assert max_sampled_weight([5, 5, 5, 5], 2) == pytest.approx(0.5)
+    assert max_sampled_weight([1, 2, 3, 10], 4) == pytest.approx(10 / 16)
+    assert max_sampled_weight([1, 2, 3, 10], 2) == pytest.approx(10 / 11)
+    assert max_sampled_weight([1, 2, 3, 10], 1) == 1.0
+    with pytest.raises(ValueError, match="sampled"):
+        max_sampled_weight([1, 2], 3)
+
+
 def test_the_decoded_sum_is_unbiased_and_dequantizes_to_the_weighted_update():
     mech = _mechanism(noise_multiplier=0.05, dimension=5000)
     rng = np.random.default_rng(0)
@@ -127,11 +159,14 @@ def test_cli_refuses_a_dp_configuration_the_bound_cannot_carry(data_dir, tmp_pat
     assert main(["run", "--dp-epsilon", "1", "--no-encrypt"]) == 2
 
 
-def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path):
+@pytest.mark.parametrize(("clients", "per_round"), [(2, None), (3, 2)], ids=["all", "sampled"])
+def test_a_dp_run_records_epsilon_spent_after_each_round(data_dir, tmp_path, clients, per_round):
+    """Also under client sampling (before the fix a sampled hospital's renormalized weight
+    exceeded the mechanism's maximum and the run died in round 1)."""
     ds = fdata.load_dataset("mnist", data_dir)
     small = fdata.Dataset("mnist", ds.x_train[:600], ds.y_train[:600], ds.x_test[:200], ds.y_test[:200], ds.classes)
-    cfg = RunConfig(model="ann", clients=2, rounds=2, validation_size=100, constant_time=False, chain="none",
-                    dp_epsilon=8.0, l2_clip=1e-3, seed=1)
+    cfg = RunConfig(model="ann", clients=clients, clients_per_round=per_round, rounds=2, validation_size=100,
+                    constant_time=False, chain="none", dp_epsilon=8.0, l2_clip=1e-3, seed=1)
     metrics = run(cfg, tmp_path / "dp-run", dataset=small, progress=False)
     rows = metrics["rounds"]
     assert [r["accepted"] for r in rows] == [2, 2]

@@ -1,7 +1,7 @@
 """``fbh bench crypto``: fbh.crypto against a coincurve baseline, timed in the same run.
 
 For N values in [-2^15, 2^15) per client this times encrypt (each mode),
-for the v1 format and the packed v2 format (k values per nonce, proofs checked in aggregate),
+for the v1 format and the packed v3 format (k values per nonce, one proof per blob checked in aggregate),
 aggregate (C = 10 clients' ciphertexts, starting from their wire bytes),
 the decoding-table build and decrypt (sum bound +-2^20), for fbh and for the
 plain-Python coincurve baseline of :mod:`fbh.bench.crypto_baseline`; also fbh on
@@ -131,7 +131,7 @@ def _time_decrypts(run: _Run, impl: str, counts: Sequence[int], modes: Sequence[
 
 def _bench_packed(run: _Run, data: np.ndarray, sums: np.ndarray, threads: int, modes: Sequence[str],
                   bound: int, k: int) -> float:
-    """Times the packed v2 format (k slots per block, one proof per block); returns bytes/value.
+    """Times the packed v3 format (k slots per block, one proof per blob); returns bytes/value.
 
     Its aggregate row parses the C clients' blobs, verifies every proof against the sender's
     context and sums: what the server does before it may use an update.
@@ -234,7 +234,7 @@ def run_crypto_bench(n: int = 100_000, threads: int = 1, json_path: str | Path |
         include_fbh: Time fbh (False runs the baselines only, e.g. without the extension).
         include_context: Time python-paillier and TenSEAL BFV where installed.
         print_table: Print the table to stdout.
-        include_packed: Also time the packed v2 format (with include_fbh).
+        include_packed: Also time the packed v3 format (with include_fbh).
         k: Slots per packed block (default: fbh.crypto.DEFAULT_K).
 
     Returns:
@@ -314,7 +314,7 @@ def _notes(rows: list[dict[str, Any]], include_fbh: bool, include_context: bool,
     notes.append("times are the best of >= 2 runs" + ("; the coincurve baseline runs before and after fbh"
                                                       if include_fbh else ""))
     notes.append("aggregate: per aggregated value, i.e. per C ciphertexts parsed from wire bytes and summed")
-    notes.append("packed (v2): k values per block under one nonce, one proof per block; its aggregate "
+    notes.append("packed (v3): k values per block under one nonce, one proof per blob; its aggregate "
                  "also verifies every client's proofs")
     return notes
 
@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline-n", type=int, default=5_000, help="values timed for the baseline")
     parser.add_argument("--context-n", type=int, default=20, help="values timed for paillier (0 skips)")
     parser.add_argument("--k", type=int, default=None, help="slots per packed block (default: DEFAULT_K)")
-    parser.add_argument("--no-packed", action="store_true", help="skip the packed v2 rows")
+    parser.add_argument("--no-packed", action="store_true", help="skip the packed v3 rows")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ __all__ = ["TARGETS", "format_table", "summarize_targets"]
 
 IMPL_LABELS = {
     "fbh": "fbh (C++)",
-    "packed": "fbh packed v2 (C++)",
+    "packed": "fbh packed v3 (C++)",
     "baseline": "coincurve baseline (Python)",
     "paillier": "paillier 2048 (phe)",
     "tenseal": "TenSEAL BFV 8192",
@@ -17,7 +17,7 @@ MODE_ORDER = ("fast", "ct", "-")
 OPS = ("encrypt", "aggregate", "table build", "decrypt")
 
 #: One-thread targets: (impl, op, mode) -> minimum speedup over the baseline (issue 2 for the
-#: v1 format, issue 7 for packed v2, whose aggregate includes proof verification).
+#: v1 format, issue 7 for packed v3, whose aggregate includes proof verification).
 TARGETS = {
     ("fbh", "encrypt", "fast"): 10.0,
     ("fbh", "decrypt", "fast"): 3.0,

@@ -1,6 +1,6 @@
 """Exponential ElGamal on secp256k1, batched and multi-threaded in C++.
 
-Packed, sender-bound ciphertexts (wire format v2, what the protocol uses)::
+Packed, sender-bound ciphertexts (wire format v3, what the protocol uses)::
 
     import fbh.crypto as fc
     ks = fc.KeySet.generate(k=32)

@@ -101,18 +101,20 @@ def packed_encrypt(
     pk: PubKeySet, m: npt.NDArray[np.int64], ctx: bytes, count: int,
     nonces: npt.NDArray[np.uint8] | None, threads: int, ct: bool,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8], int]:
-    """(points uint8[B, k + 1, 64], proofs uint8[B, 96], bad) for whole blocks of m."""
+    """(points uint8[B, k + 1, 64], proof uint8[96], bad) for whole blocks of m; nonces, if
+    given, are uint8[B + 1, 32] (the block nonces r_i, then the proof's a)."""
 
 def packed_verify(
-    points: npt.NDArray[np.uint8], proofs: npt.NDArray[np.uint8], k: int, ctx: bytes, count: int,
+    points: npt.NDArray[np.uint8], proof: npt.NDArray[np.uint8], k: int, ctx: bytes, count: int,
     threads: int,
-) -> int:
-    """First block whose proof fails (batched check), or -1."""
+) -> bool:
+    """Whether the blob's one batched proof holds for ctx and count."""
 
 def packed_validate(
-    points: npt.NDArray[np.uint8], proofs: npt.NDArray[np.uint8] | None, k: int, threads: int
+    points: npt.NDArray[np.uint8], proof: npt.NDArray[np.uint8] | None, k: int, threads: int
 ) -> int:
-    """First block with an invalid point, z >= n or an infinite R/A commitment, or -1."""
+    """First block with an invalid point, -2 if the proof's A is invalid or infinite or
+    z >= n, or -1."""
 
 def packed_mul_r(
     sk: SecKeySet, points: npt.NDArray[np.uint8], threads: int, ct: bool
@@ -140,8 +142,11 @@ def negate_points(points: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
 def _sha256(data: bytes) -> bytes:
     """Test hook: the core's SHA-256."""
 
-def _challenge(ctx: bytes, k: int, count: int, index: int, pts: bytes, a: bytes) -> bytes:
-    """Test hook: the Fiat-Shamir challenge of one block, 32 bytes big-endian."""
+def _transcript_seed(ctx: bytes, k: int, count: int, a: bytes, pts: bytes) -> bytes:
+    """Test hook: the Fiat-Shamir seed of a blob's proof (32 bytes)."""
+
+def _batch_coeffs(seed: bytes, begin: int, end: int) -> list[bytes]:
+    """Test hook: the proof's coefficients e_begin .. e_{end-1}, 32 bytes big-endian each."""
 
 def _field_op(op: str, a: bytes, b: bytes) -> bytes | None:
     """Test hook: add/sub/mul/sqr/neg/inv/sqrt on 32-byte field elements (None: no sqrt)."""

@@ -65,8 +65,9 @@ def encrypt_packed_with_nonces(
     threads: int | None = None,
     constant_time: bool = True,
 ) -> object:
-    """Packed encryption with caller-chosen nonces: row b is ``r_b || a_b`` (block nonce, then
-    proof nonce), 32 bytes big-endian each, in ``[1, n - 1]``. For known-answer tests only."""
+    """Packed encryption with caller-chosen nonces ``uint8[B + 1, 32]``: rows 0..B-1 are the
+    block nonces r_b, row B the proof nonce a; big-endian, each in ``[1, n - 1]``. For
+    known-answer tests only."""
     from fbh.crypto.packed_ops import encrypt_packed  # noqa: PLC0415
 
     arr = np.ascontiguousarray(nonces, dtype=np.uint8)

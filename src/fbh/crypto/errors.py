@@ -56,11 +56,11 @@ class UnsupportedVersion(MalformedCiphertext):
 
 
 class InvalidProof(CryptoError):
-    """A packed ciphertext's proof of knowledge of its nonce does not verify.
+    """A packed ciphertext's proof of knowledge of its nonces does not verify.
 
     Attributes:
-        block: The first failing block (``None`` when the blob as a whole is rejected, e.g. for a
-            context mismatch or an aggregate that carries no proofs).
+        block: ``None`` for packed v3 blobs: one proof covers all their blocks, so a failure
+            names the blob (its sender), not a block.
     """
 
     def __init__(self, message: str, *, block: int | None) -> None:

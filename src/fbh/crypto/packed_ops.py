@@ -40,7 +40,8 @@ def encrypt_packed(
     threads: int | None = None,
     _nonces: np.ndarray | None = None,
 ) -> PackedCiphertexts:
-    """Encrypt values in blocks of ``pub.k`` with one fresh nonce and one proof per block.
+    """Encrypt values in blocks of ``pub.k`` with one fresh nonce per block and one proof of
+    knowledge of all nonces for the blob.
 
     Args:
         pub: The recipients' public key set.
@@ -64,13 +65,13 @@ def encrypt_packed(
     arr = as_plaintexts(values)
     digest = context_digest(context)
     m = _padded(arr, pub.k)
-    pts, proofs, bad = _ec.packed_encrypt(
+    pts, proof, bad = _ec.packed_encrypt(
         pub._core, m, digest, arr.shape[0], _nonces, resolve_threads(threads), bool(constant_time)
     )
     if bad >= 0:
-        msg = f"nonce of block {bad // pub.k} must be a scalar in [1, n - 1]"
+        msg = f"nonce {bad // pub.k} must be a scalar in [1, n - 1]"
         raise ValueError(msg)
-    return PackedCiphertexts._trusted(pts, proofs, arr.shape[0], digest)
+    return PackedCiphertexts._trusted(pts, proof, arr.shape[0], digest)
 
 
 def _as_packed(item: object, position: int, threads: int | None) -> PackedCiphertexts:
@@ -91,8 +92,8 @@ def aggregate_packed(
     """Slot-wise homomorphic sum of C blobs with the same k and count.
 
     Byte inputs are parsed and validated first. With ``contexts`` (one per input) every
-    input's proofs are verified before anything is summed. The sum is an aggregate: it
-    carries no proofs, and its context digest is the SHA-256 of its inputs' digests.
+    input's proof is verified before anything is summed. The sum is an aggregate: it
+    carries no proof, and its context digest is the SHA-256 of its inputs' digests.
 
     Raises:
         ValueError: No inputs, or inputs of different k or count (names both).

@@ -39,10 +39,17 @@ each CDS proof is simulatable and the bit commitments are ElGamal encryptions (D
 Soundness error per slot: ``L / n`` (one challenge per bit, n ~ 2^256).
 
 Two implementations of one wire format: :func:`prove_slots` / :func:`verify_slots` run the C++
-core (``csrc/range_proof.cpp``: constant-time prover with secrets cleared, one batched
-multi-scalar multiplication for any number of proofs, GIL released, threads); the rest of this
-module is the executable specification in plain Python integers (variable time, for tests and
-cross-checks only: each implementation verifies the other's proofs).
+core (``csrc/range_prove.cpp``, ``csrc/range_proof.cpp``: constant-time prover with secrets
+cleared, one batched multi-scalar multiplication for any number of proofs, GIL released,
+threads); the rest of this module is the executable specification in plain Python integers
+(variable time, for tests and cross-checks only: each implementation verifies the other's proofs).
+
+The core prover needs no variable-base multiplication: it knows ``r_i = log_G R_i``, so the
+simulated branch ``(z G - c R_i, z P_j - c (C_i - f G))`` equals ``(v G, v P_j - (2 b_i - 1) c G)``
+with ``v = z - c r_i``; drawing v and c uniformly (and answering ``z = v + c r_i``) gives the same
+distribution as drawing z and c. Every point is then a fixed-base multiple of G or P_j by a secret
+scalar, computed with the constant-time comb tables of the key set (``csrc/range_prove.cpp``
+states what is secret, what is public and what timing can depend on).
 
 References:
   R. Cramer, I. Damgård, B. Schoenmakers, "Proofs of partial knowledge and simplified design of
@@ -64,8 +71,8 @@ import numpy as np
 from fbh.crypto import _ec
 from fbh.crypto._common import resolve_threads
 
-__all__ = ["RangeProof", "RangeStatement", "prove_range", "prove_slots", "verify_range", "verify_ranges",
-           "verify_slots"]
+__all__ = ["RangeProof", "RangeStatement", "bits_for_bound", "prove_range", "prove_slots", "verify_range",
+           "verify_ranges", "verify_slots"]
 
 P_FIELD = 2**256 - 2**32 - 977
 N_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -221,6 +228,23 @@ class RangeProof:
             cds.append((*ab, *sc))
             off += 352
         return cls(commitments, tuple(cds))
+
+
+def bits_for_bound(bound: int) -> int:
+    """The smallest L whose range ``[-2^(L-1), 2^(L-1))`` holds every ``|q| <= bound``.
+
+    Proving and the proof's size are linear in L, so a hospital whose public bound ``B_c`` is
+    2^16 proves 18 bits, not the 21 of the whole decoder range.
+    """
+    bound = int(bound)
+    if bound < 0:
+        msg = f"a bound is >= 0, got {bound}"
+        raise ValueError(msg)
+    bits = bound.bit_length() + 1
+    if bits > MAX_BITS:
+        msg = f"bound {bound} needs {bits} bits; range proofs take at most {MAX_BITS}"
+        raise ValueError(msg)
+    return bits
 
 
 def proof_bytes(bits: int) -> int:

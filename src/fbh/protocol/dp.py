@@ -67,8 +67,10 @@ class DistributedDiscreteGaussian:
       l2_clip: c, L2 clip of one hospital's (unweighted) update.
       clip: per-coordinate clip (float or float[P]), applied before the L2 clip.
       noise_multiplier: z; the sum's noise has ``sigma = z * Delta_int``.
-      num_clients: C, hospitals that each add ``sigma^2 / C``.
-      max_weight: the largest public FedAvg weight (sensitivity is ``max_weight * c``).
+      num_clients: C, hospitals that each add ``sigma^2 / C``: those taking part in a round
+        (under client sampling the sampled ones, not all registered hospitals).
+      max_weight: the largest public FedAvg weight a hospital can get in a round (sensitivity
+        is ``max_weight * c``; under sampling, weights renormalized over the sampled hospitals).
       dimension: d = P, values per update.
       bound: decoder bound B of the decrypted sum.
       rounds: rounds the overflow union bound covers.

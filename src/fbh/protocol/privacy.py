@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dp_accounting as dpa
 
-__all__ = ["DifferentialPrivacy", "PrivacyLedger", "calibrate_noise_multiplier", "round_event"]
+__all__ = ["DifferentialPrivacy", "PrivacyLedger", "calibrate_noise_multiplier", "max_sampled_weight", "round_event"]
 
 
 def round_event(noise_multiplier: float, sampling_rate: float = 1.0) -> dpa.DpEvent:
@@ -95,9 +95,13 @@ class DifferentialPrivacy:
         z = config.noise_multiplier
         if z is None:
             z = calibrate_noise_multiplier(config.dp_epsilon, config.dp_delta, config.rounds, rate)
+        # Shares are sized by the hospitals that actually add noise in a round: with sampling,
+        # only the sampled ones (a share of sigma^2 / C from m < C of them would leave the sum
+        # with m / C of the accounted variance).
+        sampled = int(getattr(config, "clients_sampled", config.clients))
         mechanism = DistributedDiscreteGaussian(
-            l2_clip=config.l2_clip, clip=clip, noise_multiplier=z, num_clients=config.clients,
-            max_weight=float(max(counts) / sum(counts)), dimension=dimension, bound=config.bound,
+            l2_clip=config.l2_clip, clip=clip, noise_multiplier=z, num_clients=sampled,
+            max_weight=max_sampled_weight(counts, sampled), dimension=dimension, bound=config.bound,
             rounds=config.rounds,
         )
         return cls(mechanism, config.dp_delta, rate, config.dp_epsilon)
@@ -107,6 +111,23 @@ class DifferentialPrivacy:
         z = self.mechanism.effective_noise_multiplier(noisy_hospitals)
         return {"dp_epsilon_spent": self.ledger.spend(z, self.sampling_rate), "dp_delta": self.ledger.delta,
                 "dp_noise_multiplier": z}
+
+
+def max_sampled_weight(counts, sampled: int) -> float:
+    """The largest FedAvg weight a hospital can get when ``sampled`` of them share a round.
+
+    Weights are renormalized over the sampled hospitals, so hospital i weighs most when the
+    others drawn with it are the smallest: ``n_i / (n_i + the sampled - 1 smallest others)``.
+    """
+    counts = [float(n) for n in counts]
+    if not 1 <= sampled <= len(counts) or min(counts) <= 0:
+        msg = f"need 1 <= sampled <= {len(counts)} hospitals with positive counts, got {sampled}"
+        raise ValueError(msg)
+    best = 0.0
+    for i, n in enumerate(counts):
+        others = sorted(counts[:i] + counts[i + 1:])[: sampled - 1]
+        best = max(best, n / (n + sum(others)))
+    return best
 
 
 def _sampling_rate(config) -> float:
