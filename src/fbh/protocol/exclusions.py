@@ -157,7 +157,7 @@ def _unjustified(ledger, record, party: str, reason: RejectReason, kept: list[En
         return "" if committed.digest in earlier else "its committed digest was never accepted in an earlier round"
     signed = [u for u in kept if u.round == record.round and _signed_by(ledger, u, signer)]
     if reason == RejectReason.DUPLICATE:
-        distinct = {u.digest for u in signed}
+        distinct = {(u.digest, u.num_samples) for u in signed}  # as the server groups them
         return "" if len(distinct) >= 2 else "the run directory holds no two different updates it signed"
     if reason == RejectReason.DIGEST_MISMATCH:
         if committed is None:
