@@ -192,7 +192,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
     config = _config_from(args)
     out = args.out or _default_out(f"baseline-{config.model}")
-    check_config(dataclasses.replace(config, encrypt=False))
+    check_config(dataclasses.replace(config, encrypt=False, guardians=0))
     check_out_dir(out)
     if args.epochs < 1:
         raise BadInput(f"--epochs must be >= 1, got {args.epochs}")
