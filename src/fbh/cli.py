@@ -63,11 +63,13 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="clients trained per vmap chunk (default: 1 on CPU, all on GPU)")
     p.add_argument("--profile", help="apply `fbh profile`'s threads and client_batch: a profile.json, or 'auto'")
     p.add_argument("--guardians", type=int, help="n guardians (the auditor and hospitals; never the server) "
-                   "that jointly hold the key and decrypt each round's recorded sum once; 0: the KGC decrypts")
-    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt")
+                   "that jointly hold the key and decrypt each round's recorded sum once (default 3: the auditor "
+                   "and two hospitals); 0: one KGC holds the key, the paper's trust model")
+    p.add_argument("--threshold", type=int, help="t guardians needed to decrypt (default 2)")
     p.add_argument("--attack", metavar="KIND[:PARTY]",
-                   help="one party misbehaves: curious-server, wrong-model (need --guardians), forge-exclusion:H, "
-                        "out-of-range:H, inflate-weight:H, copy:H, wrong-key:H")
+                   help="one party misbehaves: curious-server, wrong-model (need guardians), forge-exclusion:H "
+                        "(outsider junk naming hospital H), invent-exclusion:H (the server excludes H for a made-up "
+                        "reason), out-of-range:H, inflate-weight:H, copy:H, wrong-key:H")
     p.add_argument("--range-samples", type=int, dest="range_samples",
                    help="coordinates each hospital proves in range per round (default 1375: >= 1%% corrupted "
                         "coordinates caught with probability >= 1 - 1e-6); 0 disables the check (unsafe)")
@@ -223,7 +225,7 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 
     config = _config_from(args)
     out = args.out or _default_out(f"baseline-{config.model}")
-    check_config(dataclasses.replace(config, encrypt=False))
+    check_config(dataclasses.replace(config, encrypt=False, guardians=0))
     check_out_dir(out)
     if args.epochs < 1:
         raise BadInput(f"--epochs must be >= 1, got {args.epochs}")

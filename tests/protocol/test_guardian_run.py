@@ -66,3 +66,27 @@ def test_guardian_options_are_checked():
     ]:
         with pytest.raises(ValueError, match=match):
             RunConfig(**{**BASE.to_json(), **bad})
+
+
+def test_guardians_by_default_and_the_kgc_holds_no_key(tmp_path):
+    assert (RunConfig().guardians, RunConfig().threshold) == (3, 2)  # the auditor and two hospitals
+    assert RunConfig(clients=1).guardians == 2  # the auditor and the only hospital, both needed
+    assert RunConfig(chain="none").guardians == 0 and RunConfig(encrypt=False).guardians == 0
+    assert RunConfig(guardians=0).guardians == 0  # the paper's trust model, on request
+    assert RunConfig.from_json(RunConfig(clients=1).to_json()).guardians == 2  # config.json records it
+
+    from fbh.chain import Ledger
+    from fbh.chain.embedded import EmbeddedBackend
+    from fbh.protocol import guarded
+    from fbh.protocol.keyring import Keyring
+    from fbh.protocol.kgc import KeyGenerationCentre
+
+    _, secret = Keyring(tmp_path / "keys").create(["server"], kgc_key=False)
+    assert secret is None and "kgc-keyset" not in (tmp_path / "keys" / "keys.json").read_text()
+    ledger = Ledger(EmbeddedBackend())
+    ledger.deploy(ledger.account("kgc"))
+    council = guarded.convene(ledger, 2, 2, ["auditor", "hospital_0"], threads=1)
+    kgc = KeyGenerationCentre.registrar(ledger, council.public)
+    assert not kgc.holds_key and kgc.public_key is council.public
+    with pytest.raises(PermissionError, match="holds no key"):
+        kgc.decrypt_sum(1, [b"a", b"b"], bound=2**10)

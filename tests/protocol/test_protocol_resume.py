@@ -21,9 +21,10 @@ from fbh.protocol.resume import resume
 from fbh.protocol.rundir import RunDir
 from fbh.protocol.simulation import _claim, run, stopped_as_interrupted
 
-# Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound.
+# Small enough that a round costs seconds: 2 hospitals, the ANN, a coarse decoder bound, few
+# range samples; the paper's trust model (the KGC's key in the run's keyring).
 CFG = RunConfig(model="ann", clients=2, rounds=1, validation_size=100, constant_time=False, seed=5, bound=2**12,
-                range_samples=8)
+                range_samples=8, guardians=0)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,8 @@ def test_resume_after_a_crash_at_every_stage_in_turn(tiny, uninterrupted, tmp_pa
     out = tmp_path / "run"
     rd = RunDir(out)
     # The chain round each crash hits: a crash before openRound leaves nothing to cancel.
-    crashes = list(zip(STAGES, (1, 1, 2, 3, 4), strict=True))
+    kgc_stages = [s for s in STAGES if s != "decrypt"]  # only guardians record shares before the model
+    crashes = list(zip(kgc_stages, (1, 1, 2, 3, 4), strict=True))
     for i, (stage, round_) in enumerate(crashes):
         monkeypatch.setenv(ENV, f"{stage}:{round_}:interrupt")
         with pytest.raises(RunInterrupted) as info:
@@ -97,7 +99,7 @@ def test_sigkill_in_round_two_resumes_from_round_one(data_dir, tmp_path):
     out = tmp_path / "killed"
     argv = [sys.executable, "-m", "fbh.cli", "run", "--model", "ann", "--clients", "2", "--rounds", "2",
             "--train-examples", "200", "--validation-size", "100", "--fast-crypto", "--seed", "5", "--range-samples", "8",
-            "--data-dir", str(data_dir), "--out", str(out)]
+            "--guardians", "0", "--data-dir", str(data_dir), "--out", str(out)]
     env = {**os.environ, ENV: "commit:2"}
     killed = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -183,9 +185,57 @@ def test_interruptions_become_exit_3_with_the_resume_command(tmp_path, raised, s
     assert int(info.value.exit_code) == 3
 
 
-def test_a_guardian_run_is_refused_before_any_data_is_loaded(tmp_path):
-    rd = RunDir(tmp_path / "guarded")
-    rd.write_json(rd.config_path, dataclasses.replace(CFG, chain="embedded", guardians=3).to_json())
-    rd.mark_incomplete(round=2, step=2)  # set-up done: the guardians' shares would be needed
-    with pytest.raises(UnusableRunDir, match="guardian run"):
-        resume(rd.root, data_dir=tmp_path / "no-data-here", progress=False)
+GUARDED = dataclasses.replace(CFG, guardians=3, threshold=2, rounds=2)
+
+
+@pytest.fixture(scope="module")
+def guarded_uninterrupted(tiny, tmp_path_factory):
+    out = tmp_path_factory.mktemp("guarded-whole") / "run"
+    run(GUARDED, out, dataset=tiny, progress=False)
+    return RunDir(out).load_model(RunDir(out).model_path)[0]
+
+
+@pytest.mark.slow
+def test_guardian_run_resumes_after_a_crash_at_every_stage(tiny, guarded_uninterrupted, tmp_path, monkeypatch):
+    """Guardians come back with their own saved shares; a crash at each stage (decrypt: sum and shares
+    on chain, no model) is cancelled and redone; the run audits clean and ends on the same model."""
+    out = tmp_path / "run"
+    rd = RunDir(out)
+    # step 1 crashes in chain rounds 1-4 at every stage; round 5 finishes it; step 2 crashes at audit (round 6)
+    crashes = [("train", 1), ("encrypt", 1), ("commit", 2), ("aggregate", 3), ("decrypt", 4), ("audit", 6)]
+    for i, (stage, round_) in enumerate(crashes):
+        monkeypatch.setenv(ENV, f"{stage}:{round_}:interrupt")
+        with pytest.raises(RunInterrupted):
+            if i == 0:
+                run(GUARDED, out, dataset=tiny, progress=False)
+            else:
+                resume(out, dataset=tiny, progress=False)
+        assert rd.is_incomplete
+    monkeypatch.delenv(ENV)
+    keys = sorted((out / "keys").glob("guardian_*.json"))
+    assert [k.name for k in keys] == ["guardian_1.json", "guardian_2.json", "guardian_3.json"]
+    assert {oct(k.stat().st_mode & 0o777) for k in keys} == {"0o600"}
+    assert "kgc-keyset" not in (out / "keys" / "keys.json").read_text()  # the KGC never had a key
+
+    metrics = resume(out, dataset=tiny, progress=False)
+
+    assert [(r["round"], r.get("step")) for r in metrics["rounds"]] == [(5, 1), (7, 2)]
+    assert all(r["approved"] for r in metrics["rounds"])
+    assert audit_run(out) == []
+    with restore(rd.chain_dir) as ledger:
+        statuses = [h.status for h in ledger.history()]
+    assert statuses == [*[RoundStatus.CANCELLED] * 4, RoundStatus.APPROVED, RoundStatus.CANCELLED,
+                        RoundStatus.APPROVED]
+    np.testing.assert_array_equal(rd.load_model(rd.model_path)[0], guarded_uninterrupted)
+
+
+def test_a_guardian_run_without_its_guardians_keys_is_refused(tiny, tmp_path, monkeypatch):
+    out = tmp_path / "lost-key"
+    monkeypatch.setenv(ENV, "commit:1:interrupt")
+    with pytest.raises(RunInterrupted):
+        run(dataclasses.replace(GUARDED, rounds=1), out, dataset=tiny, progress=False)
+    monkeypatch.delenv(ENV)
+    (out / "keys" / "guardian_2.json").write_text('{"index": 2, "threshold": 2, "k": 32, "name": "x", '
+                                                  '"key_shares": "' + "11" * 32 * 32 + '"}')
+    with pytest.raises(UnusableRunDir, match="guardian_2.json does not hold the key shares"):
+        resume(out, dataset=tiny, progress=False)

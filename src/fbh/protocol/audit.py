@@ -22,6 +22,7 @@ import dataclasses
 from pathlib import Path
 
 from fbh.errors import UnusableRunDir
+from fbh.protocol import exclusions
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.rundir import RunDir
 
@@ -63,7 +64,8 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
         msg = f"{rd.root} is a run without encryption or chain: there is nothing on chain to audit"
         raise ValueError(msg)
     report = AuditReport()
-    full, pruned, blobs_checked, sigs_checked = [], [], 0, 0
+    full, pruned, blobs_checked, sigs_checked, unchecked = [], [], 0, 0, []
+    replay: dict = {}  # the server optimizer's state, replayed round by round
     with chain.restore(rd.chain_dir, rpc_url=rpc_url) as ledger:
         checker = Auditor(account=None, evaluate=lambda flat: 0.0, ledger=ledger)
         signers = {p.address: p.signer for p in ledger.participants()}
@@ -91,6 +93,9 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
                     continue
                 sigs_checked += 1
                 report.problems += _check_signature(ledger, r, record, sigs[address], signers.get(address))
+            kept = list(blobs.values()) + ([rd.aggregate_path(r).read_bytes()] if rd.aggregate_path(r).exists() else [])
+            report.problems += exclusions.audit_kept_round(ledger, rd.round_dir(r), info, kept)
+            unchecked += [f"round {r}: {party}" for party in exclusions.unverifiable(info)]
             model_path = rd.round_dir(r) / "model.npz"
             if not model_path.exists():
                 report.problems.append(f"round {r}: model file missing")
@@ -107,9 +112,16 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
                 report.problems += checker.check_round(r, blobs, flat)
                 from fbh.protocol import guarded
 
-                report.problems += guarded.audit_from_run_dir(rd.root, ledger, r, blobs, flat)
+                report.problems += guarded.audit_from_run_dir(rd.root, ledger, r, blobs, flat, replay)
     _describe(report, full, pruned, blobs_checked, sigs_checked)
-    if (rd.root / "guardians.npz").exists():  # guardian run: the decryption is public and was redone
+    if full or pruned:
+        report.verified.append(f"{_span(sorted(full + pruned))}: every exclusion's reason, from the evidence kept "
+                               "in the run directory and the chain (a blob said to fail really fails, a mismatch "
+                               "really differs, a duplicate is two signed updates)")
+    if unchecked:
+        report.unverified.append("that these hospitals' updates really never arrived (excluded as NOT_RECEIVED: "
+                                 "no public record shows what did not arrive): " + ", ".join(unchecked))
+    if full and (rd.root / "guardians.npz").exists():  # guardian run: the decryption is public and was redone
         report.unverified = [u for u in report.unverified if u != _DECRYPTION]
         report.verified.append(f"{_span(full)}: the guardians' shares verify against the published key ceremony, "
                                "and each model is the start model plus the decrypted sum / accepted weight")

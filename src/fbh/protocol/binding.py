@@ -43,23 +43,78 @@ class Finding:
 
 @dataclasses.dataclass(frozen=True)
 class RoundParams:
-    """Dequantization parameters of a round: per-coordinate clip, hospitals invited, bound, weights."""
+    """The public parameters that turn a round's decrypted sum into the next model.
+
+    Attributes:
+      clip: float64[P'] per-coordinate clip of the encrypted values (P' = len(trainable) or P).
+      num_clients: hospitals invited to the round.
+      bound: decoder bound.
+      weights: hospital -> FedAvg weight.
+      trainable: int64[P'] indices of the model vector that were encrypted (``--trainable``);
+        ``None``: the whole vector. Only these coordinates change.
+      dp_scale: integers per unit of the distributed discrete Gaussian (``--dp-epsilon``):
+        its sum dequantizes as ``sum / scale`` (the noise is inside the decrypted sum);
+        ``None``: the plain quantizer of ``clip`` and ``num_clients``.
+      strategy: the server step (:mod:`fbh.protocol.strategy`); with an optimizer its state is a
+        deterministic function of the approved rounds' decrypted sums, replayed by the caller.
+      server_lr: its learning rate.
+      optimized: bool[P'] coordinates the server optimizer acts on (``None``: all).
+    """
 
     clip: np.ndarray
     num_clients: int
     bound: int
     weights: Mapping[str, float]
+    trainable: np.ndarray | None = None
+    dp_scale: float | None = None
+    strategy: str = "fedavg"
+    server_lr: float = 1.0
+    optimized: np.ndarray | None = None
 
     def digest(self) -> bytes:
         clip = np.ascontiguousarray(self.clip, dtype="<f8").tobytes()
         weights = "".join(f"{h.lower()}={float(w).hex()};" for h, w in sorted(self.weights.items()))
-        return hash_elems(PARAMS_TAG, clip, self.num_clients, self.bound, weights)
+        parts = [PARAMS_TAG, clip, self.num_clients, self.bound, weights]
+        plain_step = self.strategy in ("fedavg", "fedprox")  # the same server step: w + delta
+        if self.trainable is not None or self.dp_scale is not None or not plain_step or self.optimized is not None:
+            # v1 digests (whole-model FedAvg/FedProx without DP) stay as they were
+            trainable = b"" if self.trainable is None else np.ascontiguousarray(self.trainable, "<i8").tobytes()
+            optimized = b"" if self.optimized is None else np.packbits(np.asarray(self.optimized, bool)).tobytes()
+            scale = "" if self.dp_scale is None else float(self.dp_scale).hex()
+            parts += [trainable, scale, self.strategy, float(self.server_lr).hex(), optimized]
+        return hash_elems(*parts)
 
-    def apply(self, start: np.ndarray, summed: np.ndarray, accepted: Sequence[str]) -> np.ndarray:
-        """The FedAvg step the server takes (see ``Server.apply``): old + dequantized sum / weight."""
-        quantizer = Quantizer(clip=self.clip, num_clients=self.num_clients, bound=self.bound)
+    def step(self, strategy=None):
+        """The server step these parameters name: a fresh one, or ``strategy`` (whose state the
+        caller carries from round to round) after checking it is the same kind."""
+        from fbh.protocol.strategy import ServerStrategy
+
+        if strategy is None:
+            return ServerStrategy(self.strategy, self.server_lr, self.optimized)
+        if strategy.name != self.strategy or strategy.server_lr != float(self.server_lr):
+            msg = f"strategy {strategy.name} (lr {strategy.server_lr}) is not the round's {self.strategy}"
+            raise ValueError(msg)
+        return strategy
+
+    def apply(self, start: np.ndarray, summed: np.ndarray, accepted: Sequence[str], strategy=None) -> np.ndarray:
+        """The step the server takes (see ``Server.apply``): the strategy's step from the start
+        model by the dequantized sum / accepted weight, on the encrypted coordinates only.
+
+        ``strategy`` carries an optimizer's state across rounds (it is advanced); without one a
+        fresh :class:`~fbh.protocol.strategy.ServerStrategy` is used (exact for FedAvg/FedProx).
+        """
+        if self.dp_scale is not None:  # as DistributedDiscreteGaussian.dequantize
+            deq = (np.asarray(summed, np.float64) / self.dp_scale).astype(np.float32)
+        else:
+            deq = Quantizer(clip=self.clip, num_clients=self.num_clients, bound=self.bound).dequantize(summed)
         share = sum(self.weights[h] for h in accepted)
-        return start + quantizer.dequantize(summed) / np.float32(share)
+        delta = deq / np.float32(share)
+        step = self.step(strategy)
+        if self.trainable is None:
+            return step.step(start, delta)
+        new = np.array(start, np.float32)
+        new[self.trainable] = step.step(new[self.trainable], delta)
+        return new
 
 
 def shares_digest(shares: Sequence[DecryptionShare]) -> bytes:
@@ -70,9 +125,13 @@ def shares_digest(shares: Sequence[DecryptionShare]) -> bytes:
 def check_round(
     round_: int, *, record, trust, blobs: Mapping[str, bytes], start_model: np.ndarray,
     new_model: np.ndarray, shares: Sequence[DecryptionShare], verification_keys: Mapping[int, np.ndarray],
-    threshold: int, context: bytes, params: RoundParams, threads: int | None = None,
+    threshold: int, context: bytes, params: RoundParams, threads: int | None = None, strategy=None,
 ) -> list[Finding]:
-    """Recompute one guardian-run round from public data; returns the failing step(s), if any."""
+    """Recompute one guardian-run round from public data; returns the failing step(s), if any.
+
+    ``strategy`` is the caller's replay of the server optimizer (advanced once the round is
+    decrypted); ``None`` for FedAvg/FedProx.
+    """
 
     def fail(step: str, detail: str) -> list[Finding]:
         return [Finding(round_, step, detail)]
@@ -111,7 +170,10 @@ def check_round(
         return fail("decryption", str(exc))
     if trust.params_digest != params.digest():
         return fail("params", "the dequantization parameters are not the ones recorded on chain")
-    expected = params.apply(start_model, summed, list(blobs))
+    try:
+        expected = params.apply(start_model, summed, list(blobs), strategy)
+    except ValueError as exc:  # the replayed strategy is not the one the parameters name
+        return fail("params", str(exc))
     if expected.shape != np.shape(new_model) or expected.astype("<f4").tobytes() != np.asarray(
         new_model, dtype="<f4"
     ).tobytes():

@@ -15,11 +15,22 @@ def _attack_ok(attack: str | None, clients: int) -> bool:
     if attack is None or attack in ("curious-server", "wrong-model"):
         return True
     kind, _, party = attack.partition(":")
-    return kind in HOSPITAL_ATTACKS and party.isdigit() and int(party) < clients
+    return kind in PARTY_ATTACKS and party.isdigit() and int(party) < clients
 
 
 # Attacks one hospital (or an outsider naming it) plays; they need no guardians.
 HOSPITAL_ATTACKS = ("forge-exclusion", "out-of-range", "inflate-weight", "copy", "wrong-key")
+# Attacks aimed at hospital H: the hospital attacks and the server's invented exclusion of H.
+PARTY_ATTACKS = (*HOSPITAL_ATTACKS, "invent-exclusion")
+
+
+def default_guardians(config: RunConfig) -> int:
+    """n of the default trust model: the auditor and two hospitals (the auditor and the only
+    hospital when there is one), so that no single party can decrypt; 0 (a KGC) where the
+    guardians cannot work: without encryption or without a chain to record their ceremony."""
+    if not config.encrypt or config.chain == "none":
+        return 0
+    return min(3, config.clients + 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +80,15 @@ class RunConfig:
         (``"params/dense1/kernel"``); only matching leaves train and are
         encrypted and aggregated ("dense": the CNN's two dense layers).
       guardians: n parties (the auditor, then hospitals 0, 1, ...) that jointly hold the
-        key and decrypt each round's recorded sum once (0: the KGC decrypts, as in the paper).
-      threshold: t, guardians needed to decrypt.
+        key and decrypt each round's recorded sum once. ``None`` (default): 3 (the auditor and
+        two hospitals) for an encrypted run on a chain, 2 with a single hospital, 0 otherwise.
+        0: the paper's trust model, one key generation centre holds the key and decrypts.
+      threshold: t, guardians needed to decrypt (default 2).
       attack: a party misbehaves on purpose, for demonstrations and tests:
-        "curious-server", "wrong-model" (with guardians), or one of "forge-exclusion:H",
-        "out-of-range:H", "inflate-weight:H", "copy:H", "wrong-key:H" (H a hospital index).
+        "curious-server", "wrong-model" (with guardians), "invent-exclusion:H" (the server
+        excludes honest H with a made-up reason), or one of "forge-exclusion:H" (an outsider
+        sends junk naming hospital H), "out-of-range:H", "inflate-weight:H", "copy:H",
+        "wrong-key:H" (H a hospital index).
       range_samples: S, coordinates each hospital proves in range per round (default 1375:
         a hospital corrupting >= 1% of its coordinates is caught with probability >= 1 - 1e-6);
         0 disables the sampled check (unsafe: only the blame path is left).
@@ -115,7 +130,7 @@ class RunConfig:
     clients_per_round: int | None = None
     init_from: str | None = None
     trainable: str | None = None
-    guardians: int = 0
+    guardians: int | None = None
     threshold: int = 2
     attack: str | None = None
     dp_epsilon: float | None = None
@@ -126,6 +141,9 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         from fbh.protocol.strategy import STRATEGIES
+
+        if self.guardians is None:  # resolved here, so config.json records what the run used
+            object.__setattr__(self, "guardians", default_guardians(self))
 
         for name in ("lr", "momentum", "alpha", "clip", "clip_stats", "mu", "server_lr", "sample_fraction"):
             value = getattr(self, name)
@@ -164,17 +182,17 @@ class RunConfig:
              f"threshold must be in [1, guardians = {self.guardians}], got {self.threshold}"),
             (self.guardians == 0 or (self.encrypt and self.chain != "none"),
              "guardians need the encrypted protocol and a chain"),
-            (self.guardians == 0 or (self.trainable is None and self.strategy in ("fedavg", "fedprox")),
-             "guardians currently decrypt whole-model FedAvg/FedProx rounds: drop --trainable and "
-             "--strategy, or --guardians"),
             (_attack_ok(self.attack, self.clients),
-             f"attack must be curious-server, wrong-model or KIND:H with KIND in {', '.join(HOSPITAL_ATTACKS)} "
+             f"attack must be curious-server, wrong-model or KIND:H with KIND in {', '.join(PARTY_ATTACKS)} "
              f"and H < clients, got {self.attack!r}"),
-            (self.attack is None or self.attack.partition(":")[0] in HOSPITAL_ATTACKS
+            (self.attack is None or self.attack.partition(":")[0] in PARTY_ATTACKS
              or self.guardians > 0, f"attack {self.attack!r} needs --guardians"),
             (self.attack is None or self.attack.partition(":")[0] in ("forge-exclusion", "curious-server",
                                                                        "wrong-model") or self.encrypt,
              f"attack {self.attack!r} needs the encrypted protocol"),
+            (self.attack is None or not self.attack.startswith("invent-exclusion:")
+             or (self.encrypt and self.chain != "none"), "attack invent-exclusion needs the encrypted protocol "
+             "and a chain (an exclusion is recorded on chain)"),
             (self.attack != "copy:0",
              "copy:H copies the blob of the hospital before H: H must be >= 1"),
             (self.range_samples >= 0, f"range_samples must be >= 0, got {self.range_samples}"),
@@ -187,8 +205,6 @@ class RunConfig:
             (self.l2_clip > 0, f"l2_clip must be > 0, got {self.l2_clip}"),
             (self.encrypt or (self.dp_epsilon is None and self.noise_multiplier is None),
              "distributed DP noise is added by the encrypted protocol: drop --no-encrypt"),
-            (self.guardians == 0 or (self.dp_epsilon is None and self.noise_multiplier is None),
-             "guardians do not yet decrypt DP-noised rounds: drop --dp-epsilon/--noise-multiplier, or --guardians"),
         ]
         for ok, msg in checks:
             if not ok:

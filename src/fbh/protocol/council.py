@@ -17,8 +17,9 @@ import numpy as np
 
 from fbh import crypto as fc
 from fbh.protocol.binding import RoundParams, shares_digest
-from fbh.protocol.ceremony import DecryptionMediator, DecryptionResult, KeyCeremonyMediator
+from fbh.protocol.ceremony import CeremonyResult, DecryptionMediator, DecryptionResult, KeyCeremonyMediator
 from fbh.protocol.guardian import Guardian, aggregate_digest, sum_blobs
+from fbh.protocol.faults import checkpoint
 from fbh.protocol.messages import model_digest
 
 __all__ = ["GuardianCouncil", "RoundOutcome"]
@@ -51,6 +52,17 @@ class GuardianCouncil:
         if ledger is not None:
             ledger.publish_guardians(self.ceremony.record_digest, len(guardians), threshold)
 
+    @classmethod
+    def restored(cls, guardians: Sequence[Guardian], threshold: int, ceremony: CeremonyResult, *, context: bytes,
+                 ledger=None, threads: int | None = None) -> GuardianCouncil:
+        """The council of a resumed run: the guardians back with their saved shares, the ceremony's
+        public outcome as published (nothing is dealt or published again)."""
+        council = cls.__new__(cls)
+        council.guardians = {g.index: g for g in guardians}
+        council.threshold, council.context, council.ledger, council.threads = threshold, context, ledger, threads
+        council.ceremony = ceremony
+        return council
+
     @property
     def public(self) -> fc.PublicKeySet:
         """The joint key set hospitals encrypt to."""
@@ -63,17 +75,23 @@ class GuardianCouncil:
 
     def close_round(self, round_: int, blobs: Sequence[tuple[str, bytes]], *, params: RoundParams,
                     start_model: np.ndarray, sender=None, constant_time: bool = True,
-                    available: Mapping[int, object | None] | None = None, blamed: tuple = ()) -> RoundOutcome:
-        """Record the sum, have the guardians decrypt it once, record shares and the new model."""
+                    available: Mapping[int, object | None] | None = None, blamed: tuple = (),
+                    strategy=None) -> RoundOutcome:
+        """Record the sum, have the guardians decrypt it once, record shares and the new model.
+
+        ``blamed``: the blame path's evidence for a re-aggregation; ``strategy``: the server
+        optimizer whose state carries across rounds (``None``: FedAvg).
+        """
         aggregate = sum_blobs(blobs, threads=self.threads)
         agg = aggregate_digest(aggregate)
         if self.ledger is not None and self.ledger.trust_record(round_).sum_digest != agg:
             self.ledger.record_sum(round_, agg, sender=sender)
         result = self.mediator(available).decrypt(round_, blobs, bound=params.bound, constant_time=constant_time,
                                                   blamed=blamed)
-        new_model = params.apply(start_model, result.values, [h for h, _ in blobs])
+        new_model = params.apply(start_model, result.values, [h for h, _ in blobs], strategy)
         if self.ledger is not None:
             self.ledger.record_decryption(round_, shares_digest(result.shares), params.digest(), sender=sender)
+            checkpoint("decrypt", round_, self.ledger)
             self.ledger.record_aggregate(round_, agg, model_digest(new_model), sender=sender)
         return RoundOutcome(new_model, result, agg)
 

@@ -5,6 +5,7 @@
 - stages, in round order: ``train`` (local training done), ``encrypt`` (the
   first hospital has committed), ``commit`` (every hospital has committed,
   nothing aggregated), ``aggregate`` (ciphertexts added, nothing decrypted),
+  ``decrypt`` (guardian runs only: sum and shares recorded on chain, no model yet),
   ``audit`` (new model recorded on chain and saved, not yet audited);
 - actions: ``kill`` (default: SIGKILL fbh itself, so no cleanup runs),
   ``kill-chain`` (SIGKILL the anvil node fbh started), ``interrupt``
@@ -21,7 +22,7 @@ import signal
 __all__ = ["ENV", "STAGES", "checkpoint"]
 
 ENV = "FBH_FAULT"
-STAGES = ("train", "encrypt", "commit", "aggregate", "audit")
+STAGES = ("train", "encrypt", "commit", "aggregate", "decrypt", "audit")
 _ACTIONS = ("kill", "kill-chain", "interrupt")
 
 

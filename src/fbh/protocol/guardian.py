@@ -207,6 +207,42 @@ class Guardian(NotCopyable):
         self._received.clear()
         return vss.share_public_points(acc)
 
+    # --- surviving a restart ----------------------------------------------------------------
+    def save_key(self, path) -> None:
+        """Write my key shares for me alone (mode 0600, as :mod:`fbh.protocol.keyring` does for
+        role keys): all a restarted guardian needs; nothing else ever reads the file."""
+        from fbh.protocol.keyring import write_secret
+
+        if self._key_shares is None:
+            msg = f"guardian {self.index} has no key shares yet: the ceremony has not finished"
+            raise RuntimeError(msg)
+        write_secret(path, {"index": self.index, "threshold": self.threshold, "k": self.k, "name": self.name,
+                            "key_shares": self._key_shares.hex()})
+
+    @classmethod
+    def load_key(cls, path, verification_keys: np.ndarray, **kwargs) -> Guardian:
+        """The guardian whose shares :meth:`save_key` wrote, checked against its published
+        verification keys ``S_ij`` (``kwargs``: ledger, context, blob_context, threads).
+
+        Raises:
+          UnusableRunDir: the file is missing, damaged or not this ceremony's guardian.
+        """
+        from fbh.errors import UnusableRunDir
+        from fbh.protocol.keyring import read_secret
+
+        record = read_secret(path)
+        try:
+            g = cls(int(record["index"]), int(record["threshold"]), int(record["k"]), name=record["name"], **kwargs)
+            shares = bytes.fromhex(record["key_shares"])
+            ok = np.array_equal(vss.share_public_points(shares), verification_keys)
+        except (KeyError, ValueError, TypeError):
+            ok = False
+        if not ok:
+            raise UnusableRunDir(f"{path} does not hold the key shares of the guardian published on chain",
+                                 "re-run instead of resuming")
+        g._key_shares = shares
+        return g
+
     # --- decryption -----------------------------------------------------------------------
     def _check_request(self, request: DecryptionRequest) -> fc.PackedCiphertexts:
         r = request.round

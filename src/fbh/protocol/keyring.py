@@ -23,14 +23,14 @@ from eth_account.signers.local import LocalAccount
 from fbh import crypto as fc
 from fbh.errors import UnusableRunDir
 
-__all__ = ["Keyring", "NodeKeys"]
+__all__ = ["Keyring", "NodeKeys", "read_secret", "write_secret"]
 
 _FILE = "keys.json"
 _KGC = "kgc-keyset"
 
 
-def _write_secret(path: Path, record: dict) -> None:
-    """Write ``record`` as JSON readable by the owner only, atomically (never half a key file)."""
+def write_secret(path: Path, record: dict) -> None:
+    """Write ``record`` (JSON) to ``path`` atomically, readable by its owner only (folder 0700, file 0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
     tmp = path.with_name(path.name + ".tmp")
@@ -40,6 +40,21 @@ def _write_secret(path: Path, record: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def read_secret(path: Path) -> dict:
+    """The record :func:`write_secret` wrote.
+
+    Raises:
+      UnusableRunDir: the file is missing or damaged (never echoed: it holds secrets).
+    """
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UnusableRunDir(f"{path} is missing: the run's parties cannot be restored",
+                             "re-run instead of resuming") from None
+    except (OSError, ValueError) as exc:
+        raise UnusableRunDir(f"{path} is damaged ({type(exc).__name__})", "re-run instead of resuming") from None
 
 
 class Keyring:
@@ -56,24 +71,28 @@ class Keyring:
         msg = "Keyring is a handle on secret keys and cannot be pickled"
         raise TypeError(msg)
 
-    def create(self, role_names: Sequence[str]) -> tuple[dict[str, LocalAccount], fc.KeySet]:
-        """Fresh keys from the OS CSPRNG for ``role_names`` and the KGC, saved before first use."""
+    def create(self, role_names: Sequence[str], *, kgc_key: bool = True,
+               ) -> tuple[dict[str, LocalAccount], fc.KeySet | None]:
+        """Fresh keys from the OS CSPRNG for ``role_names`` and (with ``kgc_key``, the paper's
+        trust model) the KGC's ElGamal key set, saved before first use."""
         accounts = {name: Account.create() for name in role_names}
-        secret = fc.KeySet.generate()
+        secret = fc.KeySet.generate() if kgc_key else None
         record = {name: acct.key.hex() for name, acct in accounts.items()}
-        record[_KGC] = secret.to_bytes().hex()
-        _write_secret(self.path, record)
+        if secret is not None:
+            record[_KGC] = secret.to_bytes().hex()
+        write_secret(self.path, record)
         return accounts, secret
 
-    def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet]:
-        """The saved keys (role name -> account, KGC secret).
+    def load(self) -> tuple[dict[str, LocalAccount], fc.KeySet | None]:
+        """The saved keys (role name -> account, KGC secret or ``None`` in guardian mode).
 
         Raises:
           UnusableRunDir: the file is missing or damaged.
         """
         try:
             record = json.loads(self.path.read_text())
-            secret = fc.KeySet.from_bytes(bytes.fromhex(record.pop(_KGC)))
+            kgc = record.pop(_KGC, None)
+            secret = None if kgc is None else fc.KeySet.from_bytes(bytes.fromhex(kgc))
             return {name: Account.from_key(key) for name, key in record.items()}, secret
         except FileNotFoundError:
             raise UnusableRunDir(f"{self.path} is missing: the run's parties cannot be restored",
@@ -116,7 +135,7 @@ class NodeKeys:
         record = self._record()
         if "account" not in record:
             record["account"] = Account.create().key.hex()
-            _write_secret(self.path, record)
+            write_secret(self.path, record)
         return Account.from_key(record["account"])
 
     def key_set(self) -> fc.KeySet:
@@ -124,5 +143,5 @@ class NodeKeys:
         record = self._record()
         if _KGC not in record:
             record[_KGC] = fc.KeySet.generate().to_bytes().hex()
-            _write_secret(self.path, record)
+            write_secret(self.path, record)
         return fc.KeySet.from_bytes(bytes.fromhex(record[_KGC]))

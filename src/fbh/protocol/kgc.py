@@ -1,11 +1,16 @@
-"""The key generation centre (KGC): key setup, registration, and decryption of sums.
+"""The key generation centre (KGC): registration, and in the paper's trust model the key.
 
-The KGC creates the packed ElGamal key set (k independent slot keys),
-registers every participant's address on chain under its role and publishes
-the public key set's SHA-256 before round one (its points go to the
-hospitals off chain, and they check them against that digest).  Until threshold decryption lands it also holds the private key; it
-decrypts only blobs whose SHA-256 the server has recorded on chain as a
-round's aggregate, so it never decrypts an individual hospital's update.
+The KGC registers every participant's address on chain under its role and
+publishes the public key set's SHA-256 before round one (its points go to the
+hospitals off chain, and they check them against that digest).
+
+With guardians (the default, :mod:`fbh.protocol.guarded`) that is all it does:
+:meth:`KeyGenerationCentre.registrar` publishes the guardians' joint key and
+holds no secret at all.  In the paper's trust model (``--guardians 0``) it also
+creates the packed ElGamal key set (k independent slot keys), holds the
+private key and decrypts only blobs committed on chain for the round, so it
+never decrypts an individual hospital's update on purpose — but it is the one
+party that could.
 """
 
 from __future__ import annotations
@@ -34,10 +39,23 @@ class KeyGenerationCentre:
 
     def __init__(self, ledger=None, *, threads: int | None = None, k: int = fc.DEFAULT_K,
                  secret: fc.KeySet | None = None) -> None:
-        self._secret = fc.KeySet.generate(k=k) if secret is None else secret
+        self._secret: fc.KeySet | None = fc.KeySet.generate(k=k) if secret is None else secret
         self.public_key = self._secret.public
         self.ledger = ledger
         self.threads = threads
+
+    @classmethod
+    def registrar(cls, ledger, public_key: fc.PublicKeySet) -> KeyGenerationCentre:
+        """A KGC with registration duties only: it publishes ``public_key`` (the guardians'
+        joint key) and never generates or holds a secret key."""
+        kgc = cls.__new__(cls)
+        kgc._secret, kgc.public_key, kgc.ledger, kgc.threads = None, public_key, ledger, None
+        return kgc
+
+    @property
+    def holds_key(self) -> bool:
+        """Whether this KGC holds the private key (the paper's trust model)."""
+        return self._secret is not None
 
     def __reduce__(self):  # the private key must never be pickled by accident
         msg = "KeyGenerationCentre holds a private key and cannot be pickled"
@@ -67,9 +85,12 @@ class KeyGenerationCentre:
         committed updates: it can only ever reveal an aggregate.
 
         Raises:
-          PermissionError: if a blob is not committed for ``round_``, or too
-            few parties are summed.
+          PermissionError: if a blob is not committed for ``round_``, too
+            few parties are summed, or this KGC holds no key (guardians decrypt).
         """
+        if self._secret is None:
+            msg = f"round {round_}: the KGC holds no key in guardian mode: only t guardians together decrypt"
+            raise PermissionError(msg)
         if len(set(blobs)) < min_parties:
             msg = f"round {round_}: refusing to decrypt a sum of fewer than {min_parties} distinct updates"
             raise PermissionError(msg)

@@ -8,7 +8,10 @@ a round the crash left open or aggregated is cancelled on chain with reason
 ``INTERRUPTED`` and redone under the next round number, with the training
 step's seeds, so it computes what the lost round would have; every file of
 an unfinished round is removed first, so ``fbh audit`` never reads a stale
-blob.  A run that crashed before its chain was set up starts over.
+blob.  A run that crashed before its chain was set up starts over.  Guardians
+come back with the key shares each saved for itself (``keys/guardian_<i>.json``,
+mode 0600) and the ceremony published on chain; hospitals train on from the
+last approved model.
 """
 
 from __future__ import annotations
@@ -63,10 +66,6 @@ def resume(run_dir: str | Path, *, data_dir=None, progress: bool = True, dataset
         raise UnusableRunDir(f"{rd.root} holds a finished run: there is nothing to resume",
                              f"see `fbh report {rd.root}`")
     check_config(config)
-    if config.guardians and _set_up(rd):
-        # The guardians' key shares live with the guardians, not in this run's keyring.
-        raise UnusableRunDir(f"{rd.root} ran with --guardians: resuming a guardian run is not supported yet",
-                             "re-run it into a new --out")
     if not _set_up(rd):  # crashed during set-up: no round was done, nothing on chain to keep
         return run(config, rd.root, data_dir=data_dir, progress=progress, tamper=tamper, dataset=dataset)
     rows = rd.read_json(rd.metrics_path)["rounds"] if rd.metrics_path.exists() else []
@@ -115,6 +114,10 @@ def _recover(session, rd: RunDir, rows: list[dict[str, Any]]) -> list[dict[str, 
             shutil.rmtree(rd.round_dir(r))
     if done:
         session.global_flat, _ = rd.load_model(rd.round_dir(last) / "model.npz")
+    if getattr(session, "council", None) is not None and ledger is not None:  # guardians: on from the last approved model
+        from fbh.protocol import guarded
+
+        guarded.last_approved(session, ledger)
     return done
 
 

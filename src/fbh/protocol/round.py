@@ -17,7 +17,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from fbh.protocol import blame, retention
+from fbh.protocol import blame, exclusions, retention
 from fbh.protocol import messages as msg
 
 __all__ = ["client_keys", "collect", "contribute", "no_timer", "outcome", "rounding_seed"]
@@ -66,13 +66,15 @@ def contribute(hospital, plan: msg.RoundPlan, delta: np.ndarray, seed: int, time
 
 
 def collect(server, run_dir, plan: msg.RoundPlan, updates: list[msg.EncryptedUpdate], num_values: int,
-            keep: str, timer=no_timer, ranges=None) -> tuple[list, list, bytes]:
+            keep: str, timer=no_timer, ranges=None, screen=None) -> tuple[list, list, bytes]:
     """The server's steps on what arrived: verify, range-check, keep the accepted blobs, add them.
 
-    Returns ``(accepted, rejected, aggregate wire bytes)``; the blobs and,
-    under ``keep`` = until-approved, the aggregate go to ``run_dir``.
-    ``ranges`` (:class:`fbh.protocol.blame.RangeStage`) checks each sender's
-    sampled coordinates; the senders that fail are rejected.
+    Returns ``(accepted, rejected, aggregate wire bytes)``; the blobs, the evidence
+    behind every recorded exclusion and, under ``keep`` = until-approved, the
+    aggregate go to ``run_dir``.  ``ranges`` (:class:`fbh.protocol.blame.RangeStage`)
+    checks each sender's sampled coordinates; the senders that fail are rejected.
+    ``screen(accepted, rejected)`` may edit both lists in place before anything is
+    kept (a misbehaving server's ``--attack``).
     """
     with timer(msg.VERIFY):
         accepted, rejected = server.verify(plan, updates, num_values)
@@ -80,9 +82,12 @@ def collect(server, run_dir, plan: msg.RoundPlan, updates: list[msg.EncryptedUpd
         with timer(blame.STAGE):
             accepted, out_of_range = ranges.sampled(plan, accepted)
         rejected = rejected + out_of_range
+    if screen is not None:
+        screen(accepted, rejected)
     with timer("storage"):
         for update in accepted:
             run_dir.save_update(plan.round, update.hospital, update.blob, update.signature)
+        exclusions.keep_evidence(run_dir.round_dir(plan.round), rejected)
     with timer(msg.AGGREGATE):
         aggregate = server.aggregate(plan, accepted)
     if keep == retention.UNTIL_APPROVED:  # what stays of the round once its blobs go

@@ -53,12 +53,15 @@ class Rejection:
       detail: what exactly was wrong.
       recorded: whether it excludes ``hospital`` from the round on chain
         (noise and other rounds' messages are only reported).
+      evidence: the signed updates that justify the exclusion, kept in the run
+        directory so anyone can re-check it (:mod:`fbh.protocol.exclusions`).
     """
 
     hospital: str | None
     reason: str
     detail: str = ""
     recorded: bool = True
+    evidence: tuple[EncryptedUpdate, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     @property
     def code(self) -> RejectReason:
@@ -145,13 +148,14 @@ class Server:
         accepted: list[EncryptedUpdate] = []
         for sender, mine in attribution.group_by_sender(checked).items():
             if len(mine) > 1:
-                rejected.append(Rejection(sender, "duplicate", f"{len(mine)} different signed updates this round"))
+                rejected.append(Rejection(sender, "duplicate", f"{len(mine)} different signed updates this round",
+                                          evidence=tuple(mine)))
                 continue
             reason, detail = self._check(plan, mine[0], info, num_params)
             if reason is None:
                 accepted.append(mine[0])
             else:
-                rejected.append(Rejection(sender, reason, detail))
+                rejected.append(Rejection(sender, reason, detail, evidence=(mine[0],)))
         if self._accepted[0] != plan.round:
             self._accepted = (plan.round, set())
         self._accepted[1].update(u.hospital for u in accepted)

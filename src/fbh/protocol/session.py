@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import blame, cheats, guarded, retention
+from fbh.protocol import blame, cheats, exclusions, guarded, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
@@ -168,7 +168,7 @@ class Session:
         names = ["kgc", "server", "auditor"] + [f"hospital_{i}" for i in range(c.clients)]
         keyring = Keyring(self.run_dir.root / "keys")
         # Keys are saved before the chain first sees them, so a crash at any later point can resume.
-        stored, secret = keyring.load() if self.resuming else keyring.create(names)
+        stored, secret = keyring.load() if self.resuming else keyring.create(names, kgc_key=not c.guardians)
         live = c.chain.startswith(("http://", "https://"))  # role keys come from the environment there
         if c.chain != "none":
             from fbh import chain
@@ -184,10 +184,12 @@ class Session:
         else:
             accounts = [stored[name] for name in names]
         _, server_acct, auditor_acct, *hospital_accts = accounts
-        self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         self.council = None
-        if c.guardians:
+        if c.guardians:  # the KGC only registers parties: it never generates or holds a key
             self._convene_guardians()
+            self.kgc = KeyGenerationCentre.registrar(self.ledger, self.council.public)
+        else:
+            self.kgc = KeyGenerationCentre(self.ledger, threads=c.threads, secret=secret)
         sub = slice(None) if self.trainable is None else self.trainable
         self.server = Server(server_acct, self.ledger, clip=self.clip[sub], bound=c.bound, threads=c.threads,
                              k=self.kgc.public_key.k, strategy=self.strategy, trainable=self.trainable,
@@ -207,13 +209,16 @@ class Session:
 
     def _convene_guardians(self) -> None:
         """Guardian mode: the key ceremony replaces the KGC's key (the KGC only registers parties)."""
-        c = self.config  # never on resume: protocol.resume refuses guardian runs before any data loads
-        names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
-        self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, k=self.kgc.public_key.k,
-                                       threads=c.threads)
-        self.kgc.public_key = self.council.public
-        guarded.save_ceremony(self.run_dir.root, self.council)
+        c, root = self.config, self.run_dir.root
+        if self.resuming:  # the same guardians with their saved shares; the start model comes with _recover
+            self.council = guarded.restore_council(self.ledger, root, threads=c.threads)
+        else:
+            names = ["auditor"] + [f"hospital_{i}" for i in range(c.clients)]
+            self.council = guarded.convene(self.ledger, c.guardians, c.threshold, names, threads=c.threads)
+            guarded.save_guardian_keys(root, self.council)
+            guarded.save_ceremony(root, self.council)
         self.approved_hash = msg.model_digest(self.global_flat)  # hospitals train only on this model
+        self.audit_strategy = ServerStrategy(self.strategy.name, self.strategy.server_lr, self.strategy.optimized)
 
     def describe(self) -> str:
         """One paragraph on what this run is about to do."""
@@ -238,6 +243,12 @@ class Session:
             chain = f"{c.chain} chain, contract {self.ledger.address}" if self.ledger is not None else "no chain"
             lines.append(f"     packed EC-ElGamal on secp256k1 (k = {self.kgc.public_key.k}, sender-bound proofs), "
                          f"{mode}; {chain}")
+            if self.council is not None:
+                who = ", ".join((["auditor"] + [f"hospital {i}" for i in range(c.clients)])[: c.guardians])
+                lines.append(f"     key held by {c.guardians} guardians ({who}), any {c.threshold} decrypt each "
+                             "round's recorded sum once; the KGC only registers parties")
+            elif self.ledger is not None:
+                lines.append("     one KGC holds the key and decrypts (the paper's trust model: --guardians 0)")
             if self.dp is not None:
                 lines.append(f"     {self.dp.mechanism.describe()}")
         else:
@@ -304,12 +315,15 @@ class Session:
                 start = row.pop("_start", None)
                 findings = [] if start is None else guarded.audit_findings(self, round_, accepted, start, new_flat)
                 findings += row.pop("_range_audit")(accepted)
+                findings += exclusions.audit_round(self.ledger, self.run_dir.round_dir(round_),
+                                                   shape=row.pop("_shape"), threads=c.threads)
                 verdict = self.auditor.audit(round_, accepted, new_flat, extra_problems=findings)
             if start is not None:  # guardian mode: train on from the last approved model only
                 if verdict.approved:
                     self.approved_hash = msg.model_digest(new_flat)
                 else:
                     self.global_flat = start
+                    guarded.undo_round(self)
             digests = row.pop("_digests")
             if verdict.approved and c.retention == retention.UNTIL_APPROVED:
                 with timer("storage"):
@@ -362,8 +376,10 @@ class Session:
         ranges = blame.RangeStage(self.server, {h.address: h for h in hospitals}, self.kgc.public_key,
                                   c.range_samples, self.run_dir.round_dir(round_),
                                   answer=blame.honest_answer if cheat is None else cheat.bind(self.hospitals).answer)
-        accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
-                                                               global_sub.size, c.retention, timer, ranges)
+        invented = []  # the server's --attack invent-exclusion, played on what it verified
+        accepted, rejected, aggregate = protocol_round.collect(
+            self.server, self.run_dir, plan, updates, global_sub.size, c.retention, timer, ranges,
+            screen=lambda acc, rej: invented.append(guarded.invent_exclusion(self, round_, acc, rej)))
         checkpoint("aggregate", round_, self.ledger)
         extra: dict[str, Any] = {}
         if self.council is not None:
@@ -386,12 +402,15 @@ class Session:
         blame.set_aside(self.run_dir, round_, [r.hospital for r in blamed])
         if forged is not None:
             extra["attack"] = guarded.forge_outcome(forged, accepted, rejected)
+        if invented and invented[0] is not None:
+            extra["attack"] = invented[0]
         extra |= protocol_round.outcome(accepted, rejected, clipped, len(hospitals), global_sub.size)
         extra |= {
             "range_check": ranges.summary(),
             "_range_audit": lambda blobs: blame.audit_range(self.kgc.public_key, self.ledger, plan,
                                                             self.run_dir.round_dir(round_), blobs, c.range_samples,
                                                             threads=c.threads),
+            "_shape": (int(global_sub.size), self.kgc.public_key.k),
         }
         for hospital in hospitals:
             hospital.forget()

@@ -65,6 +65,15 @@ class ServerStrategy:
         self.optimized = None if optimized is None else np.asarray(optimized, bool)
         self._opt_state = None
 
+    @property
+    def state(self):
+        """The optimizer's state (an immutable pytree, or ``None``): save it to undo a rejected round."""
+        return self._opt_state
+
+    @state.setter
+    def state(self, value) -> None:
+        self._opt_state = value
+
     def step(self, global_flat: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """The next global model from the current one and the decrypted mean update.
 
