@@ -199,6 +199,10 @@ class Session:
             for a, n in zip(hospital_accts, self.counts, strict=True)
         ]
         self.auditor = Auditor(auditor_acct, self._validation_accuracy, self.ledger, threads=c.threads)
+        if self.council is not None:
+            cheat = cheats.parse(c.attack)
+            guarded.connect_hospitals(self.council, self.hospitals,
+                                      blame.honest_answer if cheat is None else cheat.bind(self.hospitals).answer)
         if self.resuming:
             return
         self.kgc.setup(
