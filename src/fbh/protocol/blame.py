@@ -89,7 +89,8 @@ class RangeStage:
         problem = rc.verify_evidence(self.public_key, ct, ledger, plan.round, ev, threads=self.server.threads)
         if problem is None:
             return None
-        return Rejection(update.hospital, "no-range-proof" if proofs is None else "out-of-range", f"{stage}: {problem}")
+        return Rejection(update.hospital, "no-range-proof" if proofs is None else "out-of-range", f"{stage}: {problem}",
+                         evidence=(update,))  # its blob: the audit re-checks the answer against it
 
     def sampled(self, plan, accepted: list) -> tuple[list, list[Rejection]]:
         """Challenge each accepted hospital at its S public coordinates; exclude those that fail."""
@@ -221,12 +222,15 @@ def set_aside(run_dir, round_: int, hospitals) -> None:
 
 def audit_range(pub, ledger, plan, round_dir: Path, accepted: Mapping[str, bytes], samples: int, *,
                 threads: int | None = None) -> list[str]:
-    """The auditor's re-check: every accepted hospital answered its public sample with valid proofs
-    for its public range, and every range exclusion on chain is backed by a failing answer."""
+    """The auditor's re-check (live, and ``fbh audit`` through :mod:`fbh.protocol.range_audit`):
+    every accepted hospital answered its public sample with valid proofs for its public range, and
+    every range exclusion on chain is backed by a failing (or missing) answer to a challenge at
+    the party's public range, for its committed blob."""
     problems = []
     evidence = rc.RangeEvidence.load_all(round_dir)
     by = {(e.hospital, e.stage): e for e in evidence if e.stage == rc.SAMPLE}
-    seed = rc.sampling_seed(ledger, plan.round) if samples > 0 and accepted else b""
+    seed = rc.sampling_seed(ledger, plan.round) if samples > 0 and (
+        ledger is None or ledger.round(plan.round).updates) else b""
     for hospital, blob in sorted(accepted.items()):
         ct = fc.PackedCiphertexts.from_bytes(blob, threads=threads)
         answers = [e for e in evidence if e.hospital == hospital]
@@ -244,23 +248,44 @@ def audit_range(pub, ledger, plan, round_dir: Path, accepted: Mapping[str, bytes
     if ledger is not None:
         for rec in ledger.round(plan.round).rejections:
             if rec.reason in (RejectReason.OUT_OF_RANGE, RejectReason.NO_RANGE_PROOF):
-                problems += _check_exclusion(pub, ledger, plan.round, round_dir, rec.party,
-                                             [e for e in evidence if e.hospital == rec.party], threads)
+                answers = [e for e in evidence if e.hospital == rec.party]
+                problems += _check_exclusion(pub, ledger, plan, round_dir, rec.party, answers, samples, seed,
+                                             threads)
     return problems
 
 
+def _excluded_blob(ledger, round_: int, round_dir: Path, party: str) -> bytes | None:
+    """The party's committed blob as the server kept it: set aside by the blame path, or kept as the
+    evidence of a sampled-stage exclusion (:mod:`fbh.protocol.exclusions`); None if neither matches
+    the party's on-chain commitment."""
+    from fbh.protocol import exclusions
+    from fbh.protocol.messages import digest
 
-def _check_exclusion(pub, ledger, round_: int, round_dir: Path, party: str, answers, threads) -> list[str]:
-    """A range exclusion must rest on an answer that fails (or on no answer) for the party's blob."""
-    where = f"round {round_}: step range: {party} excluded for its range"
+    record = ledger.round(round_).by_hospital.get(party)
+    blamed = round_dir / rc.EVIDENCE_DIR / EXCLUDED / f"{party}.bin"
+    kept = [blamed.read_bytes()] if blamed.exists() else []
+    kept += [u.blob for u in exclusions.load_evidence(round_dir).get(party, [])]
+    return next((b for b in kept if record is not None and digest(b) == record.digest), None)
+
+
+def _check_exclusion(pub, ledger, plan, round_dir: Path, party: str, answers, samples: int, seed: bytes,
+                     threads) -> list[str]:
+    """A range exclusion must rest on an answer that fails (or on no answer) to a challenge at the
+    party's public range, at its public sample or a blamed coordinate, for its committed blob."""
+    where = f"round {plan.round}: step range: {party} excluded for its range"
     if not answers:
         return [f"{where} with no saved challenge"]
-    if any(ev.proofs is not None and not rc.signed_by_hospital(ledger, round_, ev) for ev in answers):
+    if any(ev.proofs is not None and not rc.signed_by_hospital(ledger, plan.round, ev) for ev in answers):
         return [f"{where} on an answer it did not sign"]
-    blob = round_dir / rc.EVIDENCE_DIR / EXCLUDED / f"{party}.bin"
-    if not blob.exists():
-        return []  # excluded at the sampled stage: its blob was never stored (nothing summed it)
-    ct = fc.PackedCiphertexts.from_bytes(blob.read_bytes(), threads=threads)
-    if all(rc.verify_evidence(pub, ct, ledger, round_, ev, threads=threads) is None for ev in answers):
+    if any(ev.bound != rc.hospital_bound(plan, party) for ev in answers):
+        return [f"{where}, challenged with a range that is not its public one"]
+    blob = _excluded_blob(ledger, plan.round, round_dir, party)
+    if blob is None:
+        return [f"{where}, but its committed blob is not kept in the run directory"]
+    ct = fc.PackedCiphertexts.from_bytes(blob, threads=threads)
+    sample = rc.sample_indices(seed, party, ct.count, samples).tolist() if samples > 0 else None
+    if any(ev.stage == rc.SAMPLE and ev.indices.tolist() != sample for ev in answers):
+        return [f"{where}, challenged at coordinates that are not its public sample"]
+    if all(rc.verify_evidence(pub, ct, ledger, plan.round, ev, threads=threads) is None for ev in answers):
         return [f"{where}, yet every answer it gave verifies"]
     return []
