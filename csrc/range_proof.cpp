@@ -30,10 +30,23 @@ bool load_finite(ge* r, const unsigned char* in) {
 
 }  // namespace
 
+int range_bits(std::int64_t bound) {
+  int bits = 0;
+  for (auto x = static_cast<std::uint64_t>(2 * bound); x; x >>= 1) ++bits;
+  return bits;
+}
+
+std::uint64_t range_weight(std::int64_t bound, int i) {
+  const int top = range_bits(bound) - 1;
+  if (i < top) return std::uint64_t{1} << i;
+  return static_cast<std::uint64_t>(2 * bound) - (std::uint64_t{1} << top) + 1;
+}
+
 void range_statement_hash(unsigned char* h, const unsigned char* ctx, std::size_t ctx_len,
-                          std::uint64_t block, std::uint64_t slot, int bits,
+                          std::uint64_t block, std::uint64_t slot, std::int64_t bound,
                           const unsigned char* key, const unsigned char* r, const unsigned char* c,
                           const unsigned char* commits) {
+  const int bits = range_bits(bound);
   const std::size_t tag = sizeof(kRangeTag) - 1;
   const std::size_t nc = static_cast<std::size_t>(bits - 1) * kPairBytes;
   std::vector<unsigned char> buf(tag + 8 + ctx_len + 24 + 3 * kPointBytes + nc);
@@ -45,7 +58,7 @@ void range_statement_hash(unsigned char* h, const unsigned char* ctx, std::size_
   p += 8 + ctx_len;
   put_be64(p, block);
   put_be64(p + 8, slot);
-  put_be64(p + 16, static_cast<std::uint64_t>(bits));
+  put_be64(p + 16, static_cast<std::uint64_t>(bound));
   p += 24;
   std::memcpy(p, key, kPointBytes);
   std::memcpy(p + kPointBytes, r, kPointBytes);
@@ -76,9 +89,10 @@ scalar random_weight() {
 
 /// Append item t's equations, weighted at random, to (pts, sc) and its G coefficient to gco.
 bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const unsigned char* proof,
-             int bits, const unsigned char* ctx, std::size_t ctx_len, const unsigned char* key,
+             std::int64_t bound, const unsigned char* ctx, std::size_t ctx_len, const unsigned char* key,
              const unsigned char* rp, const unsigned char* cp, std::uint64_t block,
              std::uint64_t slot) {
+  const int bits = range_bits(bound);
   const std::size_t L = static_cast<std::size_t>(bits);
   ge P, R, C;
   if (!load_finite(&P, key) || !load_finite(&R, rp) || !load_finite(&C, cp)) return false;
@@ -89,7 +103,7 @@ bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const u
       return false;
   }
   unsigned char h[32];
-  range_statement_hash(h, ctx, ctx_len, block, slot, bits, key, rp, cp, proof);
+  range_statement_hash(h, ctx, ctx_len, block, slot, bound, key, rp, cp, proof);
   std::vector<scalar> coef_r(L), coef_c(L);
   scalar coef_p{}, t, u;
   const unsigned char* bitp = proof + (L - 1) * kPairBytes;
@@ -135,18 +149,20 @@ bool collect(std::vector<ge>& pts, std::vector<scalar>& sc, scalar* gco, const u
       sc.push_back(ne);
     }
   }
-  // Bit 0's pair is (R, C + 2^(L-1) G) - sum_{i>=1} 2^i (R_i, C_i).
+  // Bit 0's pair (weight 1) is (R, C + B G) - sum_{i>=1} w_i (R_i, C_i).
   pts.push_back(P);
   sc.push_back(coef_p);
   pts.push_back(R);
   sc.push_back(coef_r[0]);
   pts.push_back(C);
   sc.push_back(coef_c[0]);
-  const scalar hs = scalar_pow2(bits - 1);
+  scalar hs{};
+  hs.d[0] = static_cast<u64>(bound);
   scalar_mul(&t, &coef_c[0], &hs);
   scalar_add(gco, gco, &t);
   for (std::size_t i = 1; i < L; ++i) {
-    const scalar p2 = scalar_pow2(static_cast<int>(i));
+    scalar p2{};
+    p2.d[0] = range_weight(bound, static_cast<int>(i));
     scalar_mul(&t, &coef_r[0], &p2);
     scalar_sub(&u, &coef_r[i], &t);
     pts.push_back(Ri[i]);
@@ -166,11 +182,12 @@ std::size_t range_proof_bytes(int bits) {
   return (L - 1) * kPairBytes + L * kBitBytes;
 }
 
-std::int64_t range_verify_var(const unsigned char* proofs, std::size_t n, int bits,
+std::int64_t range_verify_var(const unsigned char* proofs, std::size_t n, std::int64_t bound,
                               const unsigned char* ctx, std::size_t ctx_len,
                               const unsigned char* keys, const unsigned char* rs,
                               const unsigned char* cs, const std::uint64_t* blocks,
                               const std::uint64_t* slots, int threads) {
+  const int bits = range_bits(bound);
   const std::size_t pb = range_proof_bytes(bits);
   auto check = [&](std::size_t lo, std::size_t hi, std::int64_t* first_bad) {
     std::vector<ge> pts;
@@ -179,7 +196,7 @@ std::int64_t range_verify_var(const unsigned char* proofs, std::size_t n, int bi
     sc.reserve(pts.capacity());
     scalar gco{};
     for (std::size_t t = lo; t < hi; ++t) {
-      if (!collect(pts, sc, &gco, proofs + t * pb, bits, ctx, ctx_len, keys + t * kPointBytes,
+      if (!collect(pts, sc, &gco, proofs + t * pb, bound, ctx, ctx_len, keys + t * kPointBytes,
                    rs + t * kPointBytes, cs + t * kPointBytes, blocks[t], slots[t])) {
         *first_bad = static_cast<std::int64_t>(t);
         return false;

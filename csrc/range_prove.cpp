@@ -87,15 +87,15 @@ struct SlotItem {
   const unsigned char* c;
   const FixedTable* tab;
   scalar nonce;
-  u64 x;  // the shifted value m + 2^(L-1), in [0, 2^L)
+  u64 x;  // bit i of x is b_i, the digits of m + B = sum_i w_i b_i
   std::uint64_t block, slot;
 };
 
 /// Per-thread buffers; every secret they hold is cleared after each chunk.
 class ProveWorkspace {
  public:
-  ProveWorkspace(std::size_t slots, int bits)
-      : L_(static_cast<std::size_t>(bits)),
+  ProveWorkspace(std::size_t slots, std::int64_t bound)
+      : L_(static_cast<std::size_t>(range_bits(bound))), bound_(bound),
         w_(slots * L_), u_(slots * L_), v_(slots * L_), fc_(slots * L_),
         digits_(slots * 4 * L_ * static_cast<std::size_t>(kDigitsCt)),
         jobs_(slots * per_slot()), pts_(jobs_.size()), q_(jobs_.size()), scratch_(jobs_.size()),
@@ -108,21 +108,18 @@ class ProveWorkspace {
   std::size_t per_slot() const { return 2 * (L_ - 1) + 5 * L_; }
 
   /// Prove the n <= kChunkSlots slots of items; false if every attempt met an exception.
-  bool prove(SlotItem* items, std::size_t n, int bits, const unsigned char* ctx,
-             std::size_t ctx_len) {
+  bool prove(SlotItem* items, std::size_t n, const unsigned char* ctx, std::size_t ctx_len) {
     bool ok = false;
     for (int attempt = 0; attempt < kMaxAttempts && !ok; ++attempt) {
-      ok = attempt_chunk(items, n, bits, ctx, ctx_len);
+      ok = attempt_chunk(items, n, ctx, ctx_len);
     }
     clear();
     return ok;
   }
 
  private:
-  bool attempt_chunk(SlotItem* items, std::size_t n, int bits, const unsigned char* ctx,
-                     std::size_t ctx_len);
-  void finish_slot(const SlotItem& it, std::size_t s, int bits, const unsigned char* ctx,
-                   std::size_t ctx_len);
+  bool attempt_chunk(SlotItem* items, std::size_t n, const unsigned char* ctx, std::size_t ctx_len);
+  void finish_slot(const SlotItem& it, std::size_t s, const unsigned char* ctx, std::size_t ctx_len);
   digit* dig(std::size_t k) { return &digits_[k * static_cast<std::size_t>(kDigitsCt)]; }
 
   void clear() {
@@ -133,6 +130,7 @@ class ProveWorkspace {
   }
 
   std::size_t L_;
+  std::int64_t bound_;
   std::vector<scalar> w_, u_, v_, fc_;
   std::vector<digit> digits_;
   std::vector<FixedJob> jobs_;
@@ -141,18 +139,19 @@ class ProveWorkspace {
   std::vector<ge> acc_, add_;
 };
 
-bool ProveWorkspace::attempt_chunk(SlotItem* items, std::size_t n, int bits,
-                                   const unsigned char* ctx, std::size_t ctx_len) {
+bool ProveWorkspace::attempt_chunk(SlotItem* items, std::size_t n, const unsigned char* ctx,
+                                   std::size_t ctx_len) {
   const FixedTable& tg = table_g(true);
   const std::size_t L = L_, ps = per_slot();
-  // Fresh scalars and their regular digits; w_0 = r - sum_{i>=1} 2^i w_i.
+  // Fresh scalars and their regular digits; w_0 = r - sum_{i>=1} W_i w_i (W_i the bit weights).
   for (std::size_t s = 0; s < n; ++s) {
     scalar sum{}, t;
     for (std::size_t i = 0; i < L; ++i) {
       const std::size_t k = s * L + i;
       if (i > 0) {
         scalar_random(&w_[k]);
-        t = scalar_pow2(static_cast<int>(i));
+        t = scalar{};
+        t.d[0] = range_weight(bound_, static_cast<int>(i));
         scalar_mul(&t, &t, &w_[k]);
         scalar_add(&sum, &sum, &t);
       }
@@ -208,13 +207,13 @@ bool ProveWorkspace::attempt_chunk(SlotItem* items, std::size_t n, int bits,
     }
   }
   if (!ge_batch_add(acc_.data(), add_.data(), m, scratch_.data())) return false;
-  for (std::size_t s = 0; s < n; ++s) finish_slot(items[s], s, bits, ctx, ctx_len);
+  for (std::size_t s = 0; s < n; ++s) finish_slot(items[s], s, ctx, ctx_len);
   return true;
 }
 
 /// Write slot s's proof from the computed points and answer the challenges.
-void ProveWorkspace::finish_slot(const SlotItem& it, std::size_t s, int bits,
-                                 const unsigned char* ctx, std::size_t ctx_len) {
+void ProveWorkspace::finish_slot(const SlotItem& it, std::size_t s, const unsigned char* ctx,
+                                 std::size_t ctx_len) {
   const std::size_t L = L_, ps = per_slot();
   const ge* p = &pts_[s * ps];
   const ge* sums = &acc_[s * (2 * L - 1)];  // L - 1 commitments + G, then L fake B's
@@ -227,7 +226,7 @@ void ProveWorkspace::finish_slot(const SlotItem& it, std::size_t s, int bits,
     ge_store(commits + (i - 1) * 2 * kPointBytes + kPointBytes, &c, 0);
   }
   unsigned char h[32];
-  range_statement_hash(h, ctx, ctx_len, it.block, it.slot, bits, it.key, it.r, it.c, commits);
+  range_statement_hash(h, ctx, ctx_len, it.block, it.slot, bound_, it.key, it.r, it.c, commits);
   unsigned char* bitp = it.out + (L - 1) * 2 * kPointBytes;
   constexpr std::size_t kBitBytes = 4 * kPointBytes + 3 * 32;
   for (std::size_t i = 0; i < L; ++i) {
@@ -273,13 +272,14 @@ bool load_finite(const unsigned char* in) {
 
 }  // namespace
 
-std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsigned char* ctx,
+std::int64_t range_prove(unsigned char* out, std::size_t n, std::int64_t bound, const unsigned char* ctx,
                          std::size_t ctx_len, PubKeySet& pk, const unsigned char* rs,
                          const unsigned char* cs, const std::int64_t* m,
                          const unsigned char* nonces, const std::uint64_t* blocks,
                          const std::uint64_t* slots, int threads) {
+  const int bits = range_bits(bound);
   const std::size_t pb = range_proof_bytes(bits);
-  const std::int64_t half = std::int64_t{1} << (bits - 1);
+  const u64 top = static_cast<u64>(bits - 1), wtop = range_weight(bound, bits - 1);
   std::vector<unsigned char> keys(n * kPointBytes);
   std::vector<SlotItem> items(n);
   for (std::size_t t = 0; t < n; ++t) {
@@ -288,14 +288,17 @@ std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsi
     ge_store(keys.data() + t * kPointBytes, &pk.points()[slots[t]], 0);
     SlotItem& it = items[t];
     if (!load_finite(rs + t * kPointBytes) || !load_finite(cs + t * kPointBytes) ||
-        m[t] < -half || m[t] >= half || scalar_set_b32(&it.nonce, nonces + t * 32)) {
+        m[t] < -bound || m[t] > bound || scalar_set_b32(&it.nonce, nonces + t * 32)) {
       return static_cast<std::int64_t>(t);
     }
     it.out = out + t * pb;
     it.key = keys.data() + t * kPointBytes;
     it.r = rs + t * kPointBytes;
     it.c = cs + t * kPointBytes;
-    it.x = static_cast<u64>(m[t] + half);
+    // x = m + B in [0, 2B] < 2^L: its top bit says whether b_(L-1) = 1, and then
+    // x - w_(L-1) in [0, 2^(L-1)) (w_(L-1) <= 2^(L-1) <= x) gives the low bits. No branch.
+    const u64 x = static_cast<u64>(m[t] + bound), b_top = x >> top;
+    it.x = (x - b_top * wtop) | (b_top << top);
     it.block = blocks[t];
     it.slot = slots[t];
   }
@@ -312,10 +315,10 @@ std::int64_t range_prove(unsigned char* out, std::size_t n, int bits, const unsi
   const int nt = thread_count(chunks, threads, 1);
   std::vector<std::int64_t> bad(static_cast<std::size_t>(nt), -1);
   parallel_for(chunks, nt, [&](int th, std::size_t begin, std::size_t end) {
-    ProveWorkspace ws(kChunkSlots, bits);
+    ProveWorkspace ws(kChunkSlots, bound);
     for (std::size_t c = begin; c < end; ++c) {
       const std::size_t lo = c * kChunkSlots, cnt = std::min(kChunkSlots, n - lo);
-      if (!ws.prove(&items[lo], cnt, bits, ctx, ctx_len)) {
+      if (!ws.prove(&items[lo], cnt, ctx, ctx_len)) {
         bad[static_cast<std::size_t>(th)] = static_cast<std::int64_t>(lo);
         return;
       }

@@ -1,19 +1,32 @@
 """Zero-knowledge range proofs for one slot of a packed ciphertext block (reference implementation).
 
-Statement. A packed block holds ``R = r G`` and ``C_j = r P_j + m_j G``. For slot j the prover
-(the hospital that chose r) shows that ``m_j`` lies in ``[-2^(L-1), 2^(L-1))`` *as decrypted
-under the published slot key* ``P_j``, without revealing anything else about ``m_j`` or r.
+Statement. A packed block holds ``R = r G`` and ``C_j = r P_j + m_j G``. For slot j and a
+public bound ``B >= 1`` the prover (the hospital that chose r) shows that ``m_j`` lies in
+``[-B, B]`` *exactly* (no rounding of the range to a power of two) *as decrypted under the
+published slot key* ``P_j``, without revealing anything else about ``m_j`` or r.
 
 Construction (bit decomposition with CDS OR-proofs, the building block of ElectionGuard 2.0's
 range proofs; ElectionGuard proves small ranges with one (L+1)-way disjunction, we need
 L ~ 20 so we decompose into bits):
 
-1. Shift: ``x = m + 2^(L-1)`` is in ``[0, 2^L)``; the statement point is ``C' = C_j + 2^(L-1) G``.
-2. Bit commitments: for ``i = 1 .. L-1`` the prover picks fresh ``r_i`` and sends
-   ``(R_i, C_i) = (r_i G, r_i P_j + b_i G)``. Bit 0's pair is *derived* by the verifier as
-   ``R_0 = R - sum 2^i R_i``, ``C_0 = C' - sum 2^i C_i`` (so ``r_0 = r - sum 2^i r_i``):
-   the weighted sum of all pairs equals ``(R, C')`` by construction, with nothing to check.
-3. For every bit, a Cramer-Damgård-Schoenmakers OR-proof that ``(G, P_j, R_i, C_i - k G)`` is a
+1. Shift: ``x = m + B``; ``m in [-B, B]`` iff ``x in [0, 2B]``. The statement point is
+   ``C' = C_j + B G``.
+2. Arbitrary-range decomposition (Schoenmakers, "Interval proofs revisited", 2005; the same
+   trick proves non-power-of-two ranges in the Bulletproofs literature): with ``L = bitlen(2B)``
+   the bit weights are ``w_i = 2^i`` for ``i < L-1`` and ``w_(L-1) = 2B - (2^(L-1) - 1)``, and
+   ``x = sum w_i b_i`` with every ``b_i in {0, 1}``. *Every* b gives ``x in [0, 2B]``: the low
+   bits give ``[0, 2^(L-1) - 1]`` and the top one adds 0 or ``w_(L-1)``, so
+   ``0 <= x <= 2^(L-1) - 1 + w_(L-1) = 2B``. *Every* ``x in [0, 2B]`` has such b: if
+   ``x < 2^(L-1)`` its binary digits with ``b_(L-1) = 0``; else ``b_(L-1) = 1`` and the binary
+   digits of ``x - w_(L-1)``, which lies in ``[0, 2^(L-1) - 1]`` because
+   ``1 <= w_(L-1) <= 2^(L-1) <= x <= 2B`` (``2^(L-1) <= 2B < 2^L`` by the choice of L). So the
+   set proven is exactly ``[-B, B]``, with one proof per slot.
+3. Bit commitments: for ``i = 1 .. L-1`` the prover picks fresh ``r_i`` and sends
+   ``(R_i, C_i) = (r_i G, r_i P_j + b_i G)``. Bit 0's pair (weight ``w_0 = 1`` as ``L >= 2``)
+   is *derived* by the verifier as ``R_0 = R - sum w_i R_i``, ``C_0 = C' - sum w_i C_i`` (so
+   ``r_0 = r - sum w_i r_i``): the weighted sum of all pairs equals ``(R, C')`` by
+   construction, with nothing to check.
+4. For every bit, a Cramer-Damgård-Schoenmakers OR-proof that ``(G, P_j, R_i, C_i - k G)`` is a
    Diffie-Hellman tuple for k = 0 or k = 1 (a Chaum-Pedersen proof for the true branch, a
    simulated one for the other): ``(A_0, B_0, A_1, B_1, c_0, z_0, z_1)``, ``c_1 = c - c_0`` for
    the challenge c, and ``z_k G = A_k + c_k R_i``, ``z_k P_j = B_k + c_k (C_i - k G)``. Sending the
@@ -21,18 +34,19 @@ L ~ 20 so we decompose into bits):
    them, over all bits and slots, into one multi-scalar multiplication with random 128-bit
    weights (a false equation survives with probability ~2^-128).
 
-Fiat-Shamir. ``h = SHA-256(tag || len-prefixed context || block || slot || L || P_j || R || C_j
+Fiat-Shamir. ``h = SHA-256(tag || len-prefixed context || block || slot || B || P_j || R || C_j
 || all (R_i, C_i))`` binds the caller's context (chain id, contract, round, sender: the same
-bytes the packed proofs bind), the block index and slot, the key, the ciphertext and every bit
-commitment; bit i's challenge is ``SHA-256(h || i || A_0 || B_0 || A_1 || B_1) mod n``.
-A proof replayed under another context, block, slot, key or ciphertext fails.
+bytes the packed proofs bind), the block index and slot, the bound, the key, the ciphertext and
+every bit commitment; bit i's challenge is ``SHA-256(h || i || A_0 || B_0 || A_1 || B_1) mod n``.
+A proof replayed under another context, block, slot, bound, key or ciphertext fails. The tag
+names the format (v2: one exact proof per slot; v1 proved a power-of-two range, two per slot).
 
 Soundness. By special soundness of each CDS proof, an accepting prover knows ``r_i`` with
 ``R_i = r_i G`` and ``C_i = r_i P_j + b_i G`` for some ``b_i in {0, 1}``, for i >= 1 and for the
-derived pair 0. Summing with weights 2^i: ``R = (sum 2^i r_i) G`` and ``C' = (sum 2^i r_i) P_j +
-(sum 2^i b_i) G``; since G generates the group, ``r = sum 2^i r_i`` and hence
-``C_j = r P_j + (x - 2^(L-1)) G`` with ``x = sum 2^i b_i in [0, 2^L)``: the value the holder of
-``s_j`` decrypts is in range. A value encrypted under another key cannot be proven: the slot's
+derived pair 0. Summing with weights w_i: ``R = (sum w_i r_i) G`` and ``C' = (sum w_i r_i) P_j +
+(sum w_i b_i) G``; since G generates the group, ``r = sum w_i r_i`` and hence
+``C_j = r P_j + (x - B) G`` with ``x = sum w_i b_i in [0, 2B]`` (step 2): the value the holder
+of ``s_j`` decrypts is in ``[-B, B]``. A value encrypted under another key cannot be proven: the slot's
 plaintext under ``P_j`` is then ``log_G(C_j - r P_j)``, in range only with negligible probability
 unless the prover knows a discrete logarithm. Zero knowledge (honest verifier, random oracle):
 each CDS proof is simulatable and the bit commitments are ElGamal encryptions (DDH).
@@ -52,7 +66,9 @@ scalar, computed with the constant-time comb tables of the key set (``csrc/range
 states what is secret, what is public and what timing can depend on).
 
 References:
-  R. Cramer, I. Damgård, B. Schoenmakers, "Proofs of partial knowledge and simplified design of
+  B. Schoenmakers, "Interval proofs revisited", Workshop on Frontiers in Electronic Elections,
+  2005 (non-power-of-two ranges by one adjusted top weight); R. Cramer, I. Damgård,
+  B. Schoenmakers, "Proofs of partial knowledge and simplified design of
   witness hiding protocols", CRYPTO 1994; D. Chaum, T. P. Pedersen, "Wallet databases with
   observers", CRYPTO 1992; J. Benaloh, M. Naehrig, "ElectionGuard Design Specification 2.0",
   2023 (Section 3.3.5, range proofs); A. Fiat, A. Shamir, CRYPTO 1986.
@@ -71,15 +87,17 @@ import numpy as np
 from fbh.crypto import _ec
 from fbh.crypto._common import resolve_threads
 
-__all__ = ["RangeProof", "RangeStatement", "bits_for_bound", "prove_range", "prove_slots", "verify_range",
-           "verify_ranges", "verify_slots"]
+__all__ = ["RangeProof", "RangeStatement", "bit_weights", "bits_for_bound", "decompose", "prove_range",
+           "prove_slots", "verify_range", "verify_ranges", "verify_slots"]
 
 P_FIELD = 2**256 - 2**32 - 977
 N_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 G = (0x79BE667EF9DCBBAC55A06295CE870B07029BFCDB2DCE28D959F2815B16F81798,
      0x483ADA7726A3C4655DA4FBFC0E1108A8FD17B448A68554199C47D08FFB10D4B8)
-TAG = b"FBH/range-v1/cds-bits"
+TAG = b"FBH/range-v2/cds-bits-exact"
+FORMAT = 2
 MAX_BITS = 48
+MAX_BOUND = 2 ** (MAX_BITS - 1) - 1  # 2B fits in MAX_BITS bits
 
 Point = tuple[int, int] | None  # affine (x, y); None is the point at infinity
 
@@ -170,13 +188,13 @@ def point_from_bytes(row: bytes) -> Point:
 # --- the proof --------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class RangeStatement:
-    """What is proven about slot ``slot`` of block ``block``: ``C - r P`` is ``m G``, m in range.
+    """What is proven about slot ``slot`` of block ``block``: ``C - r P`` is ``m G``, ``|m| <= bound``.
 
     Attributes:
       key: the slot's public key P_j.
       r_point: the block's ``R = r G``.
       c_point: the slot's ``C_j``.
-      bits: L; the range is ``[-2^(L-1), 2^(L-1))``.
+      bound: B >= 1; the range is ``[-B, B]``.
       context: the caller's context bytes (chain id, contract, round, sender).
       block, slot: where the ciphertext sits in the blob.
     """
@@ -184,18 +202,20 @@ class RangeStatement:
     key: Point
     r_point: Point
     c_point: Point
-    bits: int
+    bound: int
     context: bytes
     block: int
     slot: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.bits <= MAX_BITS:
-            msg = f"range proofs take 1..{MAX_BITS} bits, got {self.bits}"
-            raise ValueError(msg)
+        bits_for_bound(self.bound)  # validates
+
+    @property
+    def bits(self) -> int:
+        return bits_for_bound(self.bound)
 
     def shifted(self) -> Point:
-        return point_add(self.c_point, point_mul(1 << (self.bits - 1), G))
+        return point_add(self.c_point, point_mul(self.bound, G))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,20 +251,36 @@ class RangeProof:
 
 
 def bits_for_bound(bound: int) -> int:
-    """The smallest L whose range ``[-2^(L-1), 2^(L-1))`` holds every ``|q| <= bound``.
+    """``L = bitlen(2B)``, the number of bits a proof of ``|m| <= B`` decomposes ``m + B`` into.
 
     Proving and the proof's size are linear in L, so a hospital whose public bound ``B_c`` is
     2^16 proves 18 bits, not the 21 of the whole decoder range.
     """
     bound = int(bound)
-    if bound < 0:
-        msg = f"a bound is >= 0, got {bound}"
+    if bound < 1:
+        msg = f"a range proof's bound is >= 1, got {bound}"
         raise ValueError(msg)
-    bits = bound.bit_length() + 1
-    if bits > MAX_BITS:
-        msg = f"bound {bound} needs {bits} bits; range proofs take at most {MAX_BITS}"
+    if bound > MAX_BOUND:
+        msg = f"bound {bound} needs {(2 * bound).bit_length()} bits; range proofs take at most {MAX_BITS}"
         raise ValueError(msg)
-    return bits
+    return (2 * bound).bit_length()
+
+
+def bit_weights(bound: int) -> list[int]:
+    """``w_i``: ``2^i`` below the top bit, ``2B - (2^(L-1) - 1)`` for the top one (module docstring)."""
+    bits = bits_for_bound(bound)
+    return [1 << i for i in range(bits - 1)] + [2 * bound - (1 << (bits - 1)) + 1]
+
+
+def decompose(x: int, bound: int) -> list[int]:
+    """The bits b with ``sum w_i b_i = x`` for ``x in [0, 2B]`` (ValueError outside)."""
+    if not 0 <= x <= 2 * bound:
+        msg = f"{x} is outside [0, {2 * bound}]"
+        raise ValueError(msg)
+    weights = bit_weights(bound)
+    top = int(x >> (len(weights) - 1))
+    low = x - top * weights[-1]
+    return [(low >> i) & 1 for i in range(len(weights) - 1)] + [top]
 
 
 def proof_bytes(bits: int) -> int:
@@ -255,7 +291,7 @@ def proof_bytes(bits: int) -> int:
 def _statement_hash(st: RangeStatement, commitments) -> bytes:
     h = hashlib.sha256(TAG)
     h.update(struct.pack(">Q", len(st.context)) + st.context)
-    h.update(struct.pack(">QQQ", st.block, st.slot, st.bits))
+    h.update(struct.pack(">QQQ", st.block, st.slot, st.bound))
     for p in (st.key, st.r_point, st.c_point):
         h.update(point_bytes(p))
     for r_i, c_i in commitments:
@@ -271,9 +307,9 @@ def _bit_challenge(h: bytes, i: int, a0, b0, a1, b1) -> int:
 def _derived_pairs(st: RangeStatement, commitments) -> list[tuple[Point, Point]]:
     """All L pairs: bit 0's is (R, C') minus the weighted others."""
     r0, c0 = st.r_point, st.shifted()
-    for i, (r_i, c_i) in enumerate(commitments, start=1):
-        r0 = point_add(r0, point_neg(point_mul(1 << i, r_i)))
-        c0 = point_add(c0, point_neg(point_mul(1 << i, c_i)))
+    for w, (r_i, c_i) in zip(bit_weights(st.bound)[1:], commitments, strict=True):
+        r0 = point_add(r0, point_neg(point_mul(w, r_i)))
+        c0 = point_add(c0, point_neg(point_mul(w, c_i)))
     return [(r0, c0), *commitments]
 
 
@@ -294,21 +330,21 @@ def prove_range(st: RangeStatement, value: int, nonce: int) -> RangeProof:
         (an honest prover never sees this; a cheating one cannot produce a valid proof).
     """
     value, nonce = int(value), int(nonce)
-    half = 1 << (st.bits - 1)
-    if not -half <= value < half:
-        msg = f"value {value} is outside [-2^{st.bits - 1}, 2^{st.bits - 1})"
+    if not -st.bound <= value <= st.bound:
+        msg = f"value {value} is outside [-{st.bound}, {st.bound}]"
         raise ValueError(msg)
     if point_mul(nonce, G) != st.r_point or _lin((nonce, st.key), (value, G)) != st.c_point:
         msg = "the nonce and value do not open this slot under its key"
         raise ValueError(msg)
-    return _prove(st, value + half, nonce)
+    return _prove(st, decompose(value + st.bound, st.bound), nonce)
 
 
-def _prove(st: RangeStatement, x: int, nonce: int) -> RangeProof:
-    """The proof for the shifted value x, without checks (tests run it as a cheating prover)."""
-    bits = [(x >> i) & 1 for i in range(st.bits)]
+def _prove(st: RangeStatement, bits: list[int], nonce: int) -> RangeProof:
+    """The proof for the bits of the shifted value, without checks (tests run it as a cheating
+    prover: bits outside {0, 1}, or bits that do not add up to the slot's value)."""
+    weights = bit_weights(st.bound)
     r_bits = [0] + [_nonce() for _ in range(1, st.bits)]
-    r_bits[0] = (nonce - sum((1 << i) * r_bits[i] for i in range(1, st.bits))) % N_ORDER
+    r_bits[0] = (nonce - sum(w * r for w, r in zip(weights[1:], r_bits[1:], strict=True))) % N_ORDER
     commitments = tuple((point_mul(r_bits[i], G), _lin((r_bits[i], st.key), (bits[i], G)))
                         for i in range(1, st.bits))
     h = _statement_hash(st, commitments)
@@ -373,7 +409,7 @@ def _slot_arrays(pub, ct, picks: Sequence[tuple[int, int]]):
             np.ascontiguousarray(pts[blocks, slots + 1]), blocks.astype(np.uint64), slots.astype(np.uint64))
 
 
-def prove_slots(pub, ct, picks, values, block_nonces, *, bits: int, context: bytes,
+def prove_slots(pub, ct, picks, values, block_nonces, *, bound: int, context: bytes,
                 threads: int | None = None) -> np.ndarray:
     """Range proofs for the picked slots of ``ct`` (C++ core, constant time in the secrets).
 
@@ -383,11 +419,11 @@ def prove_slots(pub, ct, picks, values, block_nonces, *, bits: int, context: byt
       picks: S pairs (block, slot).
       values: int64[S], the picked slots' plaintexts.
       block_nonces: uint8[S, 32], each pick's block nonce r (big-endian).
-      bits: L; the range is ``[-2^(L-1), 2^(L-1))``.
+      bound: B >= 1; the range is ``[-B, B]``.
       context: chain id, contract, round and sender, as the caller encodes them.
 
     Returns:
-      uint8[S, proof_bytes(bits)], rows in the wire format of :class:`RangeProof`.
+      uint8[S, proof_bytes(bits_for_bound(bound))], rows in the wire format of :class:`RangeProof`.
 
     Raises:
       ValueError: a value out of range (names the pick), or malformed arguments.
@@ -395,15 +431,15 @@ def prove_slots(pub, ct, picks, values, block_nonces, *, bits: int, context: byt
     keys, rs, cs, blocks, slots = _slot_arrays(pub, ct, picks)
     m = np.ascontiguousarray(values, dtype=np.int64)
     proofs, bad = _ec.range_prove(pub._core, bytes(context), keys, rs, cs, m, np.ascontiguousarray(block_nonces, np.uint8),
-                                  blocks, slots, int(bits), resolve_threads(threads))
+                                  blocks, slots, bits_for_bound(bound) and int(bound), resolve_threads(threads))
     if bad >= 0:
-        msg = f"pick {bad} (block {blocks[bad]}, slot {slots[bad]}): value outside [-2^{bits - 1}, 2^{bits - 1})"
+        msg = f"pick {bad} (block {blocks[bad]}, slot {slots[bad]}): value outside [-{bound}, {bound}]"
         raise ValueError(msg)
     return proofs
 
 
-def verify_slots(pub, ct, picks, proofs, *, bits: int, context: bytes, threads: int | None = None) -> int:
+def verify_slots(pub, ct, picks, proofs, *, bound: int, context: bytes, threads: int | None = None) -> int:
     """Batch-verify the proofs of :func:`prove_slots`; returns -1, or the first failing pick."""
     keys, rs, cs, blocks, slots = _slot_arrays(pub, ct, picks)
     return int(_ec.range_verify(bytes(context), keys, rs, cs, np.ascontiguousarray(proofs, np.uint8),
-                                blocks, slots, int(bits), resolve_threads(threads)))
+                                blocks, slots, bits_for_bound(bound) and int(bound), resolve_threads(threads)))
