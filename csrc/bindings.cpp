@@ -661,6 +661,11 @@ void bind_range_proof(py::module_& m) {
   m.attr("RANGE_MAX_BOUND") = fbh::kRangeMaxBound;
   m.def("range_proof_bytes", [](int bits) { return fbh::range_proof_bytes(bits); });
   m.def("range_bits", [](std::int64_t bound) { return fbh::range_bits(bound); });
+  m.def("range_generator_h", [] {
+    unsigned char out[64];
+    fbh::ge_store(out, &fbh::range_generator_h(), 0);
+    return py::bytes(reinterpret_cast<const char*>(out), 64);
+  });
   m.def("range_prove", &range_prove_py, py::arg("pk"), py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),
         py::arg("m"), py::arg("nonces"), py::arg("blocks"), py::arg("slots"), py::arg("bound"),
         py::arg("threads"));

@@ -60,9 +60,12 @@ def test_old_and_malformed_proofs_get_a_clear_error(ks):
     idx = np.array([0, 7])
     proofs = bounded.prove_bounded(ks.public, ct, idx, values[idx], nonces, bound=9, context=CTX)
     assert bounded.format_error(proofs, 9) is None
-    v1 = np.zeros((2, 2 * rp.proof_bytes(rp.bits_for_bound(9))), np.uint8)  # two one-sided proofs per slot
-    assert "format v1" in bounded.format_error(v1, 9)
-    assert bounded.verify_bounded(ks.public, ct, idx, v1, bound=9, context=CTX) == 0
+    bits = rp.bits_for_bound(9)
+    v1 = np.zeros((2, 2 * (128 * (bits - 1) + 352 * bits)), np.uint8)  # two one-sided proofs per slot
+    v2 = np.full((2, 1 + 128 * (bits - 1) + 352 * bits), 2, np.uint8)  # ElGamal bit encryptions
+    for old, version in ((v1, 1), (v2, 2)):
+        assert f"format v{version} " in bounded.format_error(old, 9)
+        assert bounded.verify_bounded(ks.public, ct, idx, old, bound=9, context=CTX) == 0
     future = proofs.copy()
     future[1, 0] = 9
     assert "format v9" in bounded.format_error(future, 9)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import secrets
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 from fbh import crypto as fc
 from fbh.crypto import range_proof as rp
+from fbh.crypto import refcurve
 
 K = 4
 BOUND = 31  # range [-31, 31], L = 6 bits: small, so the pure-Python reference stays quick
@@ -118,12 +120,40 @@ def test_tampered_proofs_fail(ks):
     block = _block(ks, [-9, 0, 0, 0])
     st = _statement(ks, block, 0)
     proof = rp.prove_range(st, -9, block[0])
-    a0, b0, a1, b1, c0, z0, z1 = proof.cds[2]
-    bad_z = proof.cds[:2] + ((a0, b0, a1, b1, c0, (z0 + 1) % rp.N_ORDER, z1),) + proof.cds[3:]
+    a0, a1, c0, z0, z1 = proof.cds[2]
+    bad_z = proof.cds[:2] + ((a0, a1, c0, (z0 + 1) % rp.N_ORDER, z1),) + proof.cds[3:]
     swapped = proof.commitments[::-1]
-    truncated = rp.RangeProof(proof.commitments[:-1], proof.cds[:-1])
-    assert rp.verify_ranges([(st, rp.RangeProof(proof.commitments, bad_z)),
-                             (st, rp.RangeProof(swapped, proof.cds)), (st, truncated), (st, proof)]) == [0, 1, 2]
+    truncated = rp.RangeProof(proof.commitments[:-1], proof.cds[:-1], proof.link)
+    t1, t2, t3, s_r, s_m, s_rho = proof.link
+    bad_link = (t1, t2, t3, s_r, (s_m + 1) % rp.N_ORDER, s_rho)
+    assert rp.verify_ranges([(st, rp.RangeProof(proof.commitments, bad_z, proof.link)),
+                             (st, rp.RangeProof(swapped, proof.cds, proof.link)), (st, truncated),
+                             (st, rp.RangeProof(proof.commitments, proof.cds, bad_link)), (st, proof)]) == [0, 1, 2, 3]
+
+
+def test_the_pedersen_generator_is_the_documented_hash_to_curve_point():
+    """H = try-and-increment of the tagged seed, on the curve (coincurve parses it), equal in the
+    C++ core, and neither G nor a small multiple of it."""
+    h, ctr = refcurve.hash_to_curve(b"FBH/range-v3/pedersen-H")
+    assert rp.H == h and ctr == 4
+    assert rp.point_bytes(h) == fc._ec.range_generator_h()
+    x = hashlib.sha256(b"FBH/range-v3/pedersen-H" + ctr.to_bytes(4, "big")).digest()
+    assert h[0] == int.from_bytes(x, "big") % rp.P_FIELD and h[1] % 2 == 0
+    assert coincurve.PublicKey(b"\x04" + rp.point_bytes(h)).format(compressed=False)[1:] == rp.point_bytes(h)
+    assert all(h != rp.point_mul(k, rp.G) for k in range(-1000, 1001))
+
+
+def test_a_ciphertext_off_the_g_multiples_cannot_be_proven(ks):
+    """The linking proof binds the plaintext, not just a Pedersen opening: a slot holding
+    r P + m G + delta H (a point the key holder cannot decode) fails for every claimed m, though
+    the prover knows r, m, delta and could open C + B G - sum w_i Com_i as r P - rho H."""
+    r, r_point, _ = _block(ks, [0, 0, 0, 0])
+    key = _keys(ks)[0]
+    bad = refcurve.lin((r, key), (5, rp.G), (7, rp.H))
+    st = rp.RangeStatement(key, r_point, bad, BOUND, CTX, 0, 0)
+    with pytest.raises(ValueError, match="do not open"):
+        rp.prove_range(st, 5, r)
+    assert not rp.verify_range(st, rp._prove(st, rp.decompose(5 + BOUND, BOUND), 5, r))
 
 
 def test_invalid_inputs():
@@ -138,21 +168,20 @@ def test_invalid_inputs():
 
 
 def test_a_cheating_prover_running_the_protocol_on_an_out_of_range_value_is_rejected(ks):
-    """x = 32 + 31 = 63 and x = -32 + 31 = -1 have no decomposition over the weights
-    (1, 2, 4, 8, 16, 31): the prover's closest bits leave the derived bit-0 pair encrypting 2 or
-    -1, not 0 or 1; bits outside {0, 1} fail their OR-proof."""
+    """32, -32 and 40 have no decomposition over the weights (1, 2, 4, 8, 16, 31) of B = 31: a
+    cheater commits bits that do not add up to m + B (the link fails), or a bit outside {0, 1}
+    that makes them add up (its OR-proof fails)."""
     block = _block(ks, [32, -32, 40, 0])
     weights = rp.bit_weights(BOUND)
     for slot, m in ((0, 32), (1, -32), (2, 40)):
         st = _statement(ks, block, slot)
         x = m + BOUND
-        top = 1 if x >= 32 else 0
-        low = x - top * weights[-1]
-        cheat = [(low >> i) & 1 for i in range(1, BITS - 1)]  # every bit but 0 honest where possible
-        bit0 = low - sum(w * b for w, b in zip(weights[1:-1], cheat, strict=True))
-        forged = rp._prove(st, [bit0, *cheat, top], block[0])
-        assert bit0 not in (0, 1)
-        assert not rp.verify_range(st, forged)
+        clamped = rp.decompose(min(max(x, 0), 2 * BOUND), BOUND)
+        assert not rp.verify_range(st, rp._prove(st, clamped, m, block[0]))
+        off = x - sum(w * b for w, b in zip(weights, clamped, strict=True))
+        forged = [clamped[0] + off, *clamped[1:]]  # adds up, but bit 0 is not a bit
+        assert forged[0] not in (0, 1)
+        assert not rp.verify_range(st, rp._prove(st, forged, m, block[0]))
 
 
 # --- the C++ core: same wire format, cross-checked both ways ------------------------------------

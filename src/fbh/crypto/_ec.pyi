@@ -195,6 +195,9 @@ RANGE_MAX_BOUND: int
 def range_proof_bytes(bits: int) -> int:
     """Bytes of one slot's range proof for `bits` bits."""
 
+def range_generator_h() -> bytes:
+    """H, the range proofs' Pedersen generator, as 64 bytes x || y."""
+
 def range_bits(bound: int) -> int:
     """L = bitlen(2 bound), the bits a proof of |m| <= bound decomposes m + bound into."""
 

@@ -10,9 +10,10 @@ in that module's docstring). The proof binds the caller's context, the *true* bl
 slot, the bound, the key and the ciphertext, so a proof replayed at another coordinate, round,
 sender or bound fails.
 
-Wire format: each slot's row is one format byte (:data:`FORMAT`) and the proof. Format 1 (two
-one-sided power-of-two proofs per slot, no format byte) is recognised and refused by name
-(:func:`format_error`).
+Wire format: each slot's row is one format byte (:data:`FORMAT`, 3: Pedersen bit commitments)
+and the proof. Older rows are recognised and refused by name (:func:`format_error`): format 1
+(two one-sided power-of-two proofs per slot, no format byte) and format 2 (one exact proof with
+ElGamal bit encryptions, ``1 + 128 (L - 1) + 352 L`` bytes).
 
 References:
   B. Schoenmakers, "Interval proofs revisited", 2005 (non-power-of-two ranges);
@@ -39,6 +40,12 @@ __all__ = ["FORMAT", "bits_for", "encrypt_provable", "format_error", "proof_byte
 FORMAT = rp.FORMAT
 
 
+def _old_widths(bits: int) -> dict[int, int]:
+    """Row width of each older format at L bits (v1: two proofs, no format byte; v2: one proof)."""
+    one = 128 * (bits - 1) + 352 * bits  # ElGamal bit encryptions with 4-point CDS proofs
+    return {2 * one: 1, 1 + one: 2}
+
+
 def bits_for(bound: int) -> int:
     """The bits each slot's proof decomposes ``m + B`` into: ``bitlen(2B)``."""
     return rp.bits_for_bound(bound)
@@ -59,8 +66,9 @@ def format_error(proofs, bound: int) -> str | None:
     if proofs.ndim != 2 or proofs.dtype != np.uint8:
         return "range proofs must be a uint8[S, bytes] array"
     width = proofs.shape[1]
-    if width == 2 * rp.proof_bytes(bits_for(bound)):
-        return f"range proofs are format v1 (two one-sided proofs per slot); this fbh reads format v{FORMAT} only"
+    old = _old_widths(bits_for(bound)).get(width)
+    if old is not None:
+        return f"range proofs are format v{old} (an older fbh's); this fbh reads format v{FORMAT} only"
     if width != proof_bytes(bound):
         return f"range proof rows are {width} bytes; format v{FORMAT} at bound {bound} takes {proof_bytes(bound)}"
     versions = np.unique(proofs[:, 0]) if proofs.shape[0] else np.array([FORMAT])
