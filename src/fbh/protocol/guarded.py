@@ -23,18 +23,12 @@ from fbh.protocol import blame
 from fbh.protocol.binding import RoundParams, check_round
 from fbh.protocol.council import GuardianCouncil
 from fbh.protocol.guardian import DecryptionRequest, Guardian, Refusal, sum_blobs
-from fbh.protocol.messages import model_digest, signing_domain, update_context
+from fbh.protocol.messages import deployment_context, model_digest, update_context
 
 __all__ = ["CEREMONY_FILE", "convene", "deployment_context", "load_round_evidence", "save_ceremony"]
 
 CEREMONY_FILE = "guardians.npz"
 SHARES_DIR = "guardians"
-
-
-def deployment_context(ledger) -> bytes:
-    """What every guardian proof and backup is bound to: chain id and contract."""
-    d = signing_domain(ledger)
-    return b"FBH/deployment/" + int(d["chain_id"]).to_bytes(32, "big") + bytes.fromhex(d["contract"][2:])
 
 
 def convene(ledger, n: int, t: int, names: list[str], *, k: int = fc.DEFAULT_K,
