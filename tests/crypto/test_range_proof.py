@@ -351,3 +351,31 @@ def test_core_proofs_of_any_in_range_values_verify_in_both_implementations(ks, d
     st_ = rp.RangeStatement(_keys(ks)[j], rp.point_from_bytes(pts[0, 0].tobytes()),
                             rp.point_from_bytes(pts[0, j + 1].tobytes()), bound, CTX, 0, j)
     assert rp.verify_range(st_, rp.RangeProof.from_bytes(proofs[j].tobytes(), rp.bits_for_bound(bound)))
+
+
+def test_core_verifier_rejects_malformed_proofs_and_the_binding_checks_its_arguments(ks):
+    """A scalar >= n, a point off the curve or at infinity, anywhere in a proof: that proof fails
+    (named), nothing crashes; a bound outside 1..2^47 - 1 or a wrong row width is a ValueError."""
+    values = np.arange(-6, 6)
+    ct, r = _blob(ks, values)
+    picks = [(0, 1), (1, 2), (2, 3)]
+    m = [values[b * K + j] for b, j in picks]
+    proofs = rp.prove_slots(ks.public, ct, picks, m, r[[0, 1, 2]], bound=BOUND, context=CTX)
+    verify = lambda p: rp.verify_slots(ks.public, ct, picks, p, bound=BOUND, context=CTX)  # noqa: E731
+    assert verify(proofs) == -1
+    link = 288 * BITS  # offset of T1
+    for row, (start, end, fill) in enumerate([
+            (64 * BITS + 128, 64 * BITS + 160, 0xFF),  # bit 0's c0 >= n
+            (link + 192, link + 224, 0xFF),  # s_r >= n
+            (0, 64, 0x00)]):  # Com_0 at infinity
+        bad = proofs.copy()
+        bad[row, start:end] = fill
+        assert verify(bad) == row
+    off_curve = proofs.copy()
+    off_curve[1, link + 63] ^= 1  # T1's y
+    assert verify(off_curve) == 1
+    with pytest.raises(ValueError, match="bound"):
+        rp.verify_slots(ks.public, ct, picks, proofs, bound=0, context=CTX)
+    with pytest.raises(ValueError, match="proofs must be"):
+        fc._ec.range_verify(CTX, *rp._slot_arrays(ks.public, ct, picks)[:3], proofs[:, :-1],
+                            *rp._slot_arrays(ks.public, ct, picks)[3:], BOUND, 1)
