@@ -12,6 +12,7 @@
 #include "bsgs.h"
 #include "elgamal.h"
 #include "keyset.h"
+#include "msm.h"
 #include "packed.h"
 #include "range_proof.h"
 #include "rows.h"
@@ -475,6 +476,24 @@ std::vector<int> recode(const py::bytes& k32, int w, int nd) {
   return out;
 }
 
+bool msm_is_infinity(const u8_array& pts, const u8_array& scalars, int threads) {
+  // Whether sum_i k_i P_i is infinity (test hook for the verifiers' Pippenger kernel).
+  require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (n, 64)");
+  require(scalars.ndim() == 2 && scalars.shape(1) == 32 && scalars.shape(0) == pts.shape(0),
+          "scalars must have shape (n, 32)");
+  const auto n = static_cast<std::size_t>(pts.shape(0));
+  std::vector<fbh::ge> p(n);
+  std::vector<fbh::scalar> k(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t inf = 0;
+    require(fbh::ge_load_var(&p[i], &inf, pts.data() + 64 * i, true) && !inf,
+            "points must be finite and on the curve");
+    require(!fbh::scalar_set_b32(&k[i], scalars.data() + 32 * i), "scalars must be < n");
+  }
+  py::gil_scoped_release nogil;
+  return fbh::msm_is_infinity_var(p.data(), k.data(), n, threads) != 0;
+}
+
 u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool complete) {
   // k * P for each 64-byte point, via the batched kernel or the complete ladder.
   require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (P, 64)");
@@ -595,6 +614,8 @@ PYBIND11_MODULE(_ec, m) {
   m.def("_scalar_op", &scalar_op);
   m.def("_split_lambda", &split_lambda);
   m.def("_recode", &recode);
+  m.def("_msm_is_infinity", &msm_is_infinity, py::arg("points"), py::arg("scalars"),
+        py::arg("threads"));
   m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),
         py::arg("complete"));
 

@@ -160,6 +160,11 @@ def _split_lambda(k: bytes) -> tuple[bytes, bytes]:
 def _recode(k: bytes, w: int, nd: int) -> list[int]:
     """Test hook: regular odd signed digits of a nonzero scalar (width w, nd digits)."""
 
+def _msm_is_infinity(
+    points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8], threads: int
+) -> bool:
+    """Test hook: whether sum_i k_i P_i is infinity (uint8[n, 64] finite points, uint8[n, 32])."""
+
 def _mul_points(
     points: npt.NDArray[np.uint8], k: bytes, ct: bool, complete: bool
 ) -> npt.NDArray[np.uint8]:
