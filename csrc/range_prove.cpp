@@ -40,7 +40,7 @@ namespace fbh {
 
 namespace {
 
-constexpr std::size_t kChunkSlots = 4;  // slots per batch: ~600 points per shared inversion
+constexpr std::size_t kChunkSlots = 4;  // slots per batch: ~300 points per shared inversion (L = 18)
 constexpr int kMaxAttempts = 8;         // redraws after a (negligible) exceptional addition
 
 /// The constant-time comb table of base j + 1 (the slot key P_j) copied out of the key set's

@@ -296,7 +296,7 @@ def test_the_decomposition_is_exact_for_large_bounds(bound, data):
     assert set(bits) <= {0, 1} and sum(w * b for w, b in zip(weights, bits, strict=True)) == x
 
 
-@pytest.mark.parametrize("bound", [1, 2, 3, 4, BOUND, 32])
+@pytest.mark.parametrize("bound", [1, 2, 3, 4, BOUND, 32, 2**20, rp.MAX_BOUND])
 def test_core_prover_covers_every_bit_width_and_extreme_values(ks, bound):
     values = np.array([-bound, bound, 0, -1] * 3)[: 3 * K]
     ct, r = _blob(ks, values)

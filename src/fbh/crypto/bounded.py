@@ -17,6 +17,7 @@ ElGamal bit encryptions, ``1 + 128 (L - 1) + 352 L`` bytes).
 
 References:
   B. Schoenmakers, "Interval proofs revisited", 2005 (non-power-of-two ranges);
+  T. P. Pedersen, CRYPTO 1991 (bit commitments);
   J. Benaloh, M. Naehrig, "ElectionGuard Design Specification 2.0", 2023 (range proofs);
   R. Cramer, I. Damgård, B. Schoenmakers, CRYPTO 1994 (OR-proofs).
 """
