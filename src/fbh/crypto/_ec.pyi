@@ -160,6 +160,14 @@ def _split_lambda(k: bytes) -> tuple[bytes, bytes]:
 def _recode(k: bytes, w: int, nd: int) -> list[int]:
     """Test hook: regular odd signed digits of a nonzero scalar (width w, nd digits)."""
 
+def _batch_add(
+    acc: npt.NDArray[np.uint8], q: npt.NDArray[np.uint8], wide: bool
+) -> npt.NDArray[np.uint8] | None:
+    """Test hook: acc[i] + q[i] by the scalar or the eight-lane (IFMA) batch; None on a shared x."""
+
+def _ifma_available() -> bool:
+    """Whether this CPU runs the AVX-512 IFMA kernels."""
+
 def _msm_is_infinity(
     points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8], threads: int
 ) -> bool:

@@ -1,0 +1,18 @@
+// Batched affine additions on eight lanes (AVX-512 IFMA) where the CPU has them.
+#pragma once
+
+#include <cstddef>
+
+#include "group.h"
+
+namespace fbh {
+
+/// Whether this CPU runs the AVX-512 IFMA kernels (checked once, at run time).
+bool ifma_available();
+
+/// ge_batch_add's contract (acc[i] += q[i]; returns 0, leaving acc unchanged, if some
+/// acc[i].x == q[i].x), on eight IFMA lanes where available, else ge_batch_add itself.
+/// Variable time only in n and in the return value: for public points.
+u64 ge_batch_add_wide(ge* acc, const ge* q, std::size_t n, fe* scratch);
+
+}  // namespace fbh
