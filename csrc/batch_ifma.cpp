@@ -39,9 +39,11 @@ constexpr ge kG2 = {fe_const(0xc6047f9441ed7d6dULL, 0x3045406e95c07cd8ULL, 0x5c7
                     fe_const(0x1ae168fea63dc339ULL, 0xa3c58419466ceaeeULL, 0xf7f632653266d0e1ULL,
                              0x236431a950cfe52aULL)};  // 2G: padding lanes add G + 2G
 
-__attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(ge* acc, const ge* q,
-                                                                 std::size_t n,
-                                                                 Groups& groups) {
+/// The additions a(i) + b(i) for i < n, written by store(i, x, y); load(i) returns the pair of
+/// operands. Returns 0, before any store, if some pair shares x.
+template <class Load, class Store>
+__attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(std::size_t n, Groups& groups,
+                                                                 Load load, Store store) {
   const std::size_t ng = (n + 7) / 8;
   Group8* ws = groups.get(ng);
   const ge& g1 = ge_generator();
@@ -49,8 +51,9 @@ __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(ge* acc, const 
     alignas(64) u64 v[4][5][8];
     for (int l = 0; l < 8; ++l) {
       const std::size_t i = 8 * g + static_cast<std::size_t>(l);
-      const ge* a = i < n ? &acc[i] : &g1;
-      const ge* b = i < n ? &q[i] : &kG2;
+      const ge* a = &g1;
+      const ge* b = &kG2;
+      if (i < n) load(i, &a, &b);
       for (int k = 0; k < 5; ++k) {
         v[0][k][l] = a->x.n[k];
         v[1][k][l] = a->y.n[k];
@@ -120,10 +123,12 @@ __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(ge* acc, const 
     for (int l = 0; l < 8; ++l) {
       const std::size_t i = 8 * g + static_cast<std::size_t>(l);
       if (i >= n) break;
+      ge r;
       for (int k = 0; k < 5; ++k) {
-        acc[i].x.n[k] = out[0][k][l];
-        acc[i].y.n[k] = out[1][k][l];
+        r.x.n[k] = out[0][k][l];
+        r.y.n[k] = out[1][k][l];
       }
+      store(i, r);
     }
   }
   return 1;
@@ -139,7 +144,74 @@ bool ifma_available() {
 u64 ge_batch_add_wide(ge* acc, const ge* q, std::size_t n, fe* scratch) {
   if (n < 16 || !ifma_available()) return ge_batch_add(acc, q, n, scratch);
   thread_local Groups groups;
-  return batch_add_ifma(acc, q, n, groups);
+  return batch_add_ifma(
+      n, groups,
+      [&](std::size_t i, const ge** a, const ge** b) {
+        *a = &acc[i];
+        *b = &q[i];
+      },
+      [&](std::size_t i, const ge& r) { acc[i] = r; });
+}
+
+u64 ge_batch_add_pairs_wide(ge* out, const ge* in, const std::uint32_t* src,
+                            const std::uint32_t* dst, std::size_t n, fe* scratch) {
+  if (n < 16 || !ifma_available()) return ge_batch_add_pairs(out, in, src, dst, n, scratch);
+  thread_local Groups groups;
+  return batch_add_ifma(
+      n, groups,
+      [&](std::size_t i, const ge** a, const ge** b) {
+        *a = &in[src[i]];
+        *b = &in[src[i] + 1];
+      },
+      [&](std::size_t i, const ge& r) { out[dst[i]] = r; });
+}
+
+namespace {
+
+/// Index of the first of p[0..n) (8 per step, infinite ones skipped) off y^2 = x^3 + 7, or n.
+__attribute__((target("avx512f,avx512ifma"))) std::size_t first_off_curve_ifma(
+    const ge* p, const std::uint8_t* inf, std::size_t n) {
+  const ge& g1 = ge_generator();
+  for (std::size_t s = 0; s < n; s += 8) {
+    alignas(64) u64 v[2][5][8];
+    for (int l = 0; l < 8; ++l) {
+      const std::size_t i = s + static_cast<std::size_t>(l);
+      const ge* a = i < n && !inf[i] ? &p[i] : &g1;
+      for (int k = 0; k < 5; ++k) {
+        v[0][k][l] = a->x.n[k];
+        v[1][k][l] = a->y.n[k];
+      }
+    }
+    fe8 x, y, x2, x3, y2, d;
+    for (int k = 0; k < 5; ++k) {
+      x.n[k] = _mm512_load_si512(v[0][k]);
+      y.n[k] = _mm512_load_si512(v[1][k]);
+    }
+    fe8_mul(&x2, &x, &x);
+    fe8_mul(&x3, &x2, &x);
+    fe8_mul(&y2, &y, &y);
+    fe8_sub(&d, &y2, &x3);  // y^2 - x^3, which must be 7
+    for (int l = 0; l < 8 && s + static_cast<std::size_t>(l) < n; ++l) {
+      fe t = fe8_lane(&d, l);
+      t.n[0] += 0x1FFFFDFFFFF85EULL - 7;  // + 2p - 7 (weak limbs stay below 2^53)
+      t.n[1] += 0x1FFFFFFFFFFFFEULL;
+      t.n[2] += 0x1FFFFFFFFFFFFEULL;
+      t.n[3] += 0x1FFFFFFFFFFFFEULL;
+      t.n[4] += 0x1FFFFFFFFFFFEULL;
+      if (!fe_normalizes_to_zero_var(&t)) return s + static_cast<std::size_t>(l);
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+std::size_t ge_first_off_curve_wide(const ge* p, const std::uint8_t* inf, std::size_t n) {
+  if (n >= 8 && ifma_available()) return first_off_curve_ifma(p, inf, n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!inf[i] && !ge_is_on_curve_var(&p[i])) return i;
+  }
+  return n;
 }
 
 #else
@@ -148,6 +220,18 @@ bool ifma_available() { return false; }
 
 u64 ge_batch_add_wide(ge* acc, const ge* q, std::size_t n, fe* scratch) {
   return ge_batch_add(acc, q, n, scratch);
+}
+
+u64 ge_batch_add_pairs_wide(ge* out, const ge* in, const std::uint32_t* src,
+                            const std::uint32_t* dst, std::size_t n, fe* scratch) {
+  return ge_batch_add_pairs(out, in, src, dst, n, scratch);
+}
+
+std::size_t ge_first_off_curve_wide(const ge* p, const std::uint8_t* inf, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!inf[i] && !ge_is_on_curve_var(&p[i])) return i;
+  }
+  return n;
 }
 
 #endif

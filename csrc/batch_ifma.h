@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "group.h"
 
@@ -14,5 +15,13 @@ bool ifma_available();
 /// acc[i].x == q[i].x), on eight IFMA lanes where available, else ge_batch_add itself.
 /// Variable time only in n and in the return value: for public points.
 u64 ge_batch_add_wide(ge* acc, const ge* q, std::size_t n, fe* scratch);
+
+/// ge_batch_add_pairs's contract, on eight IFMA lanes where available.
+u64 ge_batch_add_pairs_wide(ge* out, const ge* in, const std::uint32_t* src,
+                            const std::uint32_t* dst, std::size_t n, fe* scratch);
+
+/// Index of the first point of p[0..n) off the curve (points with inf[i] set are skipped), or
+/// n; coordinates must already be below p.
+std::size_t ge_first_off_curve_wide(const ge* p, const std::uint8_t* inf, std::size_t n);
 
 }  // namespace fbh
