@@ -76,12 +76,17 @@ __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(std::size_t n, 
   }
   // Invert the eight lane products with one field inversion (Montgomery's trick again).
   fe tot[8], run[8], inv;
+  u64 zero = 0;
   for (int l = 0; l < 8; ++l) {
     tot[l] = fe8_lane(&ws[ng - 1].pre, l);
-    if (fe_normalizes_to_zero_var(&tot[l])) return 0;  // some qx == ax: caller's full path
+    zero |= fe_is_zero(&tot[l]);  // constant time: encryption passes secret-derived points
     run[l] = l == 0 ? tot[0] : fe{};
     if (l > 0) fe_mul(&run[l], &run[l - 1], &tot[l]);
   }
+  if (zero) {
+    secure_zero(ws, ng * sizeof(Group8));
+    return 0;
+  }  // some qx == ax (negligible for random nonces): caller's full path
   fe_inv(&inv, &run[7]);
   alignas(64) u64 iv[5][8];
   for (int l = 7; l >= 0; --l) {
@@ -131,6 +136,9 @@ __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(std::size_t n, 
       store(i, r);
     }
   }
+  // The groups held partial sums (secret in encryption): clear them as ge_batch_add's
+  // callers clear their scratch.
+  secure_zero(ws, ng * sizeof(Group8));
   return 1;
 }
 

@@ -90,7 +90,7 @@ void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std
       dst[b * k + i] = row[0];
       std::memcpy(&dst[i * k], row + 1, k * sizeof(ge));
     }
-    if (j > 0) ok &= ge_batch_add(acc, q, npts, scratch);
+    if (j > 0) ok &= ge_batch_add_wide(acc, q, npts, scratch);
   }
   for (int j = 0; j < ndm; ++j) {
     for (std::size_t v = 0; v < b * k; ++v) {
@@ -101,10 +101,10 @@ void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std
         ge_table_select_var(&q[v], th.pos(j), d);
       }
     }
-    ok &= ge_batch_add(acc, q, b * k, scratch);
+    ok &= ge_batch_add_wide(acc, q, b * k, scratch);
   }
   for (std::size_t v = 0; v < b * k; ++v) q[v] = msg_offset(ct);
-  ok &= ge_batch_add(acc, q, b * k, scratch);
+  ok &= ge_batch_add_wide(acc, q, b * k, scratch);
   std::vector<std::uint8_t> inf(npts, 0);
   if (!ok) {
     // An addition met its own operand (negligible for random nonces): complete formulas.
