@@ -284,6 +284,28 @@ bool packed_verify(const u8_array& pts, const u8_array& proof, std::size_t k,
                                 reinterpret_cast<const unsigned char*>(c.data()), count, threads);
 }
 
+std::int64_t packed_verify_many(const std::vector<u8_array>& pts,
+                                const std::vector<u8_array>& proofs,
+                                const std::vector<py::bytes>& ctxs, std::size_t k,
+                                std::uint64_t count, int threads) {
+  require(!pts.empty() && pts.size() == proofs.size() && pts.size() == ctxs.size(),
+          "one proof and one context per blob");
+  const std::size_t nb = require_blocks(pts[0], k);
+  std::vector<std::string> digests;
+  std::vector<const unsigned char*> pp, pr, pc;
+  for (std::size_t c = 0; c < pts.size(); ++c) {
+    require(require_blocks(pts[c], k) == nb, "all blobs must have the same number of blocks");
+    require_proof(proofs[c]);
+    digests.push_back(require_digest(ctxs[c]));
+    pp.push_back(pts[c].data());
+    pr.push_back(proofs[c].data());
+  }
+  for (const auto& d : digests) pc.push_back(reinterpret_cast<const unsigned char*>(d.data()));
+  py::gil_scoped_release nogil;
+  return fbh::packed_verify_many_var(pp.data(), pr.data(), pc.data(), pts.size(), nb, k, count,
+                                     threads);
+}
+
 std::int64_t packed_validate(const u8_array& pts, const py::object& proofs, std::size_t k,
                              int threads) {
   const std::size_t nb = require_blocks(pts, k);
@@ -619,6 +641,8 @@ PYBIND11_MODULE(_ec, m) {
         py::arg("count"), py::arg("nonces"), py::arg("threads"), py::arg("ct"));
   m.def("packed_verify", &packed_verify, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("ctx"), py::arg("count"), py::arg("threads"));
+  m.def("packed_verify_many", &packed_verify_many, py::arg("points"), py::arg("proofs"),
+        py::arg("ctxs"), py::arg("k"), py::arg("count"), py::arg("threads"));
   m.def("packed_validate", &packed_validate, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("threads"));
   m.def("packed_mul_r", &packed_mul_r, py::arg("sk"), py::arg("points"), py::arg("threads"),

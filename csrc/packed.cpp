@@ -191,19 +191,29 @@ KeyDigits key_digits(const SecKeySet& sk) {
 
 }  // namespace
 
-void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, std::uint64_t k,
-                            std::uint64_t count, const unsigned char* a, const unsigned char* pts,
-                            std::size_t nblocks) {
-  Sha256 h;
-  h.update(reinterpret_cast<const unsigned char*>(kChallengeTag), sizeof(kChallengeTag) - 1);
-  h.update(ctx32, 32);
+namespace {
+
+/// The transcript up to the blocks: tag, ctx, k, count, A.
+void transcript_prefix(Sha256* h, const unsigned char* ctx32, std::uint64_t k,
+                       std::uint64_t count, const unsigned char* a) {
+  h->update(reinterpret_cast<const unsigned char*>(kChallengeTag), sizeof(kChallengeTag) - 1);
+  h->update(ctx32, 32);
   unsigned char be[16];
   const std::uint64_t words[2] = {k, count};
   for (int w = 0; w < 2; ++w) {
     for (int i = 0; i < 8; ++i) be[8 * w + i] = static_cast<unsigned char>(words[w] >> (56 - 8 * i));
   }
-  h.update(be, sizeof(be));
-  h.update(a, kPointBytes);
+  h->update(be, sizeof(be));
+  h->update(a, kPointBytes);
+}
+
+}  // namespace
+
+void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, std::uint64_t k,
+                            std::uint64_t count, const unsigned char* a, const unsigned char* pts,
+                            std::size_t nblocks) {
+  Sha256 h;
+  transcript_prefix(&h, ctx32, k, count, a);
   h.update(pts, nblocks * block_bytes(k));
   h.finish(seed32);
 }
@@ -286,17 +296,15 @@ std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proof, PubKeySet&
   return -1;
 }
 
-// Verification of the blob's one proof: z G = A + sum_i e_i R_i, as a single multi-scalar
-// multiplication sum_i e_i R_i + A - z G = 0 over nblocks + 2 points, with 128-bit e_i for the
-// R_i (Pippenger keeps them whole: no GLV split). Soundness: see packed.h.
-int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
-                      std::size_t k, const unsigned char* ctx32, std::uint64_t count,
-                      int threads) {
-  if (nblocks == 0) return 1;
+namespace {
+
+// Verification of the blob's one proof given its transcript seed: z G = A + sum_i e_i R_i, as a
+// single multi-scalar multiplication sum_i e_i R_i + A - z G = 0 over nblocks + 2 points, with
+// 128-bit e_i for the R_i (Pippenger keeps them whole: no GLV split). Soundness: see packed.h.
+int verify_with_seed(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+                     std::size_t k, const unsigned char* seed, int threads) {
   std::vector<ge> p(nblocks + 2);
   std::vector<scalar> sc(nblocks + 2);
-  unsigned char seed[32];
-  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
   const int nt = thread_count(nblocks, threads, 256);
   std::vector<int> bad(static_cast<std::size_t>(nt), 0);
   parallel_for(nblocks, nt, [&](int t, std::size_t begin, std::size_t end) {
@@ -318,6 +326,50 @@ int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std:
   scalar_negate(&sc[nblocks + 1], &z);  // - z G
   p[nblocks + 1] = ge_generator();
   return msm_is_infinity_var(p.data(), sc.data(), nblocks + 2, threads);
+}
+
+}  // namespace
+
+int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+                      std::size_t k, const unsigned char* ctx32, std::uint64_t count,
+                      int threads) {
+  if (nblocks == 0) return 1;
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  return verify_with_seed(pts, proof, nblocks, k, seed, threads);
+}
+
+std::int64_t packed_verify_many_var(const unsigned char* const* pts,
+                                    const unsigned char* const* proofs,
+                                    const unsigned char* const* ctx32, std::size_t nc,
+                                    std::size_t nblocks, std::size_t k, std::uint64_t count,
+                                    int threads) {
+  if (nblocks == 0) return -1;
+  // The transcripts of two blobs have the same length: hash them in lockstep (interleaved
+  // SHA-NI compressions), one pair per thread.
+  std::vector<unsigned char> seeds(32 * nc);
+  const std::size_t npairs = (nc + 1) / 2;
+  parallel_for(npairs, thread_count(npairs, threads, 1), [&](int, std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t c = 2 * t;
+      if (c + 1 == nc) {
+        packed_transcript_seed(&seeds[32 * c], ctx32[c], k, count, proofs[c], pts[c], nblocks);
+        continue;
+      }
+      Sha256 ha, hb;
+      transcript_prefix(&ha, ctx32[c], k, count, proofs[c]);
+      transcript_prefix(&hb, ctx32[c + 1], k, count, proofs[c + 1]);
+      sha256_update_x2(&ha, pts[c], &hb, pts[c + 1], nblocks * block_bytes(k));
+      ha.finish(&seeds[32 * c]);
+      hb.finish(&seeds[32 * (c + 1)]);
+    }
+  });
+  for (std::size_t c = 0; c < nc; ++c) {
+    if (!verify_with_seed(pts[c], proofs[c], nblocks, k, &seeds[32 * c], threads)) {
+      return static_cast<std::int64_t>(c);
+    }
+  }
+  return -1;
 }
 
 void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* pts,

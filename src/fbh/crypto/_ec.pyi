@@ -110,6 +110,17 @@ def packed_verify(
 ) -> bool:
     """Whether the blob's one batched proof holds for ctx and count."""
 
+def packed_verify_many(
+    points: list[npt.NDArray[np.uint8]],
+    proofs: list[npt.NDArray[np.uint8]],
+    ctxs: list[bytes],
+    k: int,
+    count: int,
+    threads: int,
+) -> int:
+    """packed_verify for C blobs of one shape (transcripts hashed two at a time): -1, or the
+    first blob whose proof fails."""
+
 def packed_validate(
     points: npt.NDArray[np.uint8], proof: npt.NDArray[np.uint8] | None, k: int, threads: int
 ) -> int:
