@@ -3,6 +3,7 @@
 // per lane and the eight lane totals inverted together.
 #include "batch_ifma.h"
 
+#include <atomic>
 #include <new>
 
 #include "field_ifma.h"
@@ -144,9 +145,15 @@ __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(std::size_t n, 
 
 }  // namespace
 
+namespace {
+std::atomic<bool> g_scalar_only{false};
+}  // namespace
+
+void ifma_set_scalar_only(bool on) { g_scalar_only.store(on); }
+
 bool ifma_available() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma");
-  return ok;
+  return ok && !g_scalar_only.load(std::memory_order_relaxed);
 }
 
 u64 ge_batch_add_wide(ge* acc, const ge* q, std::size_t n, fe* scratch) {
@@ -223,6 +230,8 @@ std::size_t ge_first_off_curve_wide(const ge* p, const std::uint8_t* inf, std::s
 }
 
 #else
+
+void ifma_set_scalar_only(bool) {}
 
 bool ifma_available() { return false; }
 

@@ -8,8 +8,12 @@
 
 namespace fbh {
 
-/// Whether this CPU runs the AVX-512 IFMA kernels (checked once, at run time).
+/// Whether this CPU runs the AVX-512 IFMA kernels (checked once, at run time) and they are not
+/// switched off.
 bool ifma_available();
+
+/// Switch the IFMA kernels off (tests of the scalar paths on an IFMA machine) or back on.
+void ifma_set_scalar_only(bool on);
 
 /// ge_batch_add's contract (acc[i] += q[i]; returns 0, leaving acc unchanged, if some
 /// acc[i].x == q[i].x), on eight IFMA lanes where available, else ge_batch_add itself.

@@ -663,6 +663,7 @@ PYBIND11_MODULE(_ec, m) {
   m.def("_recode", &recode);
   m.def("_batch_add", &batch_add, py::arg("acc"), py::arg("q"), py::arg("wide"));
   m.def("_ifma_available", &fbh::ifma_available);
+  m.def("_ifma_set_scalar_only", &fbh::ifma_set_scalar_only, py::arg("on"));
   m.def("_msm_is_infinity", &msm_is_infinity, py::arg("points"), py::arg("scalars"),
         py::arg("threads"));
   m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),

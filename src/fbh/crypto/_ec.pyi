@@ -177,7 +177,10 @@ def _batch_add(
     """Test hook: acc[i] + q[i] by the scalar or the eight-lane (IFMA) batch; None on a shared x."""
 
 def _ifma_available() -> bool:
-    """Whether this CPU runs the AVX-512 IFMA kernels."""
+    """Whether this CPU runs the AVX-512 IFMA kernels (and they are not switched off)."""
+
+def _ifma_set_scalar_only(on: bool) -> None:
+    """Test hook: switch the IFMA kernels off (scalar paths everywhere) or back on."""
 
 def _msm_is_infinity(
     points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8], threads: int
