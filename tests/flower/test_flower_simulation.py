@@ -1,9 +1,11 @@
 """fbh on Flower's simulation engine: the same seed gives the same model as the in-process run.
 
 Prepare: one anvil node (the chain every party reaches by RPC URL), a small run (ANN, 3 hospitals
-of 200 MNIST images, 2 rounds, fast crypto). Execute: the run in-process, then as a Flower
-ServerApp with 5 simulated SuperNodes (registrar, auditor, 3 hospitals) on the ray backend.
-Assert: bit-identical final models, every round approved on chain, and ``fbh audit`` clean.
+of 200 MNIST images, 2 rounds, fast crypto) in ``fbh run``'s default trust model: 3 guardians, any
+2 decrypt. Execute: the run in-process, then as a Flower ServerApp with 8 simulated SuperNodes
+(registrar, auditor, 3 hospitals, 3 guardians) on the ray backend.
+Assert: bit-identical final models, every round approved on chain and decrypted by 2 guardians,
+``fbh audit`` clean, and each guardian's key shares only in its own folder.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from fbh.protocol.rundir import RunDir
 pytestmark = [pytest.mark.slow, pytest.mark.anvil]
 
 CONFIG = {"dataset": "mnist", "model": "ann", "clients": 3, "rounds": 2, "train_examples": 600,
-          "validation_size": 500, "constant_time": False, "guardians": 0, "range_samples": 0}
+          "validation_size": 500, "constant_time": False, "range_samples": 0}
 
 
 def _final(run_dir) -> bytes:
@@ -48,14 +50,20 @@ def test_flower_simulation_matches_in_process_run(tmp_path, data_dir, anvil_inst
         metrics = json.loads(done.stdout.strip().splitlines()[-1])
         assert [row["approved"] for row in metrics["rounds"]] == [True, True]
         assert [row["accepted"] for row in metrics["rounds"]] == [3, 3]
+        assert [row["decryption"]["quorum"] for row in metrics["rounds"]] == [[1, 2], [1, 2]]
         assert _final(tmp_path / "flower") == _final(tmp_path / "in-process")
         assert main(["audit", str(tmp_path / "flower")]) == 0
     finally:
         anvil.close()
     # each party kept its own key in its own folder; the server's folder holds only the server's
     nodes = sorted(p.name for p in (tmp_path / "flower" / "nodes").iterdir())
-    assert nodes == ["auditor", "hospital_0", "hospital_1", "hospital_2", "registrar"]
+    assert nodes == ["auditor", "guardian_1", "guardian_2", "guardian_3", "hospital_0", "hospital_1", "hospital_2",
+                     "registrar"]
     server_keys = json.loads((tmp_path / "flower" / "keys" / "node-keys.json").read_text())
     registrar_keys = json.loads((tmp_path / "flower" / "nodes" / "registrar" / "node-keys.json").read_text())
     assert set(server_keys) == {"account"}  # the server holds no protocol secret
-    assert set(registrar_keys) == {"account", "kgc-keyset"}
+    assert set(registrar_keys) == {"account"}  # nor does the registrar: the guardians made the key
+    for i in (1, 2, 3):
+        shares = tmp_path / "flower" / "nodes" / f"guardian_{i}" / f"guardian_{i}.json"
+        assert shares.stat().st_mode & 0o777 == 0o600 and "key_shares" in shares.read_text()
+    assert not list((tmp_path / "flower").glob("keys/guardian_*"))

@@ -208,3 +208,45 @@ def test_guardian_refuses_pickling(federation):
 
     with pytest.raises(TypeError):
         pickle.dumps(federation[1][0])
+
+
+def test_guardian_restarted_between_every_message_keeps_ceremony_and_decrypt_once(tmp_path):
+    """A guardian on its own Flower node runs each message in a fresh process: reloaded from its
+    own 0600 file before every ceremony step and every request, it still completes the ceremony,
+    decrypts, and refuses a second aggregate for a round it answered before the restart."""
+    ledger = FakeLedger()
+    paths = {i: tmp_path / f"guardian_{i}.json" for i in (1, 2, 3)}
+    for i, path in paths.items():
+        Guardian(i, T, K, ledger=ledger, context=CTX, name=f"g{i}").save_state(path)
+
+    class Restarting:  # what the server's stand-in reaches: the guardian as last saved
+        def __init__(self, i):
+            self.index, self.k = i, K
+
+        def __getattr__(self, step):
+            def call(*args, **kwargs):
+                g = Guardian.load_state(paths[self.index], ledger=ledger, context=CTX)
+                out = getattr(g, step)(*args, **kwargs)
+                g.save_state(paths[self.index])
+                return out
+            return call
+
+    result = KeyCeremonyMediator([Restarting(i) for i in paths], threshold=T, context=CTX).run()
+    assert result.qualified == (1, 2, 3)
+    for i, path in paths.items():
+        assert path.stat().st_mode & 0o777 == 0o600
+        saved = path.read_text()
+        assert "key_shares" in saved and "poly" not in saved and "enc_secret" not in saved  # ceremony secrets gone
+    values = {h: np.arange(10, dtype=np.int64) * (c + 1) for c, h in enumerate(HOSPITALS)}
+    blobs = {h: fc.encrypt_packed(result.public, v, context=h.encode()).to_bytes() for h, v in values.items()}
+    accepted = open_round(ledger, 1, blobs, HOSPITALS)
+    members = {i: Restarting(i) for i in paths}
+    out = DecryptionMediator(members, result.verification_keys, threshold=T, context=CTX).decrypt(1, accepted,
+                                                                                                  bound=BOUND)
+    assert np.array_equal(out.values, sum(values.values()))
+    ledger.rounds[1].sum_digest = aggregate_digest(fc.aggregate_packed([blobs["0xB"], blobs["0xC"]]))
+    with pytest.raises(Refusal, match="second-aggregate|not-the-accepted-set"):
+        members[1].decrypt_share(DecryptionRequest(1, tuple(accepted[1:]), (1, 2)))
+    ledger.rounds[1].accepted_updates = tuple(u for u in ledger.rounds[1].updates if u.hospital != "0xA")
+    with pytest.raises(Refusal, match="second-aggregate"):  # the record of round 1 survived the restarts
+        members[1].decrypt_share(DecryptionRequest(1, tuple(accepted[1:]), (1, 2)))

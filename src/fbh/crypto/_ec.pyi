@@ -217,9 +217,16 @@ def share_batch_check(
     """One MSM check that d[b, j] = s_j r[b] given R* and D*_j (see fbh.crypto.chaum_pedersen)."""
 
 RANGE_MAX_BITS: int
+RANGE_MAX_BOUND: int
 
 def range_proof_bytes(bits: int) -> int:
     """Bytes of one slot's range proof for `bits` bits."""
+
+def range_generator_h() -> bytes:
+    """H, the range proofs' Pedersen generator, as 64 bytes x || y."""
+
+def range_bits(bound: int) -> int:
+    """L = bitlen(2 bound), the bits a proof of |m| <= bound decomposes m + bound into."""
 
 def range_prove(
     pk: PubKeySet,
@@ -231,7 +238,7 @@ def range_prove(
     nonces: npt.NDArray[np.uint8],
     blocks: npt.NDArray[np.uint64],
     slots: npt.NDArray[np.uint64],
-    bits: int,
+    bound: int,
     threads: int,
 ) -> tuple[npt.NDArray[np.uint8], int]:
     """Range proofs for S slots (constant time); returns (uint8[S, bytes], -1 or first bad item)."""
@@ -244,7 +251,7 @@ def range_verify(
     proofs: npt.NDArray[np.uint8],
     blocks: npt.NDArray[np.uint64],
     slots: npt.NDArray[np.uint64],
-    bits: int,
+    bound: int,
     threads: int,
 ) -> int:
     """Batch-verify S range proofs; -1 if all hold, else the first failing item."""

@@ -82,6 +82,19 @@ class Polynomial(NotCopyable):
             out.append(acc)
         return b"".join(out)
 
+    def to_bytes(self) -> bytes:
+        """The t coefficient sets, ``t * k * 32`` bytes: only for the dealer's own 0600 file (a
+        guardian on its own node keeps its ceremony across the messages of the ceremony)."""
+        return b"".join(self._coeffs)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, k: int, t: int) -> Polynomial:
+        if len(data) != t * k * SCALAR:
+            msg = f"a polynomial of {t} coefficient sets of {k} scalars is {t * k * SCALAR} bytes, got {len(data)}"
+            raise ValueError(msg)
+        step = k * SCALAR
+        return cls([bytes(data[i : i + step]) for i in range(0, len(data), step)], k, t)
+
     def __repr__(self) -> str:
         return f"Polynomial(k={self.k}, t={self.t}, <secret>)"
 

@@ -44,6 +44,16 @@ def decrypt(message: Message, context: Context) -> Message:
     return _answer(r.DECRYPT, message, context)
 
 
+@app.query("publish")
+def publish(message: Message, context: Context) -> Message:
+    return _answer(r.PUBLISH, message, context)
+
+
+@app.query("guardian")
+def guardian(message: Message, context: Context) -> Message:
+    return _answer(r.GUARDIAN, message, context)
+
+
 @app.train()
 def train(message: Message, context: Context) -> Message:
     return _answer(r.TRAIN, message, context)

@@ -5,11 +5,14 @@ first is :class:`fbh.protocol.session.Session`, all roles in one process).  It
 holds the server role only — the server's own signing key, no protocol secret,
 no data — and reaches every other party through Flower messages, stage by
 stage (:mod:`fbh.flower.records`): set-up, registration by the registrar (who
-deploys the registry and publishes the key set), the hospitals' and auditor's
-join, then per round: open on chain, each sampled hospital trains and commits
-from its own node, the server verifies and adds (:func:`fbh.protocol.round.collect`),
-the registrar decrypts the recorded sum, the server applies it, and the
-auditor re-checks and approves on chain.  It writes the same run directory as
+deploys the registry), with guardians (the default, as for ``fbh run``) their
+key ceremony on their own nodes (:mod:`fbh.flower.guardians`), the registrar
+publishing the key set, the hospitals' and auditor's join, then per round:
+open on chain, each sampled hospital trains and commits from its own node, the
+server verifies and adds (:func:`fbh.protocol.round.collect`), t guardians
+decrypt the recorded sum from their nodes (:func:`fbh.protocol.guarded.decrypt_round`,
+the in-process run's own step) — or, in the paper's KGC mode, the registrar
+does — the server applies it, and the auditor re-checks and approves on chain.  It writes the same run directory as
 ``fbh run``, so ``fbh audit`` checks a Flower run exactly as an in-process one.
 """
 
@@ -26,12 +29,16 @@ from flwr.app import Message
 
 from fbh.flower import nodes
 from fbh.flower import records as r
-from fbh.protocol import retention
+from fbh.protocol import guarded, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.config import RunConfig
 from fbh.protocol.rundir import RunDir
 
 __all__ = ["FlowerRun"]
+
+
+def _file_bytes(path: Path) -> np.ndarray:
+    return np.frombuffer(path.read_bytes(), np.uint8)
 
 
 class FlowerRun:
@@ -49,7 +56,6 @@ class FlowerRun:
     def __init__(self, grid, config: RunConfig, out_dir: str | Path, chain_url: str, *,
                  workdir: str | Path | None = None, timeout: float = 600.0) -> None:
         for ok, why in ((config.encrypt, "fbh on Flower runs the encrypted protocol (--encrypt)"),
-                        (config.guardians == 0, "guardians are not yet carried over Flower: use the KGC mode"),
                         (config.attack is None, "attacks are played by the in-process simulation only"),
                         (config.range_samples == 0,
                          "range checks are not yet carried over Flower: set range_samples to 0"),
@@ -62,6 +68,7 @@ class FlowerRun:
         self.ledger = None
         self.trainer, self.trainable, self.meta = None, None, {}
         self.dropped: dict[int, str] = {}  # node id -> why it dropped out of the last may_drop stage
+        self.council = None  # guardian mode: the council of stand-ins for the guardians' nodes
 
     # --- messaging -------------------------------------------------------------------------
     def content(self, stage: str, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -111,12 +118,13 @@ class FlowerRun:
         from fbh.protocol.strategy import ServerStrategy
 
         c = self.config
-        ids = self._nodes(c.clients + 2)
-        who = self.ask(r.SETUP, {n: ({"workdir": str(self.workdir)}, {}) for n in ids}, "setup")
+        ids = self._nodes(c.clients + 2 + c.guardians)
+        who = self.ask(r.SETUP, {n: ({"workdir": str(self.workdir), "clients": c.clients}, {}) for n in ids}, "setup")
         by_role: dict[tuple[str, int], tuple[int, str]] = {}
         for node, (f, _) in who.items():
             by_role[(f["role"], int(f["index"]))] = (node, f["address"])
         wanted = [(nodes.REGISTRAR, 0), (nodes.AUDITOR, 0)] + [(nodes.HOSPITAL, i) for i in range(c.clients)]
+        wanted += [(nodes.GUARDIAN, i) for i in range(1, c.guardians + 1)]
         absent = [f"{role} {i}" for role, i in wanted if (role, i) not in by_role]
         if absent:
             msg = f"no node plays {', '.join(absent)}"
@@ -125,19 +133,51 @@ class FlowerRun:
         self.hospitals = [by_role[(nodes.HOSPITAL, i)] for i in range(c.clients)]
         server_account = NodeKeys(self.run_dir.root / "keys").account()
         reg = {"chain_url": self.chain_url, "server": server_account.address, "auditor": self.auditor[1],
-               "hospitals": [a for _, a in self.hospitals]}
+               "hospitals": [a for _, a in self.hospitals], "guardians": c.guardians}
         (fields, _), = self.ask(r.REGISTER, {self.registrar[0]: (reg, {})}, "setup").values()
         self.ledger = chain.connect(self.chain_url, state_dir=self.run_dir.chain_dir, contract=fields["contract"])
         self.ledger.account("server", key=server_account.key)
-        join = {"chain_url": self.chain_url, "contract": fields["contract"], "public_key": fields["public_key"],
-                "config": json.dumps(c.to_json())}
-        joined = self.ask(r.JOIN, {n: (join, {}) for n, _ in [self.auditor, *self.hospitals]}, "setup")
+        join = {"chain_url": self.chain_url, "contract": fields["contract"], "config": json.dumps(c.to_json())}
+        auditor_arrays = {}
+        if c.guardians:
+            public_key = self.convene({n: by_role[(nodes.GUARDIAN, n)][0] for n in range(1, c.guardians + 1)},
+                                      {"chain_url": self.chain_url, "contract": fields["contract"]})
+            self.ask(r.PUBLISH, {self.registrar[0]: ({**reg, "public_key": public_key, "threshold": c.threshold,
+                                                      "record": self.council.ceremony.record_digest}, {})}, "setup")
+            auditor_arrays = {"ceremony": _file_bytes(self.run_dir.root / guarded.CEREMONY_FILE)}
+        else:
+            public_key = bytes(fields["public_key"])
+        join["public_key"] = public_key
+        joined = self.ask(r.JOIN, {n: (join, auditor_arrays if n == self.auditor[0] else {})
+                                   for n, _ in [self.auditor, *self.hospitals]}, "setup")
         self.global_flat, clip, stats = self.build_model(joined)
         sub = slice(None) if self.trainable is None else self.trainable
-        k = fc.PublicKeySet.from_bytes(bytes(fields["public_key"])).k
-        strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
+        k = fc.PublicKeySet.from_bytes(public_key).k
+        self.strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
+        if c.guardians and self.strategy.tx is not None:
+            msg = (f"strategy {c.strategy!r} keeps server optimizer state that the auditor's node does not carry "
+                   "across rounds yet: use fedavg over Flower with guardians")
+            raise ValueError(msg)
+        self.audit_strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
         self.server = Server(server_account, self.ledger, clip=clip[sub], bound=c.bound, threads=c.threads, k=k,
-                             strategy=strategy, trainable=self.trainable)
+                             strategy=self.strategy, trainable=self.trainable)
+
+    def convene(self, guardian_nodes: dict[int, int], deployment: dict[str, str]) -> bytes:
+        """The key ceremony among the guardians' nodes, mediated here; returns the joint key set."""
+        from fbh import crypto as fc
+        from fbh.flower.guardians import GuardianNodes
+        from fbh.protocol.council import GuardianCouncil
+        from fbh.protocol.messages import deployment_context
+
+        c = self.config
+        line = GuardianNodes(self, guardian_nodes, deployment, threshold=c.threshold, k=fc.DEFAULT_K)
+        # published by the registrar (the chain's admin); the server records each round's sum and shares
+        self.council = GuardianCouncil(line.stand_ins(), c.threshold, context=deployment_context(self.ledger),
+                                       ledger=None, threads=c.threads)
+        self.council.ledger = self.ledger
+        line.public_key = self.council.public.to_bytes()
+        guarded.save_ceremony(self.run_dir.root, self.council)
+        return line.public_key
 
     def build_model(self, joined) -> tuple[Any, np.ndarray, np.ndarray]:
         """(initial model vector, clipping vector, batch-statistics mask) of fbh's own model, built without data."""
@@ -166,7 +206,9 @@ class FlowerRun:
         with timer("hospitals"):  # train, quantize, encrypt, commit: on the hospitals' nodes
             counts = self.sample_sizes(step, chosen)
             plan = self.server.open_round(round_, self.global_flat,
-                                          {self.hospitals[i][1]: int(counts[i]) for i in chosen})
+                                          {self.hospitals[i][1]: int(counts[i]) for i in chosen},
+                                          bind_model=self.council is not None)
+            start = self.global_flat.copy()
             answers = self.contributions(step, chosen, plan)
         # sampling order, as in-process; a hospital that dropped out is simply not received this round
         answered = np.array([i for i in chosen if self.hospitals[i][0] in answers], dtype=int)
@@ -178,20 +220,30 @@ class FlowerRun:
         group = str(round_)
         accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
                                                                self.global_flat[sub].size, c.retention, timer)
+        extra: dict[str, Any] = {}
         with timer("decrypt"):
-            blobs = {f"blob_{i}": np.frombuffer(u.blob, np.uint8) for i, u in enumerate(accepted)}
-            ask = {"round": round_, "count": len(accepted), "bound": c.bound, "constant_time": c.constant_time,
-                   "min_parties": min(2, int(chosen.size))}
-            (_, out), = self.ask(r.DECRYPT, {self.registrar[0]: (ask, blobs)}, group).values()
-        new_flat = self.server.apply(plan, accepted, aggregate, out["sum"], self.global_flat)
+            if self.council is not None:
+                new_flat, extra = self.guardians_decrypt(round_, plan, accepted, start)
+            else:
+                blobs = {f"blob_{i}": np.frombuffer(u.blob, np.uint8) for i, u in enumerate(accepted)}
+                ask = {"round": round_, "count": len(accepted), "bound": c.bound, "constant_time": c.constant_time,
+                       "min_parties": min(2, int(chosen.size))}
+                (_, out), = self.ask(r.DECRYPT, {self.registrar[0]: (ask, blobs)}, group).values()
+                new_flat = self.server.apply(plan, accepted, aggregate, out["sum"], self.global_flat)
         self.global_flat = new_flat
         self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_, **self.meta)
-        row = {"round": round_} | protocol_round.outcome(accepted, rejected, clipped, int(chosen.size),
-                                                          self.global_flat[sub].size)
+        row = {"round": round_} | extra | protocol_round.outcome(accepted, rejected, clipped, int(chosen.size),
+                                                                  self.global_flat[sub].size)
         with timer("audit"):
             ask = {"round": round_, "hospitals": list(row["_accepted"])}
             blobs = {f"blob_{i}": np.frombuffer(b, np.uint8) for i, b in enumerate(row.pop("_accepted").values())}
+            evidence = sorted((self.run_dir.round_dir(round_) / guarded.SHARES_DIR).glob("*"))
+            ask["evidence"] = [p.name for p in evidence]
+            blobs |= {f"evidence_{j}": _file_bytes(p) for j, p in enumerate(evidence)}
             (verdict, _), = self.ask(r.AUDIT, {self.auditor[0]: (ask, {**blobs, "model": new_flat})}, group).values()
+        if self.council is not None and not verdict["approved"]:  # train on from the last approved model
+            self.global_flat = start
+            guarded.undo_round(self)
         digests = row.pop("_digests")
         if verdict["approved"] and c.retention == retention.UNTIL_APPROVED:
             self.run_dir.prune_updates(round_, digests)
@@ -204,6 +256,29 @@ class FlowerRun:
         if verdict["problems"]:
             row["audit_problems"] = list(verdict["problems"])
         return row
+
+    def guardians_decrypt(self, round_: int, plan, accepted: list, start: np.ndarray):
+        """Guardian mode: t guardians' nodes decrypt the recorded sum (the in-process run's step).
+
+        Raises:
+          NodeFailed: fewer than t guardians answered with valid shares; the message names who
+            was missing.  The round stays open on chain with its sum recorded and nothing
+            decrypted, and the run directory stays marked incomplete at this round.
+        """
+        from fbh.protocol.ceremony import ThresholdNotMet
+
+        try:
+            new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start)
+        except ThresholdNotMet as exc:
+            res = exc.result
+            missing = [f"guardian {i} did not answer" for i in sorted(set(res.absent))]
+            missing += [f"guardian {x.guardian} refused ({x.reason})" for x in res.refused]
+            missing += [f"guardian {i} sent an invalid share" for i in res.invalid]
+            msg = (f"round {round_}: fewer than {self.council.threshold} of {len(self.council.guardians)} guardians "
+                   f"decrypted: {'; '.join(missing)}; the round stays open on chain with its sum recorded")
+            raise r.NodeFailed(msg) from None
+        extra.pop("_blamed", None)
+        return new_flat, extra
 
     def sample_sizes(self, step: int, chosen: np.ndarray) -> np.ndarray:  # noqa: ARG002 - fixed here
         """Every hospital's training-set size (FedAvg weights): reported once, at join."""

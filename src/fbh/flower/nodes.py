@@ -1,12 +1,15 @@
 """What each fbh party does on its own Flower node: the roles of :mod:`fbh.protocol`, one per node.
 
 A node's role comes from its node config: ``role`` (``registrar``,
-``hospital`` or ``auditor``) and, for a hospital, ``index``; ``dir`` is the
+``hospital``, ``guardian`` or ``auditor``) and, for a hospital, ``index`` (0..)
+or for a guardian ``index`` (1.., its share's x-coordinate); ``dir`` is the
 node's own folder (its keys).  In Flower's simulation engine, where nodes only
-get ``partition-id``, partition 0 is the registrar, 1 the auditor and 2.. the
-hospitals 0... Each node holds only its own secrets, in its own folder
-(:class:`fbh.protocol.keyring.NodeKeys`): a hospital its signing key, the
-registrar in KGC mode the decryption key, the auditor its signing key.  What a
+get ``partition-id``, partition 0 is the registrar, 1 the auditor, then the
+hospitals 0.., then the guardians 1.. (the server says how many hospitals at
+setup).  Each node holds only its own secrets, in its own folder
+(:class:`fbh.protocol.keyring.NodeKeys`): a hospital its signing key, a
+guardian its key shares (:mod:`fbh.flower.guardians`), the registrar in KGC
+mode the decryption key, the auditor its signing key.  What a
 node learns at :data:`~fbh.flower.records.JOIN` is kept in its Flower
 ``context.state``, so any process that handles its next message rebuilds the
 same party (the live objects are cached per process, keyed by node folder).
@@ -25,24 +28,30 @@ from flwr.app import ConfigRecord, Context
 
 from fbh.protocol.keyring import NodeKeys
 
-__all__ = ["AUDITOR", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity", "save_state", "state"]
+__all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity", "save_state", "state"]
 
-REGISTRAR, HOSPITAL, AUDITOR = "registrar", "hospital", "auditor"
+REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN = "registrar", "hospital", "auditor", "guardian"
+ROLES = (REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN)
 _STATE = "fbh-node"
 _LIVE: dict[str, Any] = {}  # node folder -> that node's live party (per process)
 _SHARED: dict[tuple, tuple] = {}  # (config, data dir) -> (config, dataset, client data, trainer, template, trainable)
 
 
-def node_identity(node_config: dict[str, Any]) -> tuple[str, int]:
-    """(role, index) from the node config (``role``/``index``, or the simulation's ``partition-id``)."""
+def node_identity(node_config: dict[str, Any], clients: int | None = None) -> tuple[str, int]:
+    """(role, index) from the node config (``role``/``index``, or the simulation's ``partition-id``,
+    where partitions past the ``clients`` hospitals are guardians 1..)."""
     if "role" in node_config:
         role = str(node_config["role"])
-        if role not in (REGISTRAR, HOSPITAL, AUDITOR):
-            msg = f"node config role must be {REGISTRAR}, {HOSPITAL} or {AUDITOR}, got {role!r}"
+        if role not in ROLES:
+            msg = f"node config role must be one of {', '.join(ROLES)}, got {role!r}"
             raise ValueError(msg)
-        return role, int(node_config.get("index", 0))
+        return role, int(node_config.get("index", 1 if role == GUARDIAN else 0))
     pid = int(node_config["partition-id"])
-    return ((REGISTRAR, 0), (AUDITOR, 0))[pid] if pid < 2 else (HOSPITAL, pid - 2)
+    if pid < 2:
+        return ((REGISTRAR, 0), (AUDITOR, 0))[pid]
+    if clients is not None and pid >= 2 + clients:
+        return GUARDIAN, pid - 1 - clients
+    return HOSPITAL, pid - 2
 
 
 def state(context: Context) -> dict[str, Any]:
@@ -60,8 +69,8 @@ def node_folder(context: Context) -> Path:
 
 def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """Stage setup: pick the node's folder, create or load its key, say who it is."""
-    role, index = node_identity(context.node_config)
-    name = role if role != HOSPITAL else f"hospital_{index}"
+    role, index = node_identity(context.node_config, fields.get("clients"))
+    name = f"{role}_{index}" if role in (HOSPITAL, GUARDIAN) else role
     folder = Path(context.node_config.get("dir") or Path(fields["workdir"]) / name)
     folder.mkdir(parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
@@ -90,12 +99,30 @@ def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     if funder is not None:  # a dev chain: the registrar funds every party once, before they transact
         for address in parties:
             ledger.transfer(funder, address, ledger.backend.funding_wei)
+    if fields.get("guardians"):  # the guardians' ceremony makes the key: the registrar only deploys for now
+        save_state(context, chain_url=fields["chain_url"], contract=ledger.address, hospitals=len(fields["hospitals"]))
+        return {"contract": ledger.address}
     kgc = KeyGenerationCentre(ledger, threads=fields.get("threads"), secret=keys.key_set())
     kgc.setup(server=fields["server"], hospitals=list(fields["hospitals"]), auditors=[fields["auditor"]])
     save_state(context, chain_url=fields["chain_url"], contract=ledger.address,
                hospitals=len(fields["hospitals"]))
     _LIVE[str(node_folder(context))] = kgc
     return {"contract": ledger.address, "public_key": kgc.public_key.to_bytes()}
+
+
+def publish(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+    """Stage publish (registrar, guardian mode): publish the guardians' ceremony, register every
+    party and publish the guardians' joint key set; the registrar holds no key."""
+    from fbh import crypto as fc
+    from fbh.protocol.kgc import KeyGenerationCentre
+
+    st = state(context)
+    ledger = connect_as(st["chain_url"], st["contract"], NodeKeys(node_folder(context)).account())
+    ledger.attach(st["contract"])  # again, now that the admin's key is in the keyring: it acts as the admin
+    ledger.publish_guardians(bytes(fields["record"]), int(fields["guardians"]), int(fields["threshold"]))
+    kgc = KeyGenerationCentre.registrar(ledger, fc.PublicKeySet.from_bytes(bytes(fields["public_key"])))
+    kgc.setup(server=fields["server"], hospitals=list(fields["hospitals"]), auditors=[fields["auditor"]])
+    return {}
 
 
 def _registrar(context: Context):
@@ -124,11 +151,15 @@ def decrypt(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarr
     return {"sum": np.asarray(summed, dtype=np.int64)}
 
 
-def join(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
+def join(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """Stage join (hospital, auditor): remember the deployment, build the party, report public facts."""
     save_state(context, chain_url=fields["chain_url"], contract=fields["contract"],
                 public_key=fields["public_key"], config=fields["config"], data_dir=fields.get("data_dir", ""))
     _LIVE.pop(str(node_folder(context)), None)
+    if "ceremony" in arrays:  # the auditor of a guardian run: the ceremony's public outcome, for its checks
+        from fbh.protocol.guarded import CEREMONY_FILE
+
+        (node_folder(context) / CEREMONY_FILE).write_bytes(arrays["ceremony"].tobytes())
     party = _party(context)
     if state(context)["role"] == HOSPITAL:
         return {"num_samples": party.role.num_samples}
@@ -198,6 +229,8 @@ def train(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray
     if model_digest(global_flat) != plan.model_hash:
         msg = f"round {plan.round}: the model sent is not the one the round announced"
         raise PermissionError(msg)
+    if c.guardians:
+        _check_last_approved(party, plan)
     step, position = int(fields["step"]), int(fields["position"])
     key = protocol_round.client_keys(c.seed, step, int(fields["sampled"]))[position]
     states, metrics = party.trainer.train_clients(_unflatten(party, global_flat), party.x[None], party.y[None],
@@ -210,23 +243,55 @@ def train(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray
     return {**out, "clipped": clipped, "loss": float(np.asarray(metrics["loss"])[0])}, blob
 
 
+def _check_last_approved(party, plan) -> None:
+    """Guardian mode: train only on the last model approved on chain, the round's recorded start."""
+    from fbh.protocol.messages import model_digest
+    from fbh.train import ravel
+
+    ledger = party.role.ledger
+    approved = [rec for rec in ledger.history() if rec.status.name == "APPROVED"]
+    want = approved[-1].model_hash if approved else model_digest(np.asarray(ravel(party.template)))
+    if plan.model_hash != want or ledger.trust_record(plan.round).start_model != want:
+        msg = f"round {plan.round}: hospitals refuse the model: it is not the last approved one"
+        raise PermissionError(msg)
+
+
 def audit(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """Stage audit (auditor): re-check the round against the chain, validate, approve or not."""
     party = _party(context)
+    round_ = int(fields["round"])
     blobs = {address: arrays[f"blob_{i}"].tobytes() for i, address in enumerate(fields["hospitals"])}
-    verdict = party.role.audit(int(fields["round"]), blobs, arrays["model"])
+    verdict = party.role.audit(round_, blobs, arrays["model"],
+                               extra_problems=_guardian_findings(context, round_, fields, arrays, blobs))
     save_state(context, best_accuracy=party.role.best_accuracy)
     return {"approved": verdict.approved, "validation_accuracy": verdict.validation_accuracy,
             "problems": list(verdict.problems)}
+
+
+def _guardian_findings(context: Context, round_: int, fields: dict[str, Any], arrays: dict[str, np.ndarray],
+                       blobs: dict[str, bytes]) -> list[str]:
+    """The auditor's recomputation of a guardian-run round (``fbh audit``'s, from its own folder):
+    the shares, parameters and start model the server sent are kept in the run directory layout."""
+    names = list(fields.get("evidence", []))
+    if not names:
+        return []
+    from fbh.protocol import guarded
+
+    folder = node_folder(context)
+    evidence = folder / "rounds" / str(round_) / guarded.SHARES_DIR
+    evidence.mkdir(parents=True, exist_ok=True)
+    for j, name in enumerate(names):
+        (evidence / Path(name).name).write_bytes(arrays[f"evidence_{j}"].tobytes())
+    return guarded.audit_from_run_dir(folder, _party(context).role.ledger, round_, blobs, arrays["model"])
 
 
 def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
     """Answer ``stage``: (reply fields, reply arrays); refuses a stage that is not this node's role's."""
     from fbh.flower import records as r
 
-    role = node_identity(context.node_config)[0]
-    allowed = {r.SETUP: (REGISTRAR, HOSPITAL, AUDITOR), r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,),
-               r.JOIN: (HOSPITAL, AUDITOR), r.TRAIN: (HOSPITAL,), r.AUDIT: (AUDITOR,)}
+    role = node_identity(context.node_config)[0] if stage == r.SETUP else state(context).get("role")
+    allowed = {r.SETUP: ROLES, r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,), r.PUBLISH: (REGISTRAR,),
+               r.JOIN: (HOSPITAL, AUDITOR), r.TRAIN: (HOSPITAL,), r.AUDIT: (AUDITOR,), r.GUARDIAN: (GUARDIAN,)}
     if role not in allowed[stage]:
         msg = f"a {role} node does not answer stage {stage!r}"
         raise PermissionError(msg)
@@ -235,7 +300,13 @@ def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[st
     if stage == r.REGISTER:
         return register(context, fields), {}
     if stage == r.JOIN:
-        return join(context, fields), {}
+        return join(context, fields, arrays), {}
+    if stage == r.PUBLISH:
+        return publish(context, fields), {}
+    if stage == r.GUARDIAN:
+        from fbh.flower import guardians
+
+        return guardians.answer(context, fields, arrays)
     if stage == r.DECRYPT:
         return {}, decrypt(context, fields, arrays)
     if stage == r.TRAIN:

@@ -23,7 +23,9 @@ __all__ = [
     "ARRAYS",
     "DECRYPT",
     "ENCRYPT",
+    "GUARDIAN",
     "JOIN",
+    "PUBLISH",
     "REGISTER",
     "SETUP",
     "TRAIN",
@@ -41,6 +43,8 @@ __all__ = [
 # The stages, in the order a run goes through them; each is answered by one role.
 SETUP = "setup"  # every node: creates or loads its own key, says its role and address
 REGISTER = "register"  # registrar: deploys the registry, registers every party, publishes the key set
+GUARDIAN = "guardian"  # guardian: a key-ceremony step, or its share of a round's recorded aggregate
+PUBLISH = "publish"  # registrar (guardian mode): publishes the ceremony, registers, publishes the joint key
 JOIN = "join"  # hospitals and auditor: attach to the deployment, check the key set, load their data
 TRAIN = "train"  # hospital: train, quantize, encrypt, sign, commit on chain
 ENCRYPT = "encrypt"  # hospital of an adopting app (fbh.flower.mod): encrypt what its own train step returned
@@ -49,7 +53,7 @@ AUDIT = "audit"  # auditor: re-add the blobs, check the hashes, validate, approv
 
 ARRAYS = "fbh-arrays"  # the record name: an adopting app's own "arrays" record travels beside it
 _TYPES = {SETUP: "query.setup", REGISTER: "query.register", JOIN: "query.join", TRAIN: "train",
-          DECRYPT: "query.decrypt", AUDIT: "evaluate"}
+          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish"}
 
 
 class NodeFailed(RuntimeError):

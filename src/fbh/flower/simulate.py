@@ -26,7 +26,7 @@ def simulate(config, out_dir, chain_url: str, *, cpus: int = 1, timeout: float =
 
     metrics: dict = {}
     app = make_server_app(config, out_dir, chain_url, timeout=timeout, result=metrics)
-    run_simulation(app, client_app.app, num_supernodes=config.clients + 2,
+    run_simulation(app, client_app.app, num_supernodes=config.clients + 2 + config.guardians,
                    backend_config={"client_resources": {"num_cpus": 1}, "init_args": {"num_cpus": cpus}})
     if not metrics:  # the engine logs a ServerApp's exception and returns: the run did not finish
         msg = "the ServerApp did not finish (see the log above)"

@@ -243,6 +243,49 @@ class Guardian(NotCopyable):
         g._key_shares = shares
         return g
 
+    def save_state(self, path) -> None:
+        """Write everything I hold (0600): mid-ceremony my ECIES key, polynomial and the shares
+        received so far; afterwards only my key shares, as :meth:`save_key` writes them; and which
+        aggregate I answered per round, so the once-per-round rule survives a restart.  A guardian
+        on its own node (:mod:`fbh.flower.guardians`) runs each message in a fresh process."""
+        from fbh.protocol.keyring import write_secret
+
+        record = {"index": self.index, "threshold": self.threshold, "k": self.k, "name": self.name,
+                  "answered": {str(r): d.hex() for r, d in self._answered.items()},
+                  "summed": {str(r): sorted(h) for r, h in self._summed.items()}}
+        if self._key_shares is not None:
+            record["key_shares"] = self._key_shares.hex()
+        else:
+            record |= {"enc_secret": self._enc_secret.hex(), "poly": self._poly.to_bytes().hex(),
+                       "received": {str(d): s.hex() for d, s in self._received.items()}}
+        write_secret(path, record)
+
+    @classmethod
+    def load_state(cls, path, **kwargs) -> Guardian:
+        """The guardian :meth:`save_state` wrote (``kwargs``: ledger, context, blob_context, threads,
+        blame_check).
+
+        Raises:
+          UnusableRunDir: the file is missing or damaged.
+        """
+        from fbh.errors import UnusableRunDir
+        from fbh.protocol.keyring import read_secret
+
+        record = read_secret(path)
+        try:
+            g = cls(int(record["index"]), int(record["threshold"]), int(record["k"]), name=record["name"], **kwargs)
+            if "key_shares" in record:
+                g._key_shares = bytes.fromhex(record["key_shares"])
+            else:
+                g._enc_secret = bytes.fromhex(record["enc_secret"])
+                g._poly = vss.Polynomial.from_bytes(bytes.fromhex(record["poly"]), g.k, g.threshold)
+                g._received = {int(d): bytes.fromhex(s) for d, s in record["received"].items()}
+            g._answered = {int(r): bytes.fromhex(d) for r, d in record["answered"].items()}
+            g._summed = {int(r): frozenset(h) for r, h in record["summed"].items()}
+        except (KeyError, ValueError, TypeError, AttributeError):
+            raise UnusableRunDir(f"{path} does not hold a guardian's state", "re-run the key ceremony") from None
+        return g
+
     # --- decryption -----------------------------------------------------------------------
     def _check_request(self, request: DecryptionRequest) -> fc.PackedCiphertexts:
         r = request.round
@@ -287,8 +330,10 @@ class Guardian(NotCopyable):
 
     def _admits_reaggregation(self, request: DecryptionRequest, info) -> bool:
         """The one exception to "one aggregate per round" (issue 9's blame path): since my answer the
-        chain excluded, as OUT_OF_RANGE, hospitals I summed, and each one's own signed range answer
-        fails for its committed blob. Decrypting both sums reveals only those proven cheaters' values."""
+        chain excluded, as OUT_OF_RANGE or NO_RANGE_PROOF, hospitals I summed, and each one cannot
+        prove its range where the sum failed: its own signed answer fails for its committed blob, or
+        it left the challenge unanswered and does not answer me either (``blame_check``). Decrypting
+        both sums reveals only the values of those that could not show they were in range."""
         from fbh.chain.records import RejectReason
 
         before = self._summed.get(request.round, frozenset())
@@ -299,7 +344,8 @@ class Guardian(NotCopyable):
             return False
         for h in gone:
             record = info.by_hospital.get(h)
-            if record is None or record.reject_reason is not RejectReason.OUT_OF_RANGE or h not in evidence:
+            if record is None or h not in evidence or \
+                    record.reject_reason not in (RejectReason.OUT_OF_RANGE, RejectReason.NO_RANGE_PROOF):
                 return False
             blob, answers = evidence[h]
             if digest(blob) != record.digest or not self.blame_check(request.round, h, blob, answers):

@@ -26,6 +26,7 @@ __all__ = [
     "VERIFY",
     "EncryptedUpdate",
     "RoundPlan",
+    "deployment_context",
     "digest",
     "model_digest",
     "sign_update",
@@ -53,6 +54,12 @@ def signing_domain(ledger) -> dict:
     if ledger is None:
         return {"chain_id": 0, "contract": "0x" + "00" * 20}
     return {"chain_id": ledger.backend.chain_id, "contract": ledger.address}
+
+
+def deployment_context(ledger) -> bytes:
+    """What every guardian proof and backup is bound to: chain id and contract."""
+    d = signing_domain(ledger)
+    return b"FBH/deployment/" + int(d["chain_id"]).to_bytes(32, "big") + bytes.fromhex(d["contract"][2:])
 
 
 def update_context(ledger, round_: int, sender: str) -> bytes:
