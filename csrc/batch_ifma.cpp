@@ -40,7 +40,7 @@ constexpr ge kG2 = {fe_const(0xc6047f9441ed7d6dULL, 0x3045406e95c07cd8ULL, 0x5c7
                     fe_const(0x1ae168fea63dc339ULL, 0xa3c58419466ceaeeULL, 0xf7f632653266d0e1ULL,
                              0x236431a950cfe52aULL)};  // 2G: padding lanes add G + 2G
 
-/// The additions a(i) + b(i) for i < n, written by store(i, x, y); load(i) returns the pair of
+/// The additions a(i) + b(i) for i < n, each written by store(i, sum); load(i, &a, &b) names the
 /// operands. Returns 0, before any store, if some pair shares x.
 template <class Load, class Store>
 __attribute__((target("avx512f,avx512ifma"))) u64 batch_add_ifma(std::size_t n, Groups& groups,
