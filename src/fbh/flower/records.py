@@ -26,6 +26,7 @@ __all__ = [
     "GUARDIAN",
     "JOIN",
     "PUBLISH",
+    "RANGE",
     "REGISTER",
     "SETUP",
     "TRAIN",
@@ -44,6 +45,7 @@ __all__ = [
 SETUP = "setup"  # every node: creates or loads its own key, says its role and address
 REGISTER = "register"  # registrar: deploys the registry, registers every party, publishes the key set
 GUARDIAN = "guardian"  # guardian: a key-ceremony step, or its share of a round's recorded aggregate
+RANGE = "range"  # hospital: prove its committed values in range at the coordinates the server names
 PUBLISH = "publish"  # registrar (guardian mode): publishes the ceremony, registers, publishes the joint key
 JOIN = "join"  # hospitals and auditor: attach to the deployment, check the key set, load their data
 TRAIN = "train"  # hospital: train, quantize, encrypt, sign, commit on chain
@@ -53,7 +55,7 @@ AUDIT = "audit"  # auditor: re-add the blobs, check the hashes, validate, approv
 
 ARRAYS = "fbh-arrays"  # the record name: an adopting app's own "arrays" record travels beside it
 _TYPES = {SETUP: "query.setup", REGISTER: "query.register", JOIN: "query.join", TRAIN: "train",
-          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish"}
+          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish", RANGE: "query.range"}
 
 
 class NodeFailed(RuntimeError):
