@@ -48,7 +48,7 @@ class FlowerRun:
 
     Args:
       grid: the ``Grid`` the ``ServerApp`` was given.
-      config: what to run (``clients`` hospitals; KGC mode, no DP).
+      config: what to run (``clients`` hospitals, ``guardians`` on nodes of their own, range checks, DP).
       out_dir: the run directory the server writes (its key goes to ``out_dir/keys``).
       chain_url: the JSON-RPC URL every party reaches the chain through.
       workdir: where simulated nodes without a ``dir`` in their node config keep their keys.
@@ -118,6 +118,7 @@ class FlowerRun:
         from fbh.protocol.keyring import NodeKeys
         from fbh.protocol.server import Server
         from fbh import crypto as fc
+        from fbh.protocol.privacy import DifferentialPrivacy
         from fbh.protocol.strategy import ServerStrategy
 
         c = self.config
@@ -163,8 +164,10 @@ class FlowerRun:
                    "across rounds yet: use fedavg over Flower with guardians")
             raise ValueError(msg)
         self.audit_strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
+        # DP: the mechanism is announced in every plan (hospitals add the noise), the accountant is the server's
+        self.dp = DifferentialPrivacy.from_config(c, self.counts, self.global_flat[sub].size, clip[sub])
         self.server = Server(server_account, self.ledger, clip=clip[sub], bound=c.bound, threads=c.threads, k=k,
-                             strategy=self.strategy, trainable=self.trainable)
+                             strategy=self.strategy, trainable=self.trainable, dp=self.dp and self.dp.mechanism)
 
     def convene(self, guardian_nodes: dict[int, int], deployment: dict[str, str]) -> bytes:
         """The key ceremony among the guardians' nodes, mediated here; returns the joint key set."""
@@ -232,6 +235,8 @@ class FlowerRun:
         row = {"round": round_} | extra | protocol_round.outcome(accepted, rejected, clipped, int(chosen.size),
                                                                   self.global_flat[sub].size)
         row["range_check"] = ranges.summary()
+        if self.dp is not None:
+            row.update(self.dp.after_round(row["accepted"]))
         with timer("audit"):
             verdict = self.audit(plan, row.pop("_accepted"), new_flat)
         if self.council is not None and not verdict["approved"]:  # train on from the last approved model
