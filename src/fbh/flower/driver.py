@@ -165,7 +165,9 @@ class FlowerRun:
             raise ValueError(msg)
         self.audit_strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
         # DP: the mechanism is announced in every plan (hospitals add the noise), the accountant is the server's
-        self.dp = DifferentialPrivacy.from_config(c, self.counts, self.global_flat[sub].size, clip[sub])
+        dp_on = c.dp_epsilon is not None or c.noise_multiplier is not None  # (an adopting app has no counts)
+        self.dp = DifferentialPrivacy.from_config(c, self.counts, self.global_flat[sub].size, clip[sub]) if dp_on \
+            else None
         self.server = Server(server_account, self.ledger, clip=clip[sub], bound=c.bound, threads=c.threads, k=k,
                              strategy=self.strategy, trainable=self.trainable, dp=self.dp and self.dp.mechanism)
 
