@@ -1,7 +1,7 @@
 """The protocol's range stage per hospital per round, against encrypting its whole update.
 
 What one hospital adds per round (``fbh.protocol.range_check``): exact two-sided proofs
-``|q| <= B_h`` at S sampled coordinates (two bit-decomposition proofs per coordinate,
+``|q| <= B_h`` at S sampled coordinates (one exact bit-decomposition proof per coordinate,
 ``fbh.crypto.bounded``), and what the server spends verifying them. ``B_h`` is a tenth of the
 default decoder bound (weight 1/10 of 10 hospitals): L = 18 bits. Process CPU time, 1 thread,
 same run, so the ratios hold on a loaded machine. Run:

@@ -12,6 +12,7 @@
 #include "bsgs.h"
 #include "elgamal.h"
 #include "keyset.h"
+#include "msm.h"
 #include "packed.h"
 #include "range_proof.h"
 #include "rows.h"
@@ -475,6 +476,24 @@ std::vector<int> recode(const py::bytes& k32, int w, int nd) {
   return out;
 }
 
+bool msm_is_infinity(const u8_array& pts, const u8_array& scalars, int threads) {
+  // Whether sum_i k_i P_i is infinity (test hook for the verifiers' Pippenger kernel).
+  require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (n, 64)");
+  require(scalars.ndim() == 2 && scalars.shape(1) == 32 && scalars.shape(0) == pts.shape(0),
+          "scalars must have shape (n, 32)");
+  const auto n = static_cast<std::size_t>(pts.shape(0));
+  std::vector<fbh::ge> p(n);
+  std::vector<fbh::scalar> k(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t inf = 0;
+    require(fbh::ge_load_var(&p[i], &inf, pts.data() + 64 * i, true) && !inf,
+            "points must be finite and on the curve");
+    require(!fbh::scalar_set_b32(&k[i], scalars.data() + 32 * i), "scalars must be < n");
+  }
+  py::gil_scoped_release nogil;
+  return fbh::msm_is_infinity_var(p.data(), k.data(), n, threads) != 0;
+}
+
 u8_array mul_points(const u8_array& pts, const py::bytes& k32, bool ct, bool complete) {
   // k * P for each 64-byte point, via the batched kernel or the complete ladder.
   require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (P, 64)");
@@ -595,6 +614,8 @@ PYBIND11_MODULE(_ec, m) {
   m.def("_scalar_op", &scalar_op);
   m.def("_split_lambda", &split_lambda);
   m.def("_recode", &recode);
+  m.def("_msm_is_infinity", &msm_is_infinity, py::arg("points"), py::arg("scalars"),
+        py::arg("threads"));
   m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),
         py::arg("complete"));
 
@@ -609,8 +630,8 @@ namespace {
 using u64_array = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>;
 
 std::size_t require_items(const u8_array& keys, const u8_array& rs, const u8_array& cs,
-                          const u64_array& blocks, const u64_array& slots, int bits) {
-  require(bits >= 1 && bits <= fbh::kRangeMaxBits, "range proofs take 1..48 bits");
+                          const u64_array& blocks, const u64_array& slots, std::int64_t bound) {
+  require(bound >= 1 && bound <= fbh::kRangeMaxBound, "range proofs take bounds 1..2^47 - 1");
   const auto n = keys.ndim() == 2 ? keys.shape(0) : -1;
   for (const u8_array* a : {&keys, &rs, &cs}) {
     require(a->ndim() == 2 && a->shape(0) == n && a->shape(1) == 64, "keys, R and C must be uint8[S, 64]");
@@ -622,18 +643,18 @@ std::size_t require_items(const u8_array& keys, const u8_array& rs, const u8_arr
 
 py::tuple range_prove_py(fbh::PubKeySet& pk, const py::bytes& ctx, const u8_array& keys, const u8_array& rs,
                          const u8_array& cs, const i64_array& m, const u8_array& nonces,
-                         const u64_array& blocks, const u64_array& slots, int bits, int threads) {
-  const std::size_t n = require_items(keys, rs, cs, blocks, slots, bits);
+                         const u64_array& blocks, const u64_array& slots, std::int64_t bound, int threads) {
+  const std::size_t n = require_items(keys, rs, cs, blocks, slots, bound);
   require(m.ndim() == 1 && static_cast<std::size_t>(m.shape(0)) == n, "values must be int64[S]");
   require(nonces.ndim() == 2 && static_cast<std::size_t>(nonces.shape(0)) == n && nonces.shape(1) == 32,
           "nonces must be uint8[S, 32]");
   const std::string c = as_string(ctx);
-  const auto pb = static_cast<py::ssize_t>(fbh::range_proof_bytes(bits));
+  const auto pb = static_cast<py::ssize_t>(fbh::range_proof_bytes(fbh::range_bits(bound)));
   u8_array out({static_cast<py::ssize_t>(n), pb});
   std::int64_t bad;
   {
     py::gil_scoped_release nogil;
-    bad = fbh::range_prove(out.mutable_data(), n, bits, reinterpret_cast<const unsigned char*>(c.data()),
+    bad = fbh::range_prove(out.mutable_data(), n, bound, reinterpret_cast<const unsigned char*>(c.data()),
                            c.size(), pk, rs.data(), cs.data(), m.data(), nonces.data(),
                            blocks.data(), slots.data(), threads);
   }
@@ -642,14 +663,14 @@ py::tuple range_prove_py(fbh::PubKeySet& pk, const py::bytes& ctx, const u8_arra
 
 std::int64_t range_verify_py(const py::bytes& ctx, const u8_array& keys, const u8_array& rs,
                              const u8_array& cs, const u8_array& proofs, const u64_array& blocks,
-                             const u64_array& slots, int bits, int threads) {
-  const std::size_t n = require_items(keys, rs, cs, blocks, slots, bits);
+                             const u64_array& slots, std::int64_t bound, int threads) {
+  const std::size_t n = require_items(keys, rs, cs, blocks, slots, bound);
   require(proofs.ndim() == 2 && static_cast<std::size_t>(proofs.shape(0)) == n &&
-              static_cast<std::size_t>(proofs.shape(1)) == fbh::range_proof_bytes(bits),
-          "proofs must be uint8[S, range_proof_bytes(bits)]");
+              static_cast<std::size_t>(proofs.shape(1)) == fbh::range_proof_bytes(fbh::range_bits(bound)),
+          "proofs must be uint8[S, range_proof_bytes(range_bits(bound))]");
   const std::string c = as_string(ctx);
   py::gil_scoped_release nogil;
-  return fbh::range_verify_var(proofs.data(), n, bits, reinterpret_cast<const unsigned char*>(c.data()),
+  return fbh::range_verify_var(proofs.data(), n, bound, reinterpret_cast<const unsigned char*>(c.data()),
                                c.size(), keys.data(), rs.data(), cs.data(), blocks.data(), slots.data(),
                                threads);
 }
@@ -658,10 +679,17 @@ std::int64_t range_verify_py(const py::bytes& ctx, const u8_array& keys, const u
 
 void bind_range_proof(py::module_& m) {
   m.attr("RANGE_MAX_BITS") = fbh::kRangeMaxBits;
+  m.attr("RANGE_MAX_BOUND") = fbh::kRangeMaxBound;
   m.def("range_proof_bytes", [](int bits) { return fbh::range_proof_bytes(bits); });
+  m.def("range_bits", [](std::int64_t bound) { return fbh::range_bits(bound); });
+  m.def("range_generator_h", [] {
+    unsigned char out[64];
+    fbh::ge_store(out, &fbh::range_generator_h(), 0);
+    return py::bytes(reinterpret_cast<const char*>(out), 64);
+  });
   m.def("range_prove", &range_prove_py, py::arg("pk"), py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),
-        py::arg("m"), py::arg("nonces"), py::arg("blocks"), py::arg("slots"), py::arg("bits"),
+        py::arg("m"), py::arg("nonces"), py::arg("blocks"), py::arg("slots"), py::arg("bound"),
         py::arg("threads"));
   m.def("range_verify", &range_verify_py, py::arg("ctx"), py::arg("keys"), py::arg("rs"), py::arg("cs"),
-        py::arg("proofs"), py::arg("blocks"), py::arg("slots"), py::arg("bits"), py::arg("threads"));
+        py::arg("proofs"), py::arg("blocks"), py::arg("slots"), py::arg("bound"), py::arg("threads"));
 }

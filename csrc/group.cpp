@@ -210,6 +210,18 @@ u64 ge_batch_add(ge* acc, const ge* q, std::size_t n, fe* scratch) {
       [&](std::size_t i, const fe* di) { ge_add_with_inv(&acc[i], &q[i], di); });
 }
 
+u64 ge_batch_add_pairs(ge* out, const ge* in, const std::uint32_t* src, const std::uint32_t* dst,
+                       std::size_t n, fe* scratch) {
+  return batch_invert_apply(
+      n, scratch,
+      [&](std::size_t j, fe* d) { fe_sub_lazy(d, &in[src[j] + 1].x, &in[src[j]].x); },
+      [&](std::size_t j, const fe* di) {
+        ge a = in[src[j]];
+        ge_add_with_inv(&a, &in[src[j] + 1], di);
+        out[dst[j]] = a;
+      });
+}
+
 void ge_batch_double(ge* acc, std::size_t n, fe* scratch) {
   batch_invert_apply(
       n, scratch, [&](std::size_t i, fe* d) { fe_add_lazy(d, &acc[i].y, &acc[i].y); },

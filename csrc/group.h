@@ -61,6 +61,11 @@ u64 gep_to_ge(ge* r, const gep* a);
 /// elements. Returns 0, leaving acc unchanged, if some acc[i].x == q[i].x (doubling/infinity).
 u64 ge_batch_add(ge* acc, const ge* q, std::size_t n, fe* scratch);
 
+/// out[dst[j]] = in[src[j]] + in[src[j] + 1] for j < n using one shared inversion (out must
+/// not alias in; scratch holds n elements). Returns 0, writing nothing, if a pair shares x.
+u64 ge_batch_add_pairs(ge* out, const ge* in, const std::uint32_t* src, const std::uint32_t* dst,
+                       std::size_t n, fe* scratch);
+
 /// acc[i] = 2 * acc[i] for i < n using one shared inversion; no input may have y = 0.
 void ge_batch_double(ge* acc, std::size_t n, fe* scratch);
 

@@ -1,11 +1,12 @@
-// Pippenger's bucket method over Jacobian coordinates (variable time: public data only).
+// Pippenger's bucket method with batch-affine buckets (variable time: public data only).
 //
-// Each scalar is GLV-split into two signed halves below 2^129, so n inputs become 2n points
-// with short scalars; those are recoded into signed base-2^c digits and summed window by
-// window: per window one batched affine addition per point into its bucket, then 2^c
-// Jacobian additions for the running sums (N. Pippenger, "On the evaluation of powers and related problems", FOCS
-// 1976; the bucket formulation of D. J. Bernstein et al., "Faster batch forgery
-// identification", INDOCRYPT 2012).
+// Each scalar above 128 bits is GLV-split into two signed halves below 2^129 (shorter ones stay
+// whole), so every point gets a short scalar; those are recoded into signed base-2^c digits
+// (half the buckets) and summed window by window: per window the points are sorted into
+// their buckets and each bucket is reduced by pairwise affine additions batched over all
+// buckets with one shared inversion, then the running sums give sum_b b B_b (N. Pippenger,
+// "On the evaluation of powers and related problems", FOCS 1976; the bucket formulation of
+// D. J. Bernstein et al., "Faster batch forgery identification", INDOCRYPT 2012).
 #include "msm.h"
 
 #include <algorithm>
@@ -20,7 +21,6 @@ namespace {
 
 constexpr fe kBeta = fe_const(0x7ae96a2b657c0710ULL, 0x6e64479eac3434e9ULL, 0x9cf0497512f58995ULL,
                               0xc1396c28719501eeULL);
-constexpr int kHalfBits = 130;  // |GLV half| < 2^129, plus one bit of signed-digit carry
 
 /// A Jacobian point (x = X / Z^2, y = Y / Z^3) with an explicit infinity flag.
 struct gej {
@@ -162,8 +162,18 @@ Half half_of(const scalar* k) {
   return h;
 }
 
-/// Signed base-2^c digits of h (least significant first, nw digits).
-void recode_signed(int* out, const Half& h, int c, int nw) {
+/// Bit length of the largest magnitude among the halves whose words are OR-ed into w.
+int bit_length(const u64* w) {
+  for (int i = 2; i >= 0; --i) {
+    if (w[i] != 0) return 64 * i + 64 - __builtin_clzll(w[i]);
+  }
+  return 0;
+}
+
+/// Base-2^c digits of h (nw of them, least significant first, written to out[w * stride]):
+/// signed in [-2^(c-1), 2^(c-1)) below the top window, whose digit takes the final carry
+/// unsigned, in [0, 2^c]; h must be below 2^(c * nw).
+void recode_signed(int* out, std::size_t stride, const Half& h, int c, int nw) {
   int carry = 0;
   const int half = 1 << (c - 1);
   for (int w = 0; w < nw; ++w) {
@@ -175,123 +185,162 @@ void recode_signed(int* out, const Half& h, int c, int nw) {
       if (off + c > 64 && word + 1 < 3) v |= h.w[word + 1] << (64 - off);
     }
     int d = static_cast<int>(v & ((u64{1} << c) - 1)) + carry;
-    carry = d >= half ? 1 : 0;
-    if (carry) d -= 1 << c;
-    out[w] = d;
+    carry = 0;
+    if (w + 1 < nw && d >= half) {
+      d -= 1 << c;
+      carry = 1;
+    }
+    out[static_cast<std::size_t>(w) * stride] = d;
   }
 }
 
-/// Affine buckets filled with batched additions: every step adds up to kBatch pending points
-/// to distinct buckets with one shared inversion (ge_batch_add_var, ~6 multiplications each
-/// against ~11 for a mixed Jacobian addition); a point whose bucket already has an addition in
-/// the current step waits for the next one.
-struct AffineBuckets {
-  static constexpr std::size_t kBatch = 512;
-  static constexpr std::size_t kMinStep = 32;
-  static constexpr std::size_t kMaxWaiting = 4;  // waiting points per queued addition
-  std::vector<ge> pt;
-  std::vector<std::uint8_t> inf;            // bucket holds infinity (or nothing yet)
-  std::vector<gej> extra;                   // overflow sums (see fill), Jacobian
-  std::vector<std::uint32_t> stamp;         // step that last queued an addition to the bucket
-  std::vector<ge> acc, q;                   // gathered operands of one step
-  std::vector<std::uint8_t> ainf, qinf;
-  std::vector<std::uint32_t> dst, idx;
+/// Window width for np points with scalars of `bits` bits, from a cost model in field
+/// multiplications: per window ~6 per point (one batched affine addition) and ~27 per bucket
+/// (the two Jacobian additions of the running sums).
+int window_bits(std::size_t np, int bits) {
+  int best = 2;
+  double best_cost = 0;
+  for (int c = 2; c <= 16; ++c) {
+    const double windows = std::ceil(static_cast<double>(bits) / c);
+    const double cost = windows * (6.0 * static_cast<double>(np) + 27.0 * std::ldexp(1.0, c - 1));
+    if (c == 2 || cost < best_cost) {
+      best = c;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+/// One window's buckets, each reduced to a single affine point by pairwise batched additions:
+/// the points are sorted by bucket (counting sort), then every pass adds the pairs (0, 1),
+/// (2, 3), ... of every bucket in one batch that shares a single inversion (Montgomery's trick;
+/// ~6 field multiplications per addition against ~11 for a mixed Jacobian addition), halving
+/// each bucket until one point is left. Bucket skew (many points on few digits) only costs
+/// passes, never unbatched additions. This is the "batch affine" bucket accumulation of the
+/// fastest MSM codes (e.g. gnark-crypto's msm batchAddAffine; A. Aasaraai et al., "FPGA
+/// acceleration of multi-scalar multiplication: CycloneMSM", 2022).
+struct TreeBuckets {
+  std::size_t nb;                         // buckets 1..nb (digit magnitudes)
+  std::vector<std::uint32_t> start, len;  // bucket b's points: buf[start[b], +len[b])
+  std::vector<ge> buf, nxt, acc, q, fin;  // fin[b]: bucket b's sum once len[b] <= 1
+  std::vector<std::uint8_t> binf, ninf, ainf, qinf, finf;
   std::vector<fe> scratch;
-  std::uint32_t step = 1;
-  explicit AffineBuckets(std::size_t nb)
-      : pt(nb), inf(nb, 1), extra(nb), stamp(nb, 0), acc(kBatch), q(kBatch), ainf(kBatch), qinf(kBatch, 0),
-        dst(kBatch), idx(kBatch), scratch(kBatch) {}
+  std::vector<std::uint32_t> idx, src, dst, active, cursor;
+  TreeBuckets(std::size_t nbuckets, std::size_t n)
+      : nb(nbuckets), start(nbuckets + 2), len(nbuckets + 1), buf(n), nxt(n), acc(n / 2 + 1),
+        q(n / 2 + 1), fin(nbuckets + 1), binf(n), ninf(n), ainf(n / 2 + 1), qinf(n / 2 + 1),
+        finf(nbuckets + 1), scratch(n / 2 + 1), idx(n / 2 + 1), src(n / 2 + 1), dst(n / 2 + 1) {}
 
-  void reset() {
-    std::fill(inf.begin(), inf.end(), std::uint8_t{1});
-    for (auto& e : extra) e.inf = 1;
-  }
-
-  /// Run the queued additions (m of them) and write the sums back to their buckets.
-  void flush(std::size_t m) {
-    if (m == 0) return;
-    ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), m, scratch.data(), idx.data());
+  /// nxt[dst[j]] = buf[src[j]] + buf[src[j] + 1] for j < m: one two-chain batch without case
+  /// checks while no operand is infinite and no pair shares an x, else the version that
+  /// handles every case (equal points, opposite points, infinity). Returns 1 if a result is
+  /// infinite.
+  bool add_pairs(std::size_t m, bool any_inf) {
+    if (!any_inf && ge_batch_add_pairs(nxt.data(), buf.data(), src.data(), dst.data(), m,
+                                       scratch.data())) {
+      for (std::size_t j = 0; j < m; ++j) ninf[dst[j]] = 0;
+      return false;
+    }
     for (std::size_t j = 0; j < m; ++j) {
-      pt[dst[j]] = acc[j];
-      inf[dst[j]] = ainf[j];
+      acc[j] = buf[src[j]];
+      ainf[j] = binf[src[j]];
+      q[j] = buf[src[j] + 1];
+      qinf[j] = binf[src[j] + 1];
     }
-    ++step;
+    ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), m, scratch.data(),
+                     idx.data());
+    unsigned out_inf = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      nxt[dst[j]] = acc[j];
+      ninf[dst[j]] = ainf[j];
+      out_inf |= ainf[j];
+    }
+    return out_inf != 0;
   }
 
-  /// Add every point with a nonzero digit in window w to its bucket.
-  void fill(const ge* pts, const int* dig, std::size_t n, int nw, int w) {
-    std::vector<std::uint32_t> todo, later;
+  /// Sort the points with a nonzero digit in dig[0..n) into their buckets (negated for a
+  /// negative digit) and reduce every bucket to one point (fin, finf).
+  void fill(const ge* pts, const int* dig, std::size_t n) {
+    std::fill(len.begin(), len.end(), 0U);
     for (std::size_t i = 0; i < n; ++i) {
-      if (dig[i * static_cast<std::size_t>(nw) + static_cast<std::size_t>(w)] != 0) {
-        todo.push_back(static_cast<std::uint32_t>(i));
+      if (dig[i] != 0) ++len[static_cast<std::size_t>(dig[i] < 0 ? -dig[i] : dig[i])];
+    }
+    start[0] = 0;
+    for (std::size_t b = 0; b <= nb; ++b) start[b + 1] = start[b] + len[b];
+    cursor.assign(start.begin(), start.end());
+    for (std::size_t i = 0; i < n; ++i) {
+      const int d = dig[i];
+      if (d == 0) continue;
+      const std::uint32_t at = cursor[static_cast<std::size_t>(d < 0 ? -d : d)]++;
+      buf[at] = pts[i];
+      if (d < 0) ge_negate(&buf[at], &buf[at]);
+      binf[at] = 0;
+    }
+    active.clear();
+    for (std::size_t b = 1; b <= nb; ++b) {
+      if (len[b] >= 2) {
+        active.push_back(static_cast<std::uint32_t>(b));
+      } else if (len[b] == 1) {
+        fin[b] = buf[start[b]];
+        finf[b] = 0;
       }
     }
-    while (!todo.empty()) {
-      std::size_t m = 0, queued = 0;
-      later.clear();
-      for (std::uint32_t i : todo) {
-        const int d = dig[i * static_cast<std::size_t>(nw) + static_cast<std::size_t>(w)];
-        const auto b = static_cast<std::uint32_t>((d < 0 ? -d : d) - 1);
-        ge p = pts[i];
-        if (d < 0) ge_negate(&p, &p);
-        if (inf[b]) {  // an empty bucket takes the point as it is
-          pt[b] = p;
-          inf[b] = 0;
-          continue;
+    bool any_inf = false;  // some point in buf is infinite (only after a cancellation)
+    while (!active.empty()) {
+      std::size_t m = 0;
+      for (std::uint32_t b : active) {
+        const std::uint32_t s = start[b], l = len[b], h = l / 2;
+        for (std::uint32_t t = 0; t < h; ++t, ++m) {
+          src[m] = s + 2 * t;
+          dst[m] = s + t;
         }
-        if (stamp[b] == step) {  // the bucket is already an operand of this step
-          later.push_back(i);
-          continue;
-        }
-        stamp[b] = step;
-        ++queued;
-        acc[m] = pt[b];
-        ainf[m] = 0;
-        q[m] = p;
-        dst[m] = b;
-        if (++m == kBatch) {
-          flush(m);
-          m = 0;
+        if (l & 1) {  // the odd one out moves on unchanged
+          nxt[s + h] = buf[s + l - 1];
+          ninf[s + h] = binf[s + l - 1];
         }
       }
-      flush(m);
-      todo.swap(later);
-      if (!todo.empty() && (queued < kMinStep || todo.size() > kMaxWaiting * queued)) {
-        // Few distinct buckets for many points (skewed digits, e.g. the top window of the
-        // 128-bit batch weights): another pass would queue at most `queued` of them, so the
-        // passes would grow quadratically; the rest goes to Jacobian sums with mixed additions.
-        for (std::uint32_t i : todo) {
-          const int d = dig[i * static_cast<std::size_t>(nw) + static_cast<std::size_t>(w)];
-          ge p = pts[i];
-          if (d < 0) ge_negate(&p, &p);
-          gej* e = &extra[static_cast<std::size_t>((d < 0 ? -d : d) - 1)];
-          gej_add_ge_var(e, e, &p);
+      any_inf = add_pairs(m, any_inf) || any_inf;
+      buf.swap(nxt);
+      binf.swap(ninf);
+      std::size_t still = 0;
+      for (std::uint32_t b : active) {
+        len[b] = len[b] / 2 + (len[b] & 1);
+        if (len[b] >= 2) {
+          active[still++] = b;
+        } else {
+          fin[b] = buf[start[b]];
+          finf[b] = binf[start[b]];
         }
-        return;
       }
+      active.resize(still);
     }
+  }
+
+  /// sum_b b * B_b as running sums from the top nonempty bucket down.
+  gej weighted_sum() const {
+    gej run{}, sum{};
+    run.inf = sum.inf = 1;
+    std::size_t top = nb;
+    while (top > 0 && len[top] == 0) --top;
+    for (std::size_t b = top; b > 0; --b) {
+      if (len[b] != 0 && !finf[b]) gej_add_ge_var(&run, &run, &fin[b]);
+      gej_add_var(&sum, &sum, &run);
+    }
+    return sum;
   }
 };
 
-/// Pippenger over pts[0..n) with digits dig[i * nw + w]; returns the sum.
-gej pippenger_var(const ge* pts, const int* dig, std::size_t n, int c, int nw) {
-  const std::size_t nbuckets = std::size_t{1} << (c - 1);
-  AffineBuckets buckets(nbuckets);
+/// Pippenger over pts[0..n) with digits dig[w * stride + i]; returns the sum.
+gej pippenger_var(const ge* pts, const int* dig, std::size_t stride, std::size_t n, int c,
+                  int nw) {
+  TreeBuckets buckets(std::size_t{1} << c, n);  // the top window's digits reach 2^c
   gej total{};
   total.inf = 1;
   for (int w = nw - 1; w >= 0; --w) {
     for (int s = 0; s < c && w != nw - 1; ++s) gej_double_var(&total, &total);
-    buckets.reset();
-    buckets.fill(pts, dig, n, nw, w);
-    // sum_b (b + 1) B_b as running sums from the top bucket down.
-    gej run{}, acc{};
-    run.inf = acc.inf = 1;
-    for (std::size_t b = nbuckets; b-- > 0;) {
-      if (!buckets.inf[b]) gej_add_ge_var(&run, &run, &buckets.pt[b]);
-      if (!buckets.extra[b].inf) gej_add_var(&run, &run, &buckets.extra[b]);
-      gej_add_var(&acc, &acc, &run);
-    }
-    gej_add_var(&total, &total, &acc);
+    buckets.fill(pts, dig + static_cast<std::size_t>(w) * stride, n);
+    const gej sum = buckets.weighted_sum();
+    gej_add_var(&total, &total, &sum);
   }
   return total;
 }
@@ -300,36 +349,51 @@ gej pippenger_var(const ge* pts, const int* dig, std::size_t n, int c, int nw) {
 
 int msm_is_infinity_var(const ge* pts, const scalar* sc, std::size_t n, int threads) {
   if (n == 0) return 1;
-  // 2n points with short scalars: P with k1, lambda P = (beta x, y) with k2.
+  // 2n points with short scalars: P with k1, lambda P = (beta x, y) with k2 (zero for short
+  // scalars, whose slot then has only zero digits and is skipped).
   const std::size_t np = 2 * n;
-  const double lg = std::log2(static_cast<double>(np));
-  int c = static_cast<int>(lg) - 2;
-  c = c < 4 ? 4 : (c > 15 ? 15 : c);
-  const int nw = (kHalfBits + c - 1) / c + 1;
   std::vector<ge> p(np);
-  std::vector<int> dig(np * static_cast<std::size_t>(nw));
+  std::vector<Half> halves(np);
   const int nt = thread_count(n, threads, 512);
-  parallel_for(n, nt, [&](int, std::size_t begin, std::size_t end) {
+  std::vector<u64> bits_or(3 * static_cast<std::size_t>(nt), 0);
+  parallel_for(n, nt, [&](int t, std::size_t begin, std::size_t end) {
+    u64* any = &bits_or[3 * static_cast<std::size_t>(t)];
     for (std::size_t i = begin; i < end; ++i) {
       scalar k1 = sc[i], k2{};
-      // Short scalars (the 128-bit rho of the batch check) stay whole: a GLV split would give
-      // them a tiny second half, and thousands of equal digits pile into one bucket.
+      // Short scalars (the 128-bit coefficients of batch checks) stay whole: a GLV split would
+      // give them a tiny second half and double the points.
       if (sc[i].d[2] != 0 || sc[i].d[3] != 0) scalar_split_lambda(&k1, &k2, &sc[i]);
-      Half h1 = half_of(&k1), h2 = half_of(&k2);
+      Half& h1 = halves[2 * i];
+      Half& h2 = halves[2 * i + 1];
+      h1 = half_of(&k1);
+      h2 = half_of(&k2);
       p[2 * i] = pts[i];
-      p[2 * i + 1] = pts[i];
-      fe_mul(&p[2 * i + 1].x, &p[2 * i + 1].x, &kBeta);
       if (h1.neg) ge_negate(&p[2 * i], &p[2 * i]);
-      if (h2.neg) ge_negate(&p[2 * i + 1], &p[2 * i + 1]);
-      recode_signed(&dig[2 * i * static_cast<std::size_t>(nw)], h1, c, nw);
-      recode_signed(&dig[(2 * i + 1) * static_cast<std::size_t>(nw)], h2, c, nw);
+      if (h2.w[0] | h2.w[1] | h2.w[2]) {
+        p[2 * i + 1] = pts[i];
+        fe_mul(&p[2 * i + 1].x, &p[2 * i + 1].x, &kBeta);
+        if (h2.neg) ge_negate(&p[2 * i + 1], &p[2 * i + 1]);
+      }
+      for (int j = 0; j < 3; ++j) any[j] |= h1.w[j] | h2.w[j];
     }
+  });
+  u64 any[3] = {0, 0, 0};
+  for (std::size_t t = 0; t < static_cast<std::size_t>(nt); ++t) {
+    for (int j = 0; j < 3; ++j) any[j] |= bits_or[3 * t + static_cast<std::size_t>(j)];
+  }
+  const int bits = bit_length(any);
+  if (bits == 0) return 1;  // every scalar is zero
+  const std::size_t per_thread = (np + static_cast<std::size_t>(nt) - 1) / static_cast<std::size_t>(nt);
+  const int c = window_bits(per_thread, bits);
+  const int nw = (bits + c - 1) / c;
+  std::vector<int> dig(static_cast<std::size_t>(nw) * np);
+  parallel_for(np, nt, [&](int, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) recode_signed(&dig[i], np, halves[i], c, nw);
   });
   std::vector<gej> part(static_cast<std::size_t>(nt));
   parallel_for(np, nt, [&](int t, std::size_t begin, std::size_t end) {
     part[static_cast<std::size_t>(t)] =
-        pippenger_var(p.data() + begin, dig.data() + begin * static_cast<std::size_t>(nw),
-                      end - begin, c, nw);
+        pippenger_var(p.data() + begin, dig.data() + begin, np, end - begin, c, nw);
   });
   gej total = part[0];
   for (std::size_t t = 1; t < part.size(); ++t) gej_add_var(&total, &total, &part[t]);

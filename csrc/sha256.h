@@ -18,6 +18,12 @@ struct Sha256 {
   void finish(unsigned char* out32);
 };
 
+/// a.update(pa, n) and b.update(pb, n) with the two streams' compressions interleaved (about
+/// twice one stream's throughput with the SHA extensions) when both have absorbed the same
+/// length mod 64; otherwise one after the other.
+void sha256_update_x2(Sha256* a, const unsigned char* pa, Sha256* b, const unsigned char* pb,
+                      std::size_t n);
+
 /// out32 = SHA-256(data[0..n)).
 void sha256(unsigned char* out32, const unsigned char* data, std::size_t n);
 

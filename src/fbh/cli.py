@@ -69,7 +69,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--attack", metavar="KIND[:PARTY]",
                    help="one party misbehaves: curious-server, wrong-model (need guardians), forge-exclusion:H "
                         "(outsider junk naming hospital H), invent-exclusion:H (the server excludes H for a made-up "
-                        "reason), out-of-range:H, inflate-weight:H, copy:H, wrong-key:H")
+                        "reason), out-of-range:H, inflate-weight:H, copy:H, wrong-key:H, silent:H (out of range, then "
+                        "answers no range challenge)")
     p.add_argument("--range-samples", type=int, dest="range_samples",
                    help="coordinates each hospital proves in range per round (default 1375: >= 1%% corrupted "
                         "coordinates caught with probability >= 1 - 1e-6); 0 disables the check (unsafe)")

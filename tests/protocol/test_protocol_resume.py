@@ -33,11 +33,15 @@ def tiny(data_dir):
     return fdata.Dataset("mnist", ds.x_train[:400], ds.y_train[:400], ds.x_test[:200], ds.y_test[:200], ds.classes)
 
 
+def final_model(cfg, out, dataset):
+    """The model an uninterrupted run of ``cfg`` ends on."""
+    run(cfg, out, dataset=dataset, progress=False)
+    return RunDir(out).load_model(RunDir(out).model_path)[0]
+
+
 @pytest.fixture(scope="module")
 def uninterrupted(tiny, tmp_path_factory):
-    out = tmp_path_factory.mktemp("whole") / "run"
-    run(CFG, out, dataset=tiny, progress=False)
-    return RunDir(out).load_model(RunDir(out).model_path)[0]
+    return final_model(CFG, tmp_path_factory.mktemp("whole") / "run", tiny)
 
 
 @pytest.mark.slow
@@ -190,9 +194,7 @@ GUARDED = dataclasses.replace(CFG, guardians=3, threshold=2, rounds=2)
 
 @pytest.fixture(scope="module")
 def guarded_uninterrupted(tiny, tmp_path_factory):
-    out = tmp_path_factory.mktemp("guarded-whole") / "run"
-    run(GUARDED, out, dataset=tiny, progress=False)
-    return RunDir(out).load_model(RunDir(out).model_path)[0]
+    return final_model(GUARDED, tmp_path_factory.mktemp("guarded-whole") / "run", tiny)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ there and passes here.
 
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
@@ -152,6 +153,51 @@ def test_a_cheater_on_an_unsampled_coordinate_is_blamed_and_the_round_finishes(c
     assert all(e.indices.tolist() == [where] for e in answers)
 
 
+def _silent(target):
+    """How hospitals answer when ``target`` never does (an answer that does not come)."""
+    def answer(hospital, round_, indices, bound, context):
+        if hospital is target:
+            raise TimeoutError("no answer")
+        return hospital.answer_range(round_, indices, bound, context)
+    return answer
+
+
+def test_a_hospital_silent_at_blame_is_excluded_as_no_range_proof_and_the_round_finishes(cast):
+    # reproduced on the old code: an answer that never comes (a timeout) escaped the blame path
+    cheat = np.zeros(P, np.int64)
+    cheat[11] = 2**40
+    plan, accepted = _round(cast, {2: cheat})
+    h2 = cast.hospitals[2]
+    stage = _stage(cast, samples=0, answer=_silent(h2))
+    summed, kept, _, blamed = blame.decrypt_kgc(_session(cast), stage, plan, accepted, b"", min_parties=2)
+    assert [(r.hospital, r.reason) for r in blamed] == [(h2.address, "no-range-proof")]
+    assert cast.ledger.round(1).by_hospital[h2.address].reject_reason is RejectReason.NO_RANGE_PROOF
+    assert np.array_equal(summed, sum(h._opening[2] for h in cast.hospitals[:2]))
+    (cast.dir / "range" / "excluded").mkdir()
+    (cast.dir / "range" / "excluded" / f"{h2.address}.bin").write_bytes(accepted[2].blob)  # as set_aside keeps it
+    assert blame.audit_range(cast.kgc.public_key, cast.ledger, plan, cast.dir,
+                             {u.hospital: u.blob for u in kept}, 0) == []
+
+
+def test_guardians_admit_a_claimed_silence_only_if_the_hospital_stays_silent_to_them(cast):
+    plan, accepted = _round(cast, {})
+    h0, h1 = cast.hospitals[:2]
+    stage = _stage(cast, samples=0, answer=_silent(h1))
+    _, blamed = stage.blame(plan, accepted, 3)
+    assert [r.hospital for r in blamed] == [h1.address]
+    check = blame.BlameCheck(cast.ledger, lambda: cast.kgc.public_key)
+    answers = blame.blame_evidence(cast.dir, h1.address)
+    assert [e.proofs for e in answers] == [None]
+    assert not check(1, h1.address, accepted[1].blob, answers)  # no channel of its own: nothing is admitted
+    check.connect({h.address: h for h in cast.hospitals}, _silent(h1))
+    assert check(1, h1.address, accepted[1].blob, answers)  # silent to the guardian too
+    check.connect({h.address: h for h in cast.hospitals})  # it answers the guardian: the silence was made up
+    assert not check(1, h1.address, accepted[1].blob, answers)
+    # a server claiming honest H0 was silent gets H0's valid answer relayed
+    ev0 = blame.blame_evidence(cast.dir, h0.address)[0]
+    assert not check(1, h0.address, accepted[0].blob, (dataclasses.replace(ev0, proofs=None, signature=b""),))
+
+
 # --- attacks on demand, end to end (ANN with 8 hidden units: a few thousand values) -----------
 BASE = RunConfig(clients=3, rounds=1, model="ann", model_kwargs={"hidden": 8}, validation_size=100,
                  constant_time=False, seed=3, range_samples=16, clip=0.02)
@@ -193,8 +239,6 @@ def test_each_attack_excludes_the_cheater_on_chain_and_the_round_finishes(small,
 
 def test_guardians_admit_a_second_aggregate_only_for_a_proven_cheater(cast):
     """The check each guardian runs before decrypting a re-aggregation (blame path, guardian mode)."""
-    import dataclasses
-
     cheat = np.zeros(P, np.int64)
     cheat[3] = 2**40
     plan, accepted = _round(cast, {1: cheat})
@@ -233,8 +277,20 @@ def test_guardian_mode_blame_path_re_aggregates_once_and_audits_clean(small, tmp
     assert main(["audit", str(out)]) == 0
 
 
+def test_a_cheater_silent_at_blame_is_excluded_and_the_round_finishes(small, tmp_path):
+    # reproduced on the old code: the guardians refused the survivors' sum (no signed failing answer
+    # from the silent cheater), so the round stopped (KGC mode: the unit test above)
+    from fbh.cli import main
+
+    out = tmp_path / "run"
+    cfg = RunConfig(**{**GUARDED.to_json(), "attack": "silent:1", "range_samples": 0})
+    row = run(cfg, out, dataset=small, progress=False)["rounds"][0]
+    assert row["accepted"] == 2 and row["approved"]
+    assert [(r["reason"], r["detail"][:5]) for r in row["rejected"]] == [("no-range-proof", "blame")]
+    assert main(["audit", str(out)]) == 0
+
+
 def test_the_auditor_refuses_a_range_exclusion_the_server_invented(cast):
-    import dataclasses
 
     plan, accepted = _round(cast, {})
     stage = _stage(cast, samples=4)

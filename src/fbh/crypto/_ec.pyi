@@ -160,6 +160,11 @@ def _split_lambda(k: bytes) -> tuple[bytes, bytes]:
 def _recode(k: bytes, w: int, nd: int) -> list[int]:
     """Test hook: regular odd signed digits of a nonzero scalar (width w, nd digits)."""
 
+def _msm_is_infinity(
+    points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8], threads: int
+) -> bool:
+    """Test hook: whether sum_i k_i P_i is infinity (uint8[n, 64] finite points, uint8[n, 32])."""
+
 def _mul_points(
     points: npt.NDArray[np.uint8], k: bytes, ct: bool, complete: bool
 ) -> npt.NDArray[np.uint8]:
@@ -190,9 +195,16 @@ def share_batch_check(
     """One MSM check that d[b, j] = s_j r[b] given R* and D*_j (see fbh.crypto.chaum_pedersen)."""
 
 RANGE_MAX_BITS: int
+RANGE_MAX_BOUND: int
 
 def range_proof_bytes(bits: int) -> int:
     """Bytes of one slot's range proof for `bits` bits."""
+
+def range_generator_h() -> bytes:
+    """H, the range proofs' Pedersen generator, as 64 bytes x || y."""
+
+def range_bits(bound: int) -> int:
+    """L = bitlen(2 bound), the bits a proof of |m| <= bound decomposes m + bound into."""
 
 def range_prove(
     pk: PubKeySet,
@@ -204,7 +216,7 @@ def range_prove(
     nonces: npt.NDArray[np.uint8],
     blocks: npt.NDArray[np.uint64],
     slots: npt.NDArray[np.uint64],
-    bits: int,
+    bound: int,
     threads: int,
 ) -> tuple[npt.NDArray[np.uint8], int]:
     """Range proofs for S slots (constant time); returns (uint8[S, bytes], -1 or first bad item)."""
@@ -217,7 +229,7 @@ def range_verify(
     proofs: npt.NDArray[np.uint8],
     blocks: npt.NDArray[np.uint64],
     slots: npt.NDArray[np.uint64],
-    bits: int,
+    bound: int,
     threads: int,
 ) -> int:
     """Batch-verify S range proofs; -1 if all hold, else the first failing item."""

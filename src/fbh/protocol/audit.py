@@ -7,6 +7,8 @@ checked depends on the run's blob retention (:mod:`fbh.protocol.retention`):
 - a round that kept its blobs: each accepted hospital's blob against its
   on-chain commitment and its signature, the sum of the accepted blobs
   against the recorded aggregate, the model file against the model hash;
+- the range stage (:mod:`fbh.protocol.range_audit`): every accepted hospital's
+  range proofs at its public sample, every range exclusion's failing answer;
 - a round whose blobs were dropped after approval: each dropped blob's
   digest and kept signature against the chain, the kept aggregate against the
   recorded aggregate digest, the model hash — but not that the aggregate is
@@ -22,7 +24,7 @@ import dataclasses
 from pathlib import Path
 
 from fbh.errors import UnusableRunDir
-from fbh.protocol import exclusions
+from fbh.protocol import exclusions, range_audit
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.rundir import RunDir
 
@@ -74,6 +76,10 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
         # A cancelled round (a crash, redone under the next number) has nothing on disk by design.
         recorded = {rec.round for rec in ledger.history() if rec.status is not RoundStatus.CANCELLED}
         on_disk = set(rd.rounds())
+        ranged = config.get("range_samples", 0) > 0 or any((rd.round_dir(r) / "range").exists() for r in on_disk)
+        public_key, why = range_audit.load_public_key(rd.root, ledger) if ranged else (None, "")
+        if why:
+            report.problems.append(why)
         for r in sorted(recorded - on_disk):
             report.problems.append(f"round {r}: on chain but missing from {rd.root}")
         for r in sorted(on_disk):
@@ -96,6 +102,9 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
             kept = list(blobs.values()) + ([rd.aggregate_path(r).read_bytes()] if rd.aggregate_path(r).exists() else [])
             report.problems += exclusions.audit_kept_round(ledger, rd.round_dir(r), info, kept)
             unchecked += [f"round {r}: {party}" for party in exclusions.unverifiable(info)]
+            if public_key is not None:
+                report.problems += range_audit.audit_round(rd.round_dir(r), ledger, config, public_key, blobs,
+                                                           kept=not dropped)
             model_path = rd.round_dir(r) / "model.npz"
             if not model_path.exists():
                 report.problems.append(f"round {r}: model file missing")
@@ -118,6 +127,15 @@ def audit_report(run_dir: str | Path, *, rpc_url: str | None = None) -> AuditRep
         report.verified.append(f"{_span(sorted(full + pruned))}: every exclusion's reason, from the evidence kept "
                                "in the run directory and the chain (a blob said to fail really fails, a mismatch "
                                "really differs, a duplicate is two signed updates)")
+    if public_key is not None and (full or pruned):
+        report.verified.append(f"{_span(sorted(full + pruned))}: the range stage: each hospital's range recomputed "
+                               "from the chain and the run's configuration, every range exclusion's failing or "
+                               "missing answer" + (", and every accepted hospital's range proofs at its public "
+                               "sample (seeded by the block of the round's last commitment)" if full else ""))
+        if pruned:
+            report.unverified.append(f"{_span(pruned)}: the accepted hospitals' range proofs (dropped with their "
+                                     "blobs under --keep-updates until-approved; the auditor checked them during "
+                                     "the run)")
     if unchecked:
         report.unverified.append("that these hospitals' updates really never arrived (excluded as NOT_RECEIVED: "
                                  "no public record shows what did not arrive): " + ", ".join(unchecked))

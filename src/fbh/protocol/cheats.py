@@ -3,10 +3,12 @@
 * ``out-of-range:H`` puts ``2^40`` on a few coordinates it picks;
 * ``inflate-weight:H`` multiplies its quantized update by 10 (as if its weight were 10x);
 * ``copy:H`` signs and commits the blob of the hospital before it as its own;
-* ``wrong-key:H`` encrypts under a key set of its own instead of the published one.
+* ``wrong-key:H`` encrypts under a key set of its own instead of the published one;
+* ``silent:H`` puts ``2^40`` on a few coordinates, as ``out-of-range``, then answers no range
+  challenge at all (nor a guardian that repeats one).
 
 Asked for range proofs, H does its best to lie (it proves the values clamped to its range, which
-cannot verify for what it encrypted). Each run must end with H excluded on chain with a reason and
+cannot verify for what it encrypted), or, as ``silent``, says nothing. Each run must end with H excluded on chain with a reason and
 the round finished by the honest hospitals.
 """
 
@@ -23,7 +25,7 @@ from fbh.protocol.range_check import answer_digest, sign_answer
 
 __all__ = ["Cheat", "KINDS", "parse"]
 
-KINDS = ("out-of-range", "inflate-weight", "copy", "wrong-key")
+KINDS = ("out-of-range", "inflate-weight", "copy", "wrong-key", "silent")
 OUT_OF_RANGE_VALUE = 2**40
 OUT_OF_RANGE_COORDINATES = 3
 INFLATION = 10
@@ -42,7 +44,7 @@ class Cheat:
             return q
         if self.kind == "inflate-weight":
             return q * INFLATION
-        if self.kind == "out-of-range":
+        if self.kind in ("out-of-range", "silent"):
             q = q.copy()
             picks = np.random.default_rng([seed, 9]).choice(q.size, OUT_OF_RANGE_COORDINATES, replace=False)
             q[picks] = OUT_OF_RANGE_VALUE
@@ -66,7 +68,10 @@ class Cheat:
             hospital.public_key = real
 
     def answer(self, hospital, round_, indices, bound, context):
-        """A range challenge: everyone honest; H proves clamped values when the true ones do not fit."""
+        """A range challenge: everyone honest; H proves clamped values when the true ones do not fit
+        (``silent``: H never answers)."""
+        if self.kind == "silent" and hospital is self._target:
+            return None
         try:
             return hospital.answer_range(round_, indices, bound, context)
         except ValueError:

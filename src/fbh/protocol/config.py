@@ -19,7 +19,7 @@ def _attack_ok(attack: str | None, clients: int) -> bool:
 
 
 # Attacks one hospital (or an outsider naming it) plays; they need no guardians.
-HOSPITAL_ATTACKS = ("forge-exclusion", "out-of-range", "inflate-weight", "copy", "wrong-key")
+HOSPITAL_ATTACKS = ("forge-exclusion", "out-of-range", "inflate-weight", "copy", "wrong-key", "silent")
 # Attacks aimed at hospital H: the hospital attacks and the server's invented exclusion of H.
 PARTY_ATTACKS = (*HOSPITAL_ATTACKS, "invent-exclusion")
 
@@ -88,7 +88,7 @@ class RunConfig:
         "curious-server", "wrong-model" (with guardians), "invent-exclusion:H" (the server
         excludes honest H with a made-up reason), or one of "forge-exclusion:H" (an outsider
         sends junk naming hospital H), "out-of-range:H", "inflate-weight:H", "copy:H",
-        "wrong-key:H" (H a hospital index).
+        "wrong-key:H", "silent:H" (out of range, then answers no range challenge) (H a hospital index).
       range_samples: S, coordinates each hospital proves in range per round (default 1375:
         a hospital corrupting >= 1% of its coordinates is caught with probability >= 1 - 1e-6);
         0 disables the sampled check (unsafe: only the blame path is left).

@@ -11,7 +11,6 @@ to the run directory so that ``fbh audit`` can redo the checks from public data 
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -43,10 +42,23 @@ def convene(ledger, n: int, t: int, names: list[str], *, k: int = fc.DEFAULT_K,
                           blob_context=blob_context)
                  for i, name in enumerate(names[:n])]
     council = GuardianCouncil(guardians, t, context=context, ledger=ledger, threads=threads)
-    check = functools.partial(blame.proven_out_of_range, ledger, lambda: council.public)
-    for g in guardians:
-        g.blame_check = check
+    _give_blame_check(council, ledger)
     return council
+
+
+def _give_blame_check(council: GuardianCouncil, ledger) -> None:
+    """Every guardian checks a blame-path re-aggregation the same way (:class:`blame.BlameCheck`)."""
+    check = blame.BlameCheck(ledger, lambda: council.public)
+    for g in council.guardians.values():
+        g.blame_check = check
+
+
+def connect_hospitals(council: GuardianCouncil, hospitals: list, answer=blame.honest_answer) -> None:
+    """The guardians' own channel to the hospitals, to repeat a blame challenge a hospital is said
+    to have left unanswered (``answer``: how hospitals answer; ``--attack`` swaps in a cheat)."""
+    by_address = {h.address: h for h in hospitals}
+    for g in council.guardians.values():
+        g.blame_check.connect(by_address, answer)
 
 
 def guardian_key_path(root: Path, index: int) -> Path:
@@ -85,7 +97,10 @@ def restore_council(ledger, root: Path, *, threads: int | None) -> GuardianCounc
     guardians = [Guardian.load_key(guardian_key_path(root, i), keys[i], ledger=ledger, context=context,
                                    blob_context=blob_context, threads=threads) for i in sorted(keys)]
     ceremony = CeremonyResult(public, keys, tuple(sorted(keys)), (), (), record)
-    return GuardianCouncil.restored(guardians, threshold, ceremony, context=context, ledger=ledger, threads=threads)
+    council = GuardianCouncil.restored(guardians, threshold, ceremony, context=context, ledger=ledger,
+                                      threads=threads)
+    _give_blame_check(council, ledger)  # a resumed round's blame path is admitted as a fresh one's
+    return council
 
 
 def last_approved(session, ledger) -> None:

@@ -330,8 +330,10 @@ class Guardian(NotCopyable):
 
     def _admits_reaggregation(self, request: DecryptionRequest, info) -> bool:
         """The one exception to "one aggregate per round" (issue 9's blame path): since my answer the
-        chain excluded, as OUT_OF_RANGE, hospitals I summed, and each one's own signed range answer
-        fails for its committed blob. Decrypting both sums reveals only those proven cheaters' values."""
+        chain excluded, as OUT_OF_RANGE or NO_RANGE_PROOF, hospitals I summed, and each one cannot
+        prove its range where the sum failed: its own signed answer fails for its committed blob, or
+        it left the challenge unanswered and does not answer me either (``blame_check``). Decrypting
+        both sums reveals only the values of those that could not show they were in range."""
         from fbh.chain.records import RejectReason
 
         before = self._summed.get(request.round, frozenset())
@@ -342,7 +344,8 @@ class Guardian(NotCopyable):
             return False
         for h in gone:
             record = info.by_hospital.get(h)
-            if record is None or record.reject_reason is not RejectReason.OUT_OF_RANGE or h not in evidence:
+            if record is None or h not in evidence or \
+                    record.reject_reason not in (RejectReason.OUT_OF_RANGE, RejectReason.NO_RANGE_PROOF):
                 return False
             blob, answers = evidence[h]
             if digest(blob) != record.digest or not self.blame_check(request.round, h, blob, answers):

@@ -21,7 +21,8 @@ Probabilistic checking (RiseFL, Zhu et al. 2023; RoFL, Lycklama et al., IEEE S&P
 update is committed, the hash of the block holding the last commitment (no hospital controls
 it: it was fixed after the last hospital chose its blob) seeds, per hospital, S coordinates
 ``SHA-256(tag || seed || sender || i) mod P``; the hospital proves ``|q| <= B_h`` there
-(:mod:`fbh.crypto.bounded`, bound to chain id, contract, round, sender and stage). With
+(:mod:`fbh.crypto.bounded`: one exact proof per coordinate, bound to chain id, contract, round,
+sender and stage). With
 S = 1,375, a hospital corrupting >= 1% of its coordinates is caught with probability
 ``>= 1 - 0.99^1375 >= 1 - 10^-6`` per round. A cheater that hit only unsampled coordinates
 makes the sum fail to decode there: the *blame path* (:func:`blame`) asks every accepted hospital
@@ -175,6 +176,9 @@ def verify_evidence(pub, ct, ledger, round_: int, ev: RangeEvidence, *, threads:
     context = range_context(ledger, round_, ev.hospital, ev.stage)
     if ev.proofs.ndim != 2 or ev.proofs.shape[0] != ev.indices.size:
         return f"malformed range answer at {ev.stage}d coordinates"
+    wrong_format = bounded.format_error(ev.proofs, ev.bound)
+    if wrong_format is not None:
+        return wrong_format
     bad = bounded.verify_bounded(pub, ct, ev.indices, ev.proofs, bound=ev.bound, context=context, threads=threads)
     if bad >= 0:
         return f"range proof fails at coordinate {int(ev.indices[min(bad, ev.indices.size - 1)])} (|q| <= {ev.bound})"

@@ -9,6 +9,8 @@ Layout::
     RUN_DIR/rounds/<r>/updates/<addr>.sig    its signature
     RUN_DIR/rounds/<r>/aggregate.bin         the round's aggregate (``--keep-updates until-approved``)
     RUN_DIR/rounds/<r>/pruned.json           blobs dropped after approval: address -> SHA-256
+    RUN_DIR/rounds/<r>/range/                the range stage: plan.json, every signed answer
+    RUN_DIR/public_key.bin                   the key set the blobs are under (its digest is on chain)
     RUN_DIR/rounds/<r>/model.npz             the global model after round r
     RUN_DIR/chain/                           what it takes to bring the chain back
     RUN_DIR/accuracy.png, loss.png           curves
@@ -152,6 +154,9 @@ class RunDir:
         self.write_json(self.pruned_path(round_), {"policy": "until-approved", "dropped": dropped})
         for address in digests:
             self.update_path(round_, address).unlink(missing_ok=True)
+            # its range answers cannot be re-verified without the blob (an exclusion's evidence stays)
+            for answer in (self.round_dir(round_) / "range").glob(f"{address}.*.npz"):
+                answer.unlink()
 
     def load_pruned(self, round_: int) -> dict[str, str]:
         """address -> SHA-256 (hex) of the blobs dropped from ``round_`` (empty if none)."""

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from fbh import data as fdata
 from fbh.protocol import messages as msg
-from fbh.protocol import blame, cheats, exclusions, guarded, retention
+from fbh.protocol import blame, cheats, exclusions, guarded, range_audit, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.auditor import Auditor
 from fbh.protocol.client import Hospital
@@ -199,8 +199,13 @@ class Session:
             for a, n in zip(hospital_accts, self.counts, strict=True)
         ]
         self.auditor = Auditor(auditor_acct, self._validation_accuracy, self.ledger, threads=c.threads)
+        if self.council is not None:
+            cheat = cheats.parse(c.attack)
+            guarded.connect_hospitals(self.council, self.hospitals,
+                                      blame.honest_answer if cheat is None else cheat.bind(self.hospitals).answer)
         if self.resuming:
             return
+        range_audit.save_public_key(self.run_dir.root, self.kgc.public_key)  # fbh audit re-verifies range proofs
         self.kgc.setup(
             server=self.server.address,
             hospitals=[h.address for h in self.hospitals],
@@ -351,8 +356,9 @@ class Session:
         hospitals = [self.hospitals[i] for i in chosen]
         sub = slice(None) if self.trainable is None else self.trainable
         global_sub = self.global_flat[sub]
-        plan = self.server.open_round(round_, self.global_flat, {h.address: h.num_samples for h in hospitals},
-                                      bind_model=self.council is not None)
+        invited = {h.address: h.num_samples for h in hospitals}
+        plan = self.server.open_round(round_, self.global_flat, invited, bind_model=self.council is not None)
+        range_audit.save_plan(self.run_dir.round_dir(round_), plan, invited, c.range_samples)
         start = self.global_flat.copy()
         if self.council is not None and self.ledger.trust_record(round_).start_model != self.approved_hash:
             msg_ = f"round {round_}: hospitals refuse the model: it is not the last approved one"
