@@ -2,10 +2,12 @@
 
 Prepare: one anvil node (the chain every party reaches by RPC URL), a small run (ANN, 3 hospitals
 of 200 MNIST images, 2 rounds, fast crypto) in ``fbh run``'s default trust model: 3 guardians, any
-2 decrypt, 1375 range-checked coordinates per hospital, hospital 1 cheating out of range. Execute: the run in-process, then as a Flower ServerApp with 8 simulated SuperNodes
-(registrar, auditor, 3 hospitals, 3 guardians) on the ray backend.
-Assert: bit-identical final models, every round approved on chain and decrypted by 2 guardians,
-``fbh audit`` clean, and each guardian's key shares only in its own folder.
+2 decrypt, 1375 range-checked coordinates per hospital; hospital 1 cheats out of range.
+Execute: the run in-process, then as a Flower ServerApp with 8 simulated SuperNodes (registrar,
+auditor, 3 hospitals, 3 guardians) on the ray backend; and a DP run over Flower.
+Assert: bit-identical final models, hospital 1 excluded on chain in both, every round approved and
+decrypted by 2 guardians, ``fbh audit`` clean, each guardian's key shares only in its own folder;
+the DP run spends the epsilon asked for and audits clean.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from flwr.app import Message
 from fbh.flower import nodes
 from fbh.flower import records as r
 from fbh.flower.ranges import FLOWER_ATTACKS, RemoteKgc, range_stage
-from fbh.protocol import guarded, retention
+from fbh.protocol import guarded, range_audit, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.config import RunConfig
 from fbh.protocol.range_check import EVIDENCE_DIR as RANGE_DIR
@@ -157,6 +157,7 @@ class FlowerRun:
         self.global_flat, clip, stats = self.build_model(joined)
         sub = slice(None) if self.trainable is None else self.trainable
         self.public_key = fc.PublicKeySet.from_bytes(public_key)
+        range_audit.save_public_key(self.run_dir.root, self.public_key)  # fbh audit re-verifies range proofs
         k = self.public_key.k
         self.strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
         if c.guardians and self.strategy.tx is not None:
@@ -214,9 +215,9 @@ class FlowerRun:
         sub = slice(None) if self.trainable is None else self.trainable
         with timer("hospitals"):  # train, quantize, encrypt, commit: on the hospitals' nodes
             counts = self.sample_sizes(step, chosen)
-            plan = self.server.open_round(round_, self.global_flat,
-                                          {self.hospitals[i][1]: int(counts[i]) for i in chosen},
-                                          bind_model=self.council is not None)
+            invited = {self.hospitals[i][1]: int(counts[i]) for i in chosen}
+            plan = self.server.open_round(round_, self.global_flat, invited, bind_model=self.council is not None)
+            range_audit.save_plan(self.run_dir.round_dir(round_), plan, invited, c.range_samples)
             start = self.global_flat.copy()
             answers = self.contributions(step, chosen, plan)
         # sampling order, as in-process; a hospital that dropped out is simply not received this round

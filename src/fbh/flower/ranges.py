@@ -55,10 +55,13 @@ def answer(context, fields: dict[str, Any], arrays: dict[str, np.ndarray], party
     cheat = cheat_of(party.config.attack, party)
     respond = blame.honest_answer if cheat is None else cheat.answer
     try:
-        proofs, signature = respond(party.role, int(fields["round"]), arrays["indices"], int(fields["bound"]),
-                                    bytes(fields["context"]))
+        got = respond(party.role, int(fields["round"]), arrays["indices"], int(fields["bound"]),
+                      bytes(fields["context"]))
     except (ValueError, LookupError) as exc:
         return {"refused": str(exc)}, {}
+    if got is None:
+        return {"refused": "no answer"}, {}
+    proofs, signature = got
     return {"signature": signature}, {"proofs": np.asarray(proofs)}
 
 
