@@ -286,7 +286,8 @@ class FlowerRun:
         round_dir = self.run_dir.round_dir(plan.round)
         evidence = sorted(p for d in (guarded.SHARES_DIR, RANGE_DIR) for p in (round_dir / d).rglob("*") if p.is_file())
         plan_fields, plan_arrays = r.plan_to_record(plan)
-        ask = {**plan_fields, "hospitals": list(accepted), "evidence": [str(p.relative_to(round_dir)) for p in evidence]}
+        names = [str(p.relative_to(round_dir)) for p in evidence]
+        ask = {**plan_fields, "hospitals": list(accepted), "evidence": names}
         arrays = {f"blob_{i}": np.frombuffer(b, np.uint8) for i, b in enumerate(accepted.values())}
         arrays |= {f"evidence_{j}": _file_bytes(p) for j, p in enumerate(evidence)}
         (verdict, _), = self.ask(r.AUDIT, {self.auditor[0]: (ask, {**arrays, **plan_arrays, "model": new_flat})},

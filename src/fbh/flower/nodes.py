@@ -28,7 +28,8 @@ from flwr.app import ConfigRecord, Context
 
 from fbh.protocol.keyring import NodeKeys
 
-__all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity", "save_state", "state"]
+__all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity",
+           "save_state", "state"]
 
 REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN = "registrar", "hospital", "auditor", "guardian"
 ROLES = (REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN)
@@ -308,7 +309,8 @@ def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[st
     from fbh.flower import records as r
 
     role = node_identity(context.node_config)[0] if stage == r.SETUP else state(context).get("role")
-    allowed = {r.SETUP: ROLES, r.RANGE: (HOSPITAL,), r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,), r.PUBLISH: (REGISTRAR,),
+    allowed = {r.SETUP: ROLES, r.RANGE: (HOSPITAL,), r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,),
+               r.PUBLISH: (REGISTRAR,),
                r.JOIN: (HOSPITAL, AUDITOR), r.TRAIN: (HOSPITAL,), r.AUDIT: (AUDITOR,), r.GUARDIAN: (GUARDIAN,)}
     if role not in allowed[stage]:
         msg = f"a {role} node does not answer stage {stage!r}"

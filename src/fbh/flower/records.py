@@ -55,7 +55,8 @@ AUDIT = "audit"  # auditor: re-add the blobs, check the hashes, validate, approv
 
 ARRAYS = "fbh-arrays"  # the record name: an adopting app's own "arrays" record travels beside it
 _TYPES = {SETUP: "query.setup", REGISTER: "query.register", JOIN: "query.join", TRAIN: "train",
-          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish", RANGE: "query.range"}
+          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish",
+          RANGE: "query.range"}
 
 
 class NodeFailed(RuntimeError):
