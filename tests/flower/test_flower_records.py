@@ -28,10 +28,27 @@ def test_round_plan_survives_the_records(clip):
     np.testing.assert_array_equal(back.clip, clip)
 
 
-def test_round_plan_with_dp_is_refused_not_dropped():
-    plan = RoundPlan(1, b"\x00" * 32, {"0xA": 1.0}, 4.0, 2**20, dp=object())
-    with pytest.raises(NotImplementedError, match="differential privacy"):
-        r.plan_to_record(plan)
+def test_round_plan_with_dp_carries_the_same_mechanism():
+    """A hospital's node rebuilds the server's DP mechanism from the plan: same scale, sensitivity and
+    noise share (the noise itself comes from each hospital's OS CSPRNG)."""
+    from fbh.protocol.dp import DistributedDiscreteGaussian
+
+    clip = np.full(50, 0.5)
+    dp = DistributedDiscreteGaussian(l2_clip=1.0, clip=clip, noise_multiplier=1.1, num_clients=3, max_weight=0.4,
+                                     dimension=50, bound=2**20, rounds=4)
+    plan = RoundPlan(1, b"\x00" * 32, {"0xA": 0.4, "0xB": 0.3, "0xC": 0.3}, clip, 2**20, dp=dp)
+    back = r.plan_from_record(*r.plan_to_record(plan))
+    same = ("scale", "sensitivity", "variance_per_client", "tail", "max_weight", "num_clients", "noise_multiplier")
+    assert [getattr(back.dp, a) for a in same] == [getattr(dp, a) for a in same]
+    np.testing.assert_array_equal(back.dp.clip, clip)
+
+
+def test_roles_include_guardians_after_the_hospitals():
+    """In the simulation engine partitions past the hospitals are guardians 1..; by node config, any index."""
+    assert nodes.node_identity({"partition-id": 4}, clients=3) == (nodes.HOSPITAL, 2)
+    assert nodes.node_identity({"partition-id": 5}, clients=3) == (nodes.GUARDIAN, 1)
+    assert nodes.node_identity({"partition-id": 7}, clients=3) == (nodes.GUARDIAN, 3)
+    assert nodes.node_identity({"role": "guardian", "index": 2}) == (nodes.GUARDIAN, 2)
 
 
 def test_encrypted_update_survives_the_records():

@@ -175,7 +175,7 @@ def _measure(args: argparse.Namespace) -> dict[str, Any]:
     if args.fbh:
         config = {"dataset": "mnist", "model": args.model, "clients": args.clients, "rounds": args.rounds,
                   "train_examples": args.train_examples, "constant_time": not args.fast_crypto,
-                  "guardians": 0, "range_samples": 0}  # what fbh carries over Flower today
+                  "guardians": 0, "range_samples": 0}  # the KGC mode the README's numbers were measured in
         with tempfile.TemporaryDirectory(prefix="fbh-flower-bench-") as tmp:
             result["fbh"] = {"config": config, **run_fbh_bench(Path(tmp), config)}
     return result

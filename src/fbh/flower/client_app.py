@@ -49,6 +49,11 @@ def publish(message: Message, context: Context) -> Message:
     return _answer(r.PUBLISH, message, context)
 
 
+@app.query("range")
+def range_proof(message: Message, context: Context) -> Message:
+    return _answer(r.RANGE, message, context)
+
+
 @app.query("guardian")
 def guardian(message: Message, context: Context) -> Message:
     return _answer(r.GUARDIAN, message, context)

@@ -29,9 +29,11 @@ from flwr.app import Message
 
 from fbh.flower import nodes
 from fbh.flower import records as r
-from fbh.protocol import guarded, retention
+from fbh.flower.ranges import FLOWER_ATTACKS, RemoteKgc, range_stage
+from fbh.protocol import guarded, range_audit, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.config import RunConfig
+from fbh.protocol.range_check import EVIDENCE_DIR as RANGE_DIR
 from fbh.protocol.rundir import RunDir
 
 __all__ = ["FlowerRun"]
@@ -46,7 +48,7 @@ class FlowerRun:
 
     Args:
       grid: the ``Grid`` the ``ServerApp`` was given.
-      config: what to run (``clients`` hospitals; KGC mode, no DP).
+      config: what to run (``clients`` hospitals, ``guardians`` on nodes of their own, range checks, DP).
       out_dir: the run directory the server writes (its key goes to ``out_dir/keys``).
       chain_url: the JSON-RPC URL every party reaches the chain through.
       workdir: where simulated nodes without a ``dir`` in their node config keep their keys.
@@ -56,9 +58,9 @@ class FlowerRun:
     def __init__(self, grid, config: RunConfig, out_dir: str | Path, chain_url: str, *,
                  workdir: str | Path | None = None, timeout: float = 600.0) -> None:
         for ok, why in ((config.encrypt, "fbh on Flower runs the encrypted protocol (--encrypt)"),
-                        (config.attack is None, "attacks are played by the in-process simulation only"),
-                        (config.range_samples == 0,
-                         "range checks are not yet carried over Flower: set range_samples to 0"),
+                        (config.attack is None or config.attack.partition(":")[0] in FLOWER_ATTACKS,
+                         f"over Flower a hospital's node plays only its own attacks ({', '.join(FLOWER_ATTACKS)}); "
+                         "the others are played by the in-process simulation"),
                         (chain_url.startswith(("http://", "https://")), "the chain must be an http(s) RPC URL")):
             if not ok:
                 raise ValueError(why)
@@ -69,6 +71,7 @@ class FlowerRun:
         self.trainer, self.trainable, self.meta = None, None, {}
         self.dropped: dict[int, str] = {}  # node id -> why it dropped out of the last may_drop stage
         self.council = None  # guardian mode: the council of stand-ins for the guardians' nodes
+        self.kgc = RemoteKgc(self)  # KGC mode: the registrar's node decrypts
 
     # --- messaging -------------------------------------------------------------------------
     def content(self, stage: str, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -115,6 +118,7 @@ class FlowerRun:
         from fbh.protocol.keyring import NodeKeys
         from fbh.protocol.server import Server
         from fbh import crypto as fc
+        from fbh.protocol.privacy import DifferentialPrivacy
         from fbh.protocol.strategy import ServerStrategy
 
         c = self.config
@@ -152,15 +156,21 @@ class FlowerRun:
                                    for n, _ in [self.auditor, *self.hospitals]}, "setup")
         self.global_flat, clip, stats = self.build_model(joined)
         sub = slice(None) if self.trainable is None else self.trainable
-        k = fc.PublicKeySet.from_bytes(public_key).k
+        self.public_key = fc.PublicKeySet.from_bytes(public_key)
+        range_audit.save_public_key(self.run_dir.root, self.public_key)  # fbh audit re-verifies range proofs
+        k = self.public_key.k
         self.strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
         if c.guardians and self.strategy.tx is not None:
             msg = (f"strategy {c.strategy!r} keeps server optimizer state that the auditor's node does not carry "
                    "across rounds yet: use fedavg over Flower with guardians")
             raise ValueError(msg)
         self.audit_strategy = ServerStrategy(c.strategy, c.server_lr, ~stats[sub])
+        # DP: the mechanism is announced in every plan (hospitals add the noise), the accountant is the server's
+        dp_on = c.dp_epsilon is not None or c.noise_multiplier is not None  # (an adopting app has no counts)
+        self.dp = DifferentialPrivacy.from_config(c, self.counts, self.global_flat[sub].size, clip[sub]) if dp_on \
+            else None
         self.server = Server(server_account, self.ledger, clip=clip[sub], bound=c.bound, threads=c.threads, k=k,
-                             strategy=self.strategy, trainable=self.trainable)
+                             strategy=self.strategy, trainable=self.trainable, dp=self.dp and self.dp.mechanism)
 
     def convene(self, guardian_nodes: dict[int, int], deployment: dict[str, str]) -> bytes:
         """The key ceremony among the guardians' nodes, mediated here; returns the joint key set."""
@@ -205,9 +215,9 @@ class FlowerRun:
         sub = slice(None) if self.trainable is None else self.trainable
         with timer("hospitals"):  # train, quantize, encrypt, commit: on the hospitals' nodes
             counts = self.sample_sizes(step, chosen)
-            plan = self.server.open_round(round_, self.global_flat,
-                                          {self.hospitals[i][1]: int(counts[i]) for i in chosen},
-                                          bind_model=self.council is not None)
+            invited = {self.hospitals[i][1]: int(counts[i]) for i in chosen}
+            plan = self.server.open_round(round_, self.global_flat, invited, bind_model=self.council is not None)
+            range_audit.save_plan(self.run_dir.round_dir(round_), plan, invited, c.range_samples)
             start = self.global_flat.copy()
             answers = self.contributions(step, chosen, plan)
         # sampling order, as in-process; a hospital that dropped out is simply not received this round
@@ -217,30 +227,21 @@ class FlowerRun:
                         for i in chosen if self.hospitals[i][0] in self.dropped]
         updates = [r.update_from_record(*answers[n]) for n in order]
         clipped = sum(int(answers[n][0]["clipped"]) for n in order)
-        group = str(round_)
+        ranges = range_stage(self, round_)
         accepted, rejected, aggregate = protocol_round.collect(self.server, self.run_dir, plan, updates,
-                                                               self.global_flat[sub].size, c.retention, timer)
-        extra: dict[str, Any] = {}
+                                                               self.global_flat[sub].size, c.retention, timer, ranges)
         with timer("decrypt"):
-            if self.council is not None:
-                new_flat, extra = self.guardians_decrypt(round_, plan, accepted, start)
-            else:
-                blobs = {f"blob_{i}": np.frombuffer(u.blob, np.uint8) for i, u in enumerate(accepted)}
-                ask = {"round": round_, "count": len(accepted), "bound": c.bound, "constant_time": c.constant_time,
-                       "min_parties": min(2, int(chosen.size))}
-                (_, out), = self.ask(r.DECRYPT, {self.registrar[0]: (ask, blobs)}, group).values()
-                new_flat = self.server.apply(plan, accepted, aggregate, out["sum"], self.global_flat)
+            new_flat, accepted, blamed, extra = self.decrypt(plan, accepted, aggregate, start, ranges, chosen.size)
+        rejected += blamed
         self.global_flat = new_flat
         self.run_dir.save_model(self.run_dir.round_dir(round_) / "model.npz", new_flat, round=round_, **self.meta)
         row = {"round": round_} | extra | protocol_round.outcome(accepted, rejected, clipped, int(chosen.size),
                                                                   self.global_flat[sub].size)
+        row["range_check"] = ranges.summary()
+        if self.dp is not None:
+            row.update(self.dp.after_round(row["accepted"]))
         with timer("audit"):
-            ask = {"round": round_, "hospitals": list(row["_accepted"])}
-            blobs = {f"blob_{i}": np.frombuffer(b, np.uint8) for i, b in enumerate(row.pop("_accepted").values())}
-            evidence = sorted((self.run_dir.round_dir(round_) / guarded.SHARES_DIR).glob("*"))
-            ask["evidence"] = [p.name for p in evidence]
-            blobs |= {f"evidence_{j}": _file_bytes(p) for j, p in enumerate(evidence)}
-            (verdict, _), = self.ask(r.AUDIT, {self.auditor[0]: (ask, {**blobs, "model": new_flat})}, group).values()
+            verdict = self.audit(plan, row.pop("_accepted"), new_flat)
         if self.council is not None and not verdict["approved"]:  # train on from the last approved model
             self.global_flat = start
             guarded.undo_round(self)
@@ -257,7 +258,43 @@ class FlowerRun:
             row["audit_problems"] = list(verdict["problems"])
         return row
 
-    def guardians_decrypt(self, round_: int, plan, accepted: list, start: np.ndarray):
+    def decrypt(self, plan, accepted: list, aggregate, start: np.ndarray, ranges, invited: int):
+        """The round's sum decrypted — by t guardians' nodes, or the registrar's in KGC mode — with the
+        blame path if it does not decode; returns ``(new model, accepted, blamed, extra metrics)``."""
+        from fbh.protocol import blame
+
+        c, round_ = self.config, plan.round
+        if self.council is not None:
+            new_flat, extra = self.guardians_decrypt(round_, plan, accepted, start, ranges)
+            blamed = extra.pop("_blamed", [])
+            gone = {x.hospital for x in blamed}
+            accepted = [u for u in accepted if u.hospital not in gone]
+            if blamed:
+                aggregate = self.server.aggregate(plan, accepted)
+        else:
+            summed, accepted, aggregate, blamed = blame.decrypt_kgc(self, ranges, plan, accepted, aggregate,
+                                                                     min_parties=min(2, int(invited)))
+            new_flat, extra = self.server.apply(plan, accepted, aggregate, summed, self.global_flat), {}
+        if blamed and c.retention == retention.UNTIL_APPROVED:
+            self.run_dir.save_aggregate(round_, aggregate)
+        blame.set_aside(self.run_dir, round_, [x.hospital for x in blamed])
+        return new_flat, accepted, blamed, extra
+
+    def audit(self, plan, accepted: dict[str, bytes], new_flat: np.ndarray) -> dict[str, Any]:
+        """Stage audit: the auditor's node gets the blobs, the new model and the round's public
+        evidence (guardians' shares and parameters, range answers) and gives its verdict."""
+        round_dir = self.run_dir.round_dir(plan.round)
+        evidence = sorted(p for d in (guarded.SHARES_DIR, RANGE_DIR) for p in (round_dir / d).rglob("*") if p.is_file())
+        plan_fields, plan_arrays = r.plan_to_record(plan)
+        names = [str(p.relative_to(round_dir)) for p in evidence]
+        ask = {**plan_fields, "hospitals": list(accepted), "evidence": names}
+        arrays = {f"blob_{i}": np.frombuffer(b, np.uint8) for i, b in enumerate(accepted.values())}
+        arrays |= {f"evidence_{j}": _file_bytes(p) for j, p in enumerate(evidence)}
+        (verdict, _), = self.ask(r.AUDIT, {self.auditor[0]: (ask, {**arrays, **plan_arrays, "model": new_flat})},
+                                 str(plan.round)).values()
+        return verdict
+
+    def guardians_decrypt(self, round_: int, plan, accepted: list, start: np.ndarray, ranges):
         """Guardian mode: t guardians' nodes decrypt the recorded sum (the in-process run's step).
 
         Raises:
@@ -268,7 +305,7 @@ class FlowerRun:
         from fbh.protocol.ceremony import ThresholdNotMet
 
         try:
-            new_flat, extra = guarded.decrypt_round(self, round_, plan, accepted, start)
+            return guarded.decrypt_round(self, round_, plan, accepted, start, ranges)
         except ThresholdNotMet as exc:
             res = exc.result
             missing = [f"guardian {i} did not answer" for i in sorted(set(res.absent))]
@@ -277,8 +314,6 @@ class FlowerRun:
             msg = (f"round {round_}: fewer than {self.council.threshold} of {len(self.council.guardians)} guardians "
                    f"decrypted: {'; '.join(missing)}; the round stays open on chain with its sum recorded")
             raise r.NodeFailed(msg) from None
-        extra.pop("_blamed", None)
-        return new_flat, extra
 
     def sample_sizes(self, step: int, chosen: np.ndarray) -> np.ndarray:  # noqa: ARG002 - fixed here
         """Every hospital's training-set size (FedAvg weights): reported once, at join."""
@@ -302,6 +337,7 @@ class FlowerRun:
         self.run_dir.write_json(self.run_dir.config_path, {**self.config.to_json(), "chain": self.chain_url})
         try:
             self.setup()
+            self.ledger.save_state(self.run_dir.chain_dir)  # the deployment, for a run that stops early too
             metrics: dict[str, Any] = {"rounds": [], "driver": "flower"}
             for step in range(1, self.config.rounds + 1):
                 self.run_dir.mark_incomplete(round=step, step=step)

@@ -28,7 +28,8 @@ from flwr.app import ConfigRecord, Context
 
 from fbh.protocol.keyring import NodeKeys
 
-__all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity", "save_state", "state"]
+__all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity",
+           "save_state", "state"]
 
 REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN = "registrar", "hospital", "auditor", "guardian"
 ROLES = (REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN)
@@ -145,9 +146,14 @@ def decrypt(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarr
     kgc = _registrar(context)
     blobs = [arrays[f"blob_{i}"].tobytes() for i in range(int(fields["count"]))]
     floor = min(2, int(state(context)["hospitals"]))
-    summed = kgc.decrypt_sum(int(fields["round"]), blobs, bound=int(fields["bound"]),
-                             min_parties=max(floor, int(fields["min_parties"])),
-                             constant_time=bool(fields["constant_time"]))
+    from fbh import crypto as fc
+
+    try:
+        summed = kgc.decrypt_sum(int(fields["round"]), blobs, bound=int(fields["bound"]),
+                                 min_parties=max(floor, int(fields["min_parties"])),
+                                 constant_time=bool(fields["constant_time"]))
+    except fc.PlaintextOutOfRange as exc:  # the server's blame path starts from this coordinate
+        return {"out_of_range": np.asarray(exc.index, dtype=np.int64)}
     return {"sum": np.asarray(summed, dtype=np.int64)}
 
 
@@ -192,6 +198,7 @@ def _party(context: Context):
     ledger = connect_as(st["chain_url"], st["contract"], account)
     public_key = fc.PublicKeySet.from_bytes(bytes(st["public_key"]))
     party = SimpleNamespace(config=config, trainer=trainer, template=template, trainable=trainable,
+                            public_key=public_key,
                             data=SimpleNamespace(num_classes=ds.num_classes, input_shape=ds.input_shape))
     if st["role"] == HOSPITAL:
         i = int(st["index"])
@@ -237,8 +244,13 @@ def train(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray
                                                   party.mask[None], key[None])
     sub = slice(None) if party.trainable is None else party.trainable
     delta = np.asarray(ravel_clients(states))[0][sub] - global_flat[sub]
+    from fbh.flower import ranges
+
+    cheat = ranges.cheat_of(c.attack, party)
     update, clipped = protocol_round.contribute(party.role, plan, delta,
-                                                protocol_round.rounding_seed(c.seed, step, position))
+                                                protocol_round.rounding_seed(c.seed, step, position),
+                                                cheat=cheat, index=int(state(context)["index"]))
+    party.role.save_opening(ranges.opening_path(node_folder(context)))  # for this round's range challenges
     out, blob = records.update_to_record(update)
     return {**out, "clipped": clipped, "loss": float(np.asarray(metrics["loss"])[0])}, blob
 
@@ -262,27 +274,34 @@ def audit(context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray
     round_ = int(fields["round"])
     blobs = {address: arrays[f"blob_{i}"].tobytes() for i, address in enumerate(fields["hospitals"])}
     verdict = party.role.audit(round_, blobs, arrays["model"],
-                               extra_problems=_guardian_findings(context, round_, fields, arrays, blobs))
+                               extra_problems=_round_findings(context, round_, fields, arrays, blobs))
     save_state(context, best_accuracy=party.role.best_accuracy)
     return {"approved": verdict.approved, "validation_accuracy": verdict.validation_accuracy,
             "problems": list(verdict.problems)}
 
 
-def _guardian_findings(context: Context, round_: int, fields: dict[str, Any], arrays: dict[str, np.ndarray],
-                       blobs: dict[str, bytes]) -> list[str]:
-    """The auditor's recomputation of a guardian-run round (``fbh audit``'s, from its own folder):
-    the shares, parameters and start model the server sent are kept in the run directory layout."""
-    names = list(fields.get("evidence", []))
-    if not names:
-        return []
-    from fbh.protocol import guarded
+def _round_findings(context: Context, round_: int, fields: dict[str, Any], arrays: dict[str, np.ndarray],
+                    blobs: dict[str, bytes]) -> list[str]:
+    """The auditor's recomputation of a round from public data, as ``fbh audit`` does it: the
+    evidence the server sent (guardians' shares and parameters, range answers) is kept in the
+    run directory layout of the auditor's own folder and checked against the chain."""
+    from fbh.flower import records
+    from fbh.protocol import blame, guarded
 
-    folder = node_folder(context)
-    evidence = folder / "rounds" / str(round_) / guarded.SHARES_DIR
-    evidence.mkdir(parents=True, exist_ok=True)
-    for j, name in enumerate(names):
-        (evidence / Path(name).name).write_bytes(arrays[f"evidence_{j}"].tobytes())
-    return guarded.audit_from_run_dir(folder, _party(context).role.ledger, round_, blobs, arrays["model"])
+    folder, party = node_folder(context), _party(context)
+    round_dir = folder / "rounds" / str(round_)
+    for j, name in enumerate(fields.get("evidence", [])):
+        relative = Path(str(name))
+        if relative.is_absolute() or ".." in relative.parts:
+            msg = f"evidence file name {name!r} leaves the round's folder"
+            raise PermissionError(msg)
+        (round_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (round_dir / relative).write_bytes(arrays[f"evidence_{j}"].tobytes())
+    ledger, config = party.role.ledger, party.config
+    findings = guarded.audit_from_run_dir(folder, ledger, round_, blobs, arrays["model"])
+    plan = records.plan_from_record(fields, arrays)
+    return findings + blame.audit_range(party.public_key, ledger, plan, round_dir, blobs, config.range_samples,
+                                        threads=config.threads)
 
 
 def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[str, np.ndarray]):
@@ -290,7 +309,8 @@ def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[st
     from fbh.flower import records as r
 
     role = node_identity(context.node_config)[0] if stage == r.SETUP else state(context).get("role")
-    allowed = {r.SETUP: ROLES, r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,), r.PUBLISH: (REGISTRAR,),
+    allowed = {r.SETUP: ROLES, r.RANGE: (HOSPITAL,), r.REGISTER: (REGISTRAR,), r.DECRYPT: (REGISTRAR,),
+               r.PUBLISH: (REGISTRAR,),
                r.JOIN: (HOSPITAL, AUDITOR), r.TRAIN: (HOSPITAL,), r.AUDIT: (AUDITOR,), r.GUARDIAN: (GUARDIAN,)}
     if role not in allowed[stage]:
         msg = f"a {role} node does not answer stage {stage!r}"
@@ -303,6 +323,10 @@ def handle(stage: str, context: Context, fields: dict[str, Any], arrays: dict[st
         return join(context, fields, arrays), {}
     if stage == r.PUBLISH:
         return publish(context, fields), {}
+    if stage == r.RANGE:
+        from fbh.flower import ranges
+
+        return ranges.answer(context, fields, arrays, _party(context))
     if stage == r.GUARDIAN:
         from fbh.flower import guardians
 

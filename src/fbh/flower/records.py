@@ -26,6 +26,7 @@ __all__ = [
     "GUARDIAN",
     "JOIN",
     "PUBLISH",
+    "RANGE",
     "REGISTER",
     "SETUP",
     "TRAIN",
@@ -44,6 +45,7 @@ __all__ = [
 SETUP = "setup"  # every node: creates or loads its own key, says its role and address
 REGISTER = "register"  # registrar: deploys the registry, registers every party, publishes the key set
 GUARDIAN = "guardian"  # guardian: a key-ceremony step, or its share of a round's recorded aggregate
+RANGE = "range"  # hospital: prove its committed values in range at the coordinates the server names
 PUBLISH = "publish"  # registrar (guardian mode): publishes the ceremony, registers, publishes the joint key
 JOIN = "join"  # hospitals and auditor: attach to the deployment, check the key set, load their data
 TRAIN = "train"  # hospital: train, quantize, encrypt, sign, commit on chain
@@ -53,7 +55,8 @@ AUDIT = "audit"  # auditor: re-add the blobs, check the hashes, validate, approv
 
 ARRAYS = "fbh-arrays"  # the record name: an adopting app's own "arrays" record travels beside it
 _TYPES = {SETUP: "query.setup", REGISTER: "query.register", JOIN: "query.join", TRAIN: "train",
-          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish"}
+          DECRYPT: "query.decrypt", AUDIT: "evaluate", GUARDIAN: "query.guardian", PUBLISH: "query.publish",
+          RANGE: "query.range"}
 
 
 class NodeFailed(RuntimeError):
@@ -86,20 +89,29 @@ def arrays(message: Message) -> dict[str, np.ndarray]:
 
 def plan_to_record(plan: RoundPlan) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """(config fields, arrays) of a round plan; the clipping vector travels as an array."""
-    if plan.dp is not None:
-        msg = "differential privacy is not carried over Flower yet: run without --dp-epsilon/--noise-multiplier"
-        raise NotImplementedError(msg)
     addresses = sorted(plan.weights)
     config = {"round": plan.round, "model_hash": plan.model_hash, "bound": plan.bound,
               "weight_addresses": addresses, "weights": [float(plan.weights[a]) for a in addresses]}
+    if plan.dp is not None:  # the mechanism's public parameters: every hospital rebuilds the same one
+        config |= {f"dp_{name}": getattr(plan.dp, name) for name in _DP_PARAMETERS}
     return config, {"clip": np.asarray(plan.clip, dtype=np.float64)}
+
+
+# what fbh.protocol.dp.DistributedDiscreteGaussian is built from, besides the clip vector
+_DP_PARAMETERS = ("l2_clip", "noise_multiplier", "num_clients", "max_weight", "dimension", "bound", "rounds",
+                  "overflow_probability")
 
 
 def plan_from_record(config: dict[str, Any], arrays_: dict[str, np.ndarray]) -> RoundPlan:
     clip = arrays_["clip"]
+    clip = float(clip) if clip.ndim == 0 else clip
     weights = dict(zip(config["weight_addresses"], config["weights"], strict=True))
-    return RoundPlan(int(config["round"]), bytes(config["model_hash"]), weights,
-                     float(clip) if clip.ndim == 0 else clip, int(config["bound"]))
+    dp = None
+    if "dp_l2_clip" in config:
+        from fbh.protocol.dp import DistributedDiscreteGaussian
+
+        dp = DistributedDiscreteGaussian(clip=clip, **{name: config[f"dp_{name}"] for name in _DP_PARAMETERS})
+    return RoundPlan(int(config["round"]), bytes(config["model_hash"]), weights, clip, int(config["bound"]), dp)
 
 
 def update_to_record(update: EncryptedUpdate) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -1,10 +1,11 @@
 """``python -m fbh.flower.simulate``: an fbh run on Flower's simulation engine (ray), one process per run.
 
 Every party is a simulated SuperNode (partition 0 the registrar, 1 the
-auditor, 2.. the hospitals; see :mod:`fbh.flower.nodes`) and the server is the
+auditor, then the hospitals, then the guardians; see :mod:`fbh.flower.nodes`) and the server is the
 ``ServerApp`` of :mod:`fbh.flower.server_app`; the chain is the node at
 ``--chain-url``.  On a dev chain, ``FBH_KEY_FUNDER`` (a funded key) lets the
-registrar fund every party.  Exit codes: 0 done, 1 a node failed a stage, 2 bad input.
+registrar fund every party.  Exit codes: 0 done, 1 a node failed a stage (or fewer than t guardians
+answered), 2 bad input.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ __all__ = ["main", "simulate"]
 
 
 def simulate(config, out_dir, chain_url: str, *, cpus: int = 1, timeout: float = 600.0) -> dict:
-    """Run ``config`` (a :class:`~fbh.protocol.config.RunConfig`) with ``clients + 2`` simulated
+    """Run ``config`` (a :class:`~fbh.protocol.config.RunConfig`) with ``clients + 2 + guardians`` simulated
     SuperNodes, ``cpus`` of them at a time; returns the metrics the server wrote."""
     from flwr.simulation import run_simulation
 

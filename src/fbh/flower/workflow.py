@@ -42,6 +42,10 @@ class FbhFedAvg(FlowerRun):
     """
 
     def __init__(self, config: RunConfig, out_dir: str | Path, chain_url: str, *, timeout: float = 600.0) -> None:
+        if config.guardians or config.range_samples or config.attack or config.dp_epsilon or config.noise_multiplier:
+            msg = ("an adopting app's fbh_mod carries the KGC mode without range checks, DP or attacks (fbh's own "
+                   "apps carry them): pass RunConfig(..., guardians=0, range_samples=0)")
+            raise ValueError(msg)
         super().__init__(None, config, out_dir, chain_url, timeout=timeout)
         self.initial: ArrayRecord | None = None
 

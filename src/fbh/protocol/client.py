@@ -9,6 +9,9 @@ ciphertext bytes and commit their SHA-256 on chain.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from fbh import crypto as fc
@@ -123,6 +126,27 @@ class Hospital:
     def forget(self) -> None:
         """Drop the round's nonces and values once the round is decided."""
         self._opening = None
+
+    def save_opening(self, path: Path) -> None:
+        """Keep this round's blob, values and nonces in ``path``, for this hospital alone (0600,
+        written atomically): a hospital on its own Flower node answers the range challenge in
+        another process than the one that encrypted.  The next round's opening replaces it."""
+        if self._opening is None:
+            msg = f"{self.address} holds no blob to keep"
+            raise LookupError(msg)
+        round_, ct, q, nonces = self._opening
+        tmp = path.with_name(path.name + ".tmp")
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
+            np.savez(f, round=round_, blob=np.frombuffer(ct.to_bytes(), np.uint8), values=q, nonces=nonces)
+        os.replace(tmp, path)
+
+    def load_opening(self, path: Path) -> None:
+        """The opening :meth:`save_opening` kept (none held if the file is absent)."""
+        if not path.exists():
+            return
+        with np.load(path) as z:
+            ct = fc.PackedCiphertexts.from_bytes(z["blob"].tobytes(), threads=self.threads)
+            self._opening = (int(z["round"]), ct, z["values"].copy(), z["nonces"].copy())
 
     def commit(self, update: EncryptedUpdate) -> None:
         """Step 3: record SHA-256(blob) and the sample count on chain."""

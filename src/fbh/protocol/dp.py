@@ -101,6 +101,7 @@ class DistributedDiscreteGaussian:
         self.l2_clip, self.clip = float(l2_clip), clip
         self.noise_multiplier, self.num_clients = float(noise_multiplier), int(num_clients)
         self.max_weight, self.dimension, self.bound = float(max_weight), int(dimension), int(bound)
+        self.rounds, self.overflow_probability = int(rounds), float(overflow_probability)
         # P(|N(0, s^2) subgaussian| > k s) <= 2 exp(-k^2/2), union over d * rounds coordinates.
         self.tail = math.sqrt(2 * math.log(2 * dimension * rounds / overflow_probability))
         self.signal = float(min(np.max(clip), l2_clip))  # worst |weighted sum| per coordinate
