@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import fbh.crypto as fc
+from fbh.crypto import _ec
 
 CLIENTS = 10
 BOUND = 2**20
@@ -79,6 +80,21 @@ def test_packed_aggregate_with_verification(benchmark, ks, plaintexts, packed_bl
     _info(benchmark, f"aggregate {CLIENTS} clients", n, "packed+verify", threads)
     agg = benchmark.pedantic(fc.aggregate_packed, args=(packed_blobs(n),),
                              kwargs={"contexts": CONTEXTS, "threads": threads}, rounds=_rounds(n))
+    np.testing.assert_array_equal(fc.decrypt_packed(ks, agg, bound=BOUND), plaintexts[:, :n].sum(axis=0))
+
+
+@pytest.mark.parametrize("n", SIZES)
+@pytest.mark.parametrize("kernels", ["wide", "scalar"])
+def test_packed_aggregate_by_kernels(benchmark, ks, plaintexts, packed_blobs, n, kernels):
+    """The server's work on one thread with the eight-lane IFMA batches (where the CPU has
+    them) against the portable scalar ones, in one group."""
+    _info(benchmark, f"aggregate {CLIENTS} clients by kernels", n, f"packed+verify-{kernels}", 1)
+    _ec._ifma_set_scalar_only(kernels == "scalar")
+    try:
+        agg = benchmark.pedantic(fc.aggregate_packed, args=(packed_blobs(n),),
+                                 kwargs={"contexts": CONTEXTS, "threads": 1}, rounds=_rounds(n))
+    finally:
+        _ec._ifma_set_scalar_only(False)
     np.testing.assert_array_equal(fc.decrypt_packed(ks, agg, bound=BOUND), plaintexts[:, :n].sum(axis=0))
 
 

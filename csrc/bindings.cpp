@@ -11,6 +11,7 @@
 
 #include "bsgs.h"
 #include "elgamal.h"
+#include "batch_ifma.h"
 #include "keyset.h"
 #include "msm.h"
 #include "packed.h"
@@ -283,6 +284,28 @@ bool packed_verify(const u8_array& pts, const u8_array& proof, std::size_t k,
                                 reinterpret_cast<const unsigned char*>(c.data()), count, threads);
 }
 
+std::int64_t packed_verify_many(const std::vector<u8_array>& pts,
+                                const std::vector<u8_array>& proofs,
+                                const std::vector<py::bytes>& ctxs, std::size_t k,
+                                std::uint64_t count, int threads) {
+  require(!pts.empty() && pts.size() == proofs.size() && pts.size() == ctxs.size(),
+          "one proof and one context per blob");
+  const std::size_t nb = require_blocks(pts[0], k);
+  std::vector<std::string> digests;
+  std::vector<const unsigned char*> pp, pr, pc;
+  for (std::size_t c = 0; c < pts.size(); ++c) {
+    require(require_blocks(pts[c], k) == nb, "all blobs must have the same number of blocks");
+    require_proof(proofs[c]);
+    digests.push_back(require_digest(ctxs[c]));
+    pp.push_back(pts[c].data());
+    pr.push_back(proofs[c].data());
+  }
+  for (const auto& d : digests) pc.push_back(reinterpret_cast<const unsigned char*>(d.data()));
+  py::gil_scoped_release nogil;
+  return fbh::packed_verify_many_var(pp.data(), pr.data(), pc.data(), pts.size(), nb, k, count,
+                                     threads);
+}
+
 std::int64_t packed_validate(const u8_array& pts, const py::object& proofs, std::size_t k,
                              int threads) {
   const std::size_t nb = require_blocks(pts, k);
@@ -476,6 +499,28 @@ std::vector<int> recode(const py::bytes& k32, int w, int nd) {
   return out;
 }
 
+py::object batch_add(const u8_array& acc, const u8_array& q, bool wide) {
+  // acc[i] + q[i] by the scalar or the eight-lane batch (test hook); None if a pair shares x.
+  require(acc.ndim() == 2 && acc.shape(1) == 64 && q.ndim() == 2 && q.shape(1) == 64 &&
+              acc.shape(0) == q.shape(0),
+          "acc and q must both have shape (n, 64)");
+  const auto n = static_cast<std::size_t>(acc.shape(0));
+  std::vector<fbh::ge> a(n), b(n);
+  std::vector<fbh::fe> scratch(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint8_t ia = 0, ib = 0;
+    require(fbh::ge_load_var(&a[i], &ia, acc.data() + 64 * i, true) && !ia &&
+                fbh::ge_load_var(&b[i], &ib, q.data() + 64 * i, true) && !ib,
+            "points must be finite and on the curve");
+  }
+  const u64 ok = wide ? fbh::ge_batch_add_wide(a.data(), b.data(), n, scratch.data())
+                      : fbh::ge_batch_add(a.data(), b.data(), n, scratch.data());
+  if (!ok) return py::none();
+  u8_array out({static_cast<py::ssize_t>(n), py::ssize_t{64}});
+  for (std::size_t i = 0; i < n; ++i) fbh::ge_store(out.mutable_data() + 64 * i, &a[i], 0);
+  return std::move(out);
+}
+
 bool msm_is_infinity(const u8_array& pts, const u8_array& scalars, int threads) {
   // Whether sum_i k_i P_i is infinity (test hook for the verifiers' Pippenger kernel).
   require(pts.ndim() == 2 && pts.shape(1) == 64, "points must have shape (n, 64)");
@@ -596,6 +641,8 @@ PYBIND11_MODULE(_ec, m) {
         py::arg("count"), py::arg("nonces"), py::arg("threads"), py::arg("ct"));
   m.def("packed_verify", &packed_verify, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("ctx"), py::arg("count"), py::arg("threads"));
+  m.def("packed_verify_many", &packed_verify_many, py::arg("points"), py::arg("proofs"),
+        py::arg("ctxs"), py::arg("k"), py::arg("count"), py::arg("threads"));
   m.def("packed_validate", &packed_validate, py::arg("points"), py::arg("proof"), py::arg("k"),
         py::arg("threads"));
   m.def("packed_mul_r", &packed_mul_r, py::arg("sk"), py::arg("points"), py::arg("threads"),
@@ -614,6 +661,9 @@ PYBIND11_MODULE(_ec, m) {
   m.def("_scalar_op", &scalar_op);
   m.def("_split_lambda", &split_lambda);
   m.def("_recode", &recode);
+  m.def("_batch_add", &batch_add, py::arg("acc"), py::arg("q"), py::arg("wide"));
+  m.def("_ifma_available", &fbh::ifma_available);
+  m.def("_ifma_set_scalar_only", &fbh::ifma_set_scalar_only, py::arg("on"));
   m.def("_msm_is_infinity", &msm_is_infinity, py::arg("points"), py::arg("scalars"),
         py::arg("threads"));
   m.def("_mul_points", &mul_points, py::arg("points"), py::arg("k"), py::arg("ct"),

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <vector>
 
+#include "batch_ifma.h"
 #include "util.h"
 
 namespace fbh {
@@ -236,8 +237,8 @@ struct TreeBuckets {
   /// handles every case (equal points, opposite points, infinity). Returns 1 if a result is
   /// infinite.
   bool add_pairs(std::size_t m, bool any_inf) {
-    if (!any_inf && ge_batch_add_pairs(nxt.data(), buf.data(), src.data(), dst.data(), m,
-                                       scratch.data())) {
+    if (!any_inf && ge_batch_add_pairs_wide(nxt.data(), buf.data(), src.data(), dst.data(), m,
+                                            scratch.data())) {
       for (std::size_t j = 0; j < m; ++j) ninf[dst[j]] = 0;
       return false;
     }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "batch_ifma.h"
 #include "elgamal.h"
 #include "msm.h"
 #include "rmul.h"
@@ -19,7 +20,8 @@ namespace fbh {
 namespace {
 
 constexpr std::size_t kEncBlocks = 16;  // blocks per encryption chunk: 16 (k + 1) points
-constexpr std::size_t kDecBlocks = 128;  // blocks per chunk: their R tables are built in one batch
+constexpr std::size_t kDecBlocks = 128;
+constexpr std::size_t kValidateBlocks = 16;  // blocks whose points are checked in one batch  // blocks per chunk: their R tables are built in one batch
 
 /// Scalar from 32 big-endian bytes in [1, n - 1], or from the OS CSPRNG when src is null.
 /// Returns 0 if src holds 0 or a value >= n.
@@ -88,7 +90,7 @@ void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std
       dst[b * k + i] = row[0];
       std::memcpy(&dst[i * k], row + 1, k * sizeof(ge));
     }
-    if (j > 0) ok &= ge_batch_add(acc, q, npts, scratch);
+    if (j > 0) ok &= ge_batch_add_wide(acc, q, npts, scratch);
   }
   for (int j = 0; j < ndm; ++j) {
     for (std::size_t v = 0; v < b * k; ++v) {
@@ -99,10 +101,10 @@ void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std
         ge_table_select_var(&q[v], th.pos(j), d);
       }
     }
-    ok &= ge_batch_add(acc, q, b * k, scratch);
+    ok &= ge_batch_add_wide(acc, q, b * k, scratch);
   }
   for (std::size_t v = 0; v < b * k; ++v) q[v] = msg_offset(ct);
-  ok &= ge_batch_add(acc, q, b * k, scratch);
+  ok &= ge_batch_add_wide(acc, q, b * k, scratch);
   std::vector<std::uint8_t> inf(npts, 0);
   if (!ok) {
     // An addition met its own operand (negligible for random nonces): complete formulas.
@@ -130,6 +132,16 @@ void encrypt_chunk(unsigned char* pts, PubKeySet& pk, const std::int64_t* m, std
     ge_store(p, &acc[b * k + i], inf[b * k + i]);
     for (std::size_t j = 0; j < k; ++j) ge_store(p + (j + 1) * kPointBytes, &acc[i * k + j], inf[i * k + j]);
   }
+}
+
+/// Parse a 64-byte row (all zeros: infinity) with both coordinates below p; the curve
+/// equation is left to the caller. Returns 0 for a coordinate >= p.
+u64 load_in_range_var(ge* r, std::uint8_t* inf, const unsigned char* in) {
+  static constexpr unsigned char kZero[kPointBytes] = {};
+  *inf = std::memcmp(in, kZero, kPointBytes) == 0 ? 1 : 0;
+  const u64 okx = fe_set_b32(&r->x, in);
+  const u64 oky = fe_set_b32(&r->y, in + 32);
+  return okx & oky;
 }
 
 /// Bytes of one block: R, C_0..C_{k-1}.
@@ -179,19 +191,29 @@ KeyDigits key_digits(const SecKeySet& sk) {
 
 }  // namespace
 
-void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, std::uint64_t k,
-                            std::uint64_t count, const unsigned char* a, const unsigned char* pts,
-                            std::size_t nblocks) {
-  Sha256 h;
-  h.update(reinterpret_cast<const unsigned char*>(kChallengeTag), sizeof(kChallengeTag) - 1);
-  h.update(ctx32, 32);
+namespace {
+
+/// The transcript up to the blocks: tag, ctx, k, count, A.
+void transcript_prefix(Sha256* h, const unsigned char* ctx32, std::uint64_t k,
+                       std::uint64_t count, const unsigned char* a) {
+  h->update(reinterpret_cast<const unsigned char*>(kChallengeTag), sizeof(kChallengeTag) - 1);
+  h->update(ctx32, 32);
   unsigned char be[16];
   const std::uint64_t words[2] = {k, count};
   for (int w = 0; w < 2; ++w) {
     for (int i = 0; i < 8; ++i) be[8 * w + i] = static_cast<unsigned char>(words[w] >> (56 - 8 * i));
   }
-  h.update(be, sizeof(be));
-  h.update(a, kPointBytes);
+  h->update(be, sizeof(be));
+  h->update(a, kPointBytes);
+}
+
+}  // namespace
+
+void packed_transcript_seed(unsigned char* seed32, const unsigned char* ctx32, std::uint64_t k,
+                            std::uint64_t count, const unsigned char* a, const unsigned char* pts,
+                            std::size_t nblocks) {
+  Sha256 h;
+  transcript_prefix(&h, ctx32, k, count, a);
   h.update(pts, nblocks * block_bytes(k));
   h.finish(seed32);
 }
@@ -274,17 +296,15 @@ std::int64_t packed_encrypt(unsigned char* pts, unsigned char* proof, PubKeySet&
   return -1;
 }
 
-// Verification of the blob's one proof: z G = A + sum_i e_i R_i, as a single multi-scalar
-// multiplication sum_i e_i R_i + A - z G = 0 over nblocks + 2 points, with 128-bit e_i for the
-// R_i (Pippenger keeps them whole: no GLV split). Soundness: see packed.h.
-int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
-                      std::size_t k, const unsigned char* ctx32, std::uint64_t count,
-                      int threads) {
-  if (nblocks == 0) return 1;
+namespace {
+
+// Verification of the blob's one proof given its transcript seed: z G = A + sum_i e_i R_i, as a
+// single multi-scalar multiplication sum_i e_i R_i + A - z G = 0 over nblocks + 2 points, with
+// 128-bit e_i for the R_i (Pippenger keeps them whole: no GLV split). Soundness: see packed.h.
+int verify_with_seed(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+                     std::size_t k, const unsigned char* seed, int threads) {
   std::vector<ge> p(nblocks + 2);
   std::vector<scalar> sc(nblocks + 2);
-  unsigned char seed[32];
-  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
   const int nt = thread_count(nblocks, threads, 256);
   std::vector<int> bad(static_cast<std::size_t>(nt), 0);
   parallel_for(nblocks, nt, [&](int t, std::size_t begin, std::size_t end) {
@@ -306,6 +326,50 @@ int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std:
   scalar_negate(&sc[nblocks + 1], &z);  // - z G
   p[nblocks + 1] = ge_generator();
   return msm_is_infinity_var(p.data(), sc.data(), nblocks + 2, threads);
+}
+
+}  // namespace
+
+int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std::size_t nblocks,
+                      std::size_t k, const unsigned char* ctx32, std::uint64_t count,
+                      int threads) {
+  if (nblocks == 0) return 1;
+  unsigned char seed[32];
+  packed_transcript_seed(seed, ctx32, k, count, proof, pts, nblocks);
+  return verify_with_seed(pts, proof, nblocks, k, seed, threads);
+}
+
+std::int64_t packed_verify_many_var(const unsigned char* const* pts,
+                                    const unsigned char* const* proofs,
+                                    const unsigned char* const* ctx32, std::size_t nc,
+                                    std::size_t nblocks, std::size_t k, std::uint64_t count,
+                                    int threads) {
+  if (nblocks == 0) return -1;
+  // The transcripts of two blobs have the same length: hash them in lockstep (interleaved
+  // SHA-NI compressions), one pair per thread.
+  std::vector<unsigned char> seeds(32 * nc);
+  const std::size_t npairs = (nc + 1) / 2;
+  parallel_for(npairs, thread_count(npairs, threads, 1), [&](int, std::size_t begin, std::size_t end) {
+    for (std::size_t t = begin; t < end; ++t) {
+      const std::size_t c = 2 * t;
+      if (c + 1 == nc) {
+        packed_transcript_seed(&seeds[32 * c], ctx32[c], k, count, proofs[c], pts[c], nblocks);
+        continue;
+      }
+      Sha256 ha, hb;
+      transcript_prefix(&ha, ctx32[c], k, count, proofs[c]);
+      transcript_prefix(&hb, ctx32[c + 1], k, count, proofs[c + 1]);
+      sha256_update_x2(&ha, pts[c], &hb, pts[c + 1], nblocks * block_bytes(k));
+      ha.finish(&seeds[32 * c]);
+      hb.finish(&seeds[32 * (c + 1)]);
+    }
+  });
+  for (std::size_t c = 0; c < nc; ++c) {
+    if (!verify_with_seed(pts[c], proofs[c], nblocks, k, &seeds[32 * c], threads)) {
+      return static_cast<std::int64_t>(c);
+    }
+  }
+  return -1;
 }
 
 void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* pts,
@@ -377,14 +441,23 @@ std::int64_t packed_validate_var(const unsigned char* pts, const unsigned char* 
   const int nt = thread_count(nblocks, threads, 16);
   std::vector<std::int64_t> first(static_cast<std::size_t>(nt), -1);
   parallel_for(nblocks, nt, [&](int tid, std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      for (std::size_t j = 0; j <= k; ++j) {
-        ge a;
-        std::uint8_t inf = 0;
-        if (!ge_load_var(&a, &inf, pts + i * blk + j * kPointBytes, true)) {
-          first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(i);
+    // Coordinates are range-checked while parsing; the curve equation runs over a chunk of
+    // blocks at once (eight lanes per step where the CPU has IFMA).
+    std::vector<ge> p(kValidateBlocks * (k + 1));
+    std::vector<std::uint8_t> inf(p.size());
+    for (std::size_t s = begin; s < end; s += kValidateBlocks) {
+      const std::size_t b = std::min(kValidateBlocks, end - s);
+      const std::size_t np = b * (k + 1);
+      for (std::size_t j = 0; j < np; ++j) {
+        if (!load_in_range_var(&p[j], &inf[j], pts + s * blk + j * kPointBytes)) {
+          first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(s + j / (k + 1));
           return;
         }
+      }
+      const std::size_t off = ge_first_off_curve_wide(p.data(), inf.data(), np);
+      if (off < np) {
+        first[static_cast<std::size_t>(tid)] = static_cast<std::int64_t>(s + off / (k + 1));
+        return;
       }
     }
   });

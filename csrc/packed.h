@@ -58,6 +58,15 @@ int packed_verify_var(const unsigned char* pts, const unsigned char* proof, std:
                       std::size_t k, const unsigned char* ctx32, std::uint64_t count,
                       int threads);
 
+/// packed_verify_var for nc blobs of the same k, count and nblocks (blob c: pts[c], proofs[c],
+/// ctx32[c]); their transcripts are hashed two at a time. Returns -1 if every proof holds,
+/// else the first blob whose proof fails.
+std::int64_t packed_verify_many_var(const unsigned char* const* pts,
+                                    const unsigned char* const* proofs,
+                                    const unsigned char* const* ctx32, std::size_t nc,
+                                    std::size_t nblocks, std::size_t k, std::uint64_t count,
+                                    int threads);
+
 /// out[b][j] = s_j R_b (64-byte rows; infinity as zeros) for every block: the partial
 /// decryptions a guardian holding the s_j contributes.
 void packed_mul_r(unsigned char* out, const SecKeySet& sk, const unsigned char* pts,

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "batch_ifma.h"
 #include "scalar.h"
 
 namespace fbh {
@@ -27,7 +28,7 @@ u64 build_tables(RMulWorkspace& ws, const ge* r, std::size_t n) {
     if (i == 0) std::memcpy(ws.p2.data(), dbl, n * sizeof(ge));
     for (std::size_t p = 0; p < n; ++p) ws.tab[p * kPerPoint + static_cast<std::size_t>(i) * kEntries] = base[p];
     for (std::size_t e = 1; e < kEntries; ++e) {
-      ok &= ge_batch_add(base, dbl, n, scratch);
+      ok &= ge_batch_add_wide(base, dbl, n, scratch);
       for (std::size_t p = 0; p < n; ++p) {
         ws.tab[p * kPerPoint + static_cast<std::size_t>(i) * kEntries + e] = base[p];
       }
@@ -82,7 +83,7 @@ void rmul_batch(ge* out, std::uint8_t* inf, const ge* r, std::size_t n, const Ke
           if (half == 1) fe_mul(&t->x, &t->x, &kBeta);
         }
       }
-      if (!first) ok &= ge_batch_add(acc, q, m, scratch);
+      if (!first) ok &= ge_batch_add_wide(acc, q, m, scratch);
       first = false;
     }
   }
@@ -102,7 +103,7 @@ void rmul_batch(ge* out, std::uint8_t* inf, const ge* r, std::size_t n, const Ke
         if (half == 1) fe_mul(&t->x, &t->x, &kBeta);
       }
     }
-    ok &= ge_batch_add(acc, q, m, scratch);
+    ok &= ge_batch_add_wide(acc, q, m, scratch);
   }
   if (!ok) {
     // Some addition met its own operand (a property of the keys, negligible for random

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#include "batch_ifma.h"
 #include "ecmult.h"
 #include "util.h"
 
@@ -50,7 +51,7 @@ std::int64_t points_aggregate_var(unsigned char* out, const unsigned char* const
           // Fast path without per-point case checks; rare cases take the full version.
           unsigned any_inf = 0;
           for (std::size_t p = 0; p < b; ++p) any_inf |= unsigned{ainf[p]} | unsigned{qinf[p]};
-          if (any_inf || !ge_batch_add(acc.data(), q.data(), b, scratch.data())) {
+          if (any_inf || !ge_batch_add_wide(acc.data(), q.data(), b, scratch.data())) {
             ge_batch_add_var(acc.data(), ainf.data(), q.data(), qinf.data(), b, scratch.data(),
                              idx.data());
           }

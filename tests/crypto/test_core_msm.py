@@ -66,6 +66,14 @@ def check(points, ks, threads: int = 1) -> None:
     assert not _ec._msm_is_infinity(rows(pts), scalars(bumped), threads)
 
 
+@pytest.fixture(params=["wide", "scalar"], autouse=True)
+def kernels(request):
+    """Every case on the eight-lane (IFMA) batches where the CPU has them, and on the scalar ones."""
+    _ec._ifma_set_scalar_only(request.param == "scalar")
+    yield request.param
+    _ec._ifma_set_scalar_only(False)
+
+
 @pytest.fixture(scope="module")
 def rng() -> random.Random:
     return random.Random(int.from_bytes(os.urandom(8), "big"))

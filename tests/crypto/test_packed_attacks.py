@@ -14,6 +14,7 @@ import pytest
 
 import fbh.crypto as fc
 from fbh.crypto import _ec
+from fbh.crypto.packed import context_digest
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 ALICE = b"chain 1|contract 0xabc|round 3|sender alice"
@@ -181,3 +182,30 @@ def test_a_wrong_response_fails(ks, alice_blob):
     proof[-1] ^= 1  # z + 1 or z - 1: still a valid scalar, a wrong response
     with pytest.raises(fc.InvalidProof, match=FAILS):
         forged(alice_blob, proof=proof).verify(ALICE)
+
+
+
+@pytest.mark.parametrize(("clients", "bad"), [(1, 0), (2, 1), (5, 0), (5, 3), (5, 4), (6, 5)])
+def test_batched_verification_names_the_failing_blob(ks, clients, bad):
+    # aggregate_packed(contexts=...) checks every proof in one call (transcripts hashed in
+    # pairs, an odd one alone); one wrong response among them fails, and the error is the
+    # failing blob's own.
+    contexts = [b"round 3|sender %d" % c for c in range(clients)]
+    blobs = [fc.encrypt_packed(ks.public, list(range(c, c + 37)), context=ctx)
+             for c, ctx in enumerate(contexts)]
+    total = fc.decrypt_packed(ks, fc.aggregate_packed(blobs, contexts=contexts))
+    assert list(total) == [sum(c + i for c in range(clients)) for i in range(37)]
+    proof = np.array(blobs[bad]._proof)
+    proof[-1] ^= 1  # a wrong response
+    blobs[bad] = forged(blobs[bad], proof=proof)
+    digests = [context_digest(ctx) for ctx in contexts]
+    for threads in (1, 2):
+        found = _ec.packed_verify_many([b._points for b in blobs], [b._proof for b in blobs],
+                                       digests, ks.k, 37, threads)
+        assert found == bad
+    with pytest.raises(fc.InvalidProof, match=FAILS):
+        fc.aggregate_packed(blobs, contexts=contexts)
+    blobs[bad] = blobs[(bad + 1) % clients] if clients > 1 else blobs[bad]
+    if clients > 1:  # a copy of another sender's blob: refused for the copier's context
+        with pytest.raises(fc.InvalidProof):
+            fc.aggregate_packed(blobs, contexts=contexts)

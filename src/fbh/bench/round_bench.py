@@ -88,12 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--range-samples", type=int, default=RunConfig.range_samples,
                    help="coordinates each hospital proves in range per round")
+    p.add_argument("--guardians", type=int, default=None,
+                   help="guardians holding the key (0: the KGC decrypts, the paper's protocol; default: the run's)")
     p.add_argument("--json", default=None, help="also write the numbers here")
     args = p.parse_args(argv)
     config = RunConfig(
         rounds=args.rounds, clients=args.clients, model=args.model, local_epochs=args.local_epochs,
         train_examples=args.train_examples, chain=args.chain, constant_time=not args.fast_crypto,
-        threads=args.threads, range_samples=args.range_samples,
+        threads=args.threads, range_samples=args.range_samples, guardians=args.guardians,
     )
     result = run_round_bench(config, args.data_dir)
     print(_table(result))

@@ -110,6 +110,17 @@ def packed_verify(
 ) -> bool:
     """Whether the blob's one batched proof holds for ctx and count."""
 
+def packed_verify_many(
+    points: list[npt.NDArray[np.uint8]],
+    proofs: list[npt.NDArray[np.uint8]],
+    ctxs: list[bytes],
+    k: int,
+    count: int,
+    threads: int,
+) -> int:
+    """packed_verify for C blobs of one shape (transcripts hashed two at a time): -1, or the
+    first blob whose proof fails."""
+
 def packed_validate(
     points: npt.NDArray[np.uint8], proof: npt.NDArray[np.uint8] | None, k: int, threads: int
 ) -> int:
@@ -159,6 +170,17 @@ def _split_lambda(k: bytes) -> tuple[bytes, bytes]:
 
 def _recode(k: bytes, w: int, nd: int) -> list[int]:
     """Test hook: regular odd signed digits of a nonzero scalar (width w, nd digits)."""
+
+def _batch_add(
+    acc: npt.NDArray[np.uint8], q: npt.NDArray[np.uint8], wide: bool
+) -> npt.NDArray[np.uint8] | None:
+    """Test hook: acc[i] + q[i] by the scalar or the eight-lane (IFMA) batch; None on a shared x."""
+
+def _ifma_available() -> bool:
+    """Whether this CPU runs the AVX-512 IFMA kernels (and they are not switched off)."""
+
+def _ifma_set_scalar_only(on: bool) -> None:
+    """Test hook: switch the IFMA kernels off (scalar paths everywhere) or back on."""
 
 def _msm_is_infinity(
     points: npt.NDArray[np.uint8], scalars: npt.NDArray[np.uint8], threads: int

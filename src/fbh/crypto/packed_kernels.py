@@ -16,7 +16,7 @@ import numpy as np
 from fbh.crypto import _ec
 from fbh.crypto.backend import choose, gpu_module
 
-__all__ = ["aggregate", "encrypt", "mul_r", "portable_tables", "verify"]
+__all__ = ["aggregate", "encrypt", "mul_r", "portable_tables", "verify", "verify_many"]
 
 _tables: weakref.WeakKeyDictionary[object, object] = weakref.WeakKeyDictionary()
 _device_tables: weakref.WeakKeyDictionary[object, object] = weakref.WeakKeyDictionary()
@@ -82,6 +82,18 @@ def verify(points: np.ndarray, proof: np.ndarray, k: int, digest: bytes, count: 
     if which == "portable":
         return bool(_ec.portable_verify(points, proof, k, digest, count, threads))
     return bool(gpu_module().verify(points, proof, k, digest, count))  # type: ignore[union-attr]
+
+
+def verify_many(
+    points: list[np.ndarray], proofs: list[np.ndarray], k: int, digests: list[bytes], count: int, threads: int
+) -> int:
+    """The first of C same-shape blobs whose proof fails, or -1 (as ``_ec.packed_verify_many``)."""
+    if choose(points[0].shape[0] * k, secret=False) == "cpu":
+        return int(_ec.packed_verify_many(points, proofs, digests, k, count, threads))
+    for c, (pts, proof, digest) in enumerate(zip(points, proofs, digests, strict=True)):
+        if not verify(pts, proof, k, digest, count, threads):
+            return c
+    return -1
 
 
 def aggregate(items: list[np.ndarray], threads: int) -> tuple[np.ndarray, int, int]:

@@ -9,6 +9,7 @@ they only touch public data.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 
 import numpy as np
@@ -83,6 +84,23 @@ def _as_packed(item: object, position: int, threads: int | None) -> PackedCipher
     raise TypeError(msg)
 
 
+def _verify_all(cts: list[PackedCiphertexts], contexts: Sequence[bytes], threads: int | None) -> None:
+    """Every blob's proof under its context, in one batched call (transcripts hashed two at a
+    time); a failure is re-checked alone so that its error names the blob."""
+    digests = [context_digest(context) for context in contexts]
+    for ct, context, digest in zip(cts, contexts, digests, strict=True):
+        if ct._proof is None or not hmac.compare_digest(digest, ct.context_digest):
+            ct.verify(context, threads=threads)  # raises: an aggregate, or another context
+    bad = packed_kernels.verify_many(
+        [ct._points for ct in cts], [ct._proof for ct in cts], cts[0].k, digests, cts[0].count,
+        resolve_threads(threads),
+    )
+    if bad >= 0:
+        cts[bad].verify(contexts[bad], threads=threads)  # raises InvalidProof for that blob
+        msg = f"batched verification rejected blob {bad} but its own check passed"
+        raise RuntimeError(msg)
+
+
 def aggregate_packed(
     items: Sequence[PackedCiphertexts | bytes | bytearray | memoryview],
     *,
@@ -117,8 +135,7 @@ def aggregate_packed(
         if len(contexts) != len(cts):
             msg = f"{len(contexts)} contexts for {len(cts)} inputs"
             raise ValueError(msg)
-        for ct, context in zip(cts, contexts, strict=True):
-            ct.verify(context, threads=threads)
+        _verify_all(cts, contexts, threads)
     digest = hashlib.sha256(AGGREGATE_TAG + b"".join(ct.context_digest for ct in cts)).digest()
     if len(cts) == 1:
         return PackedCiphertexts._trusted(first._points, None, first.count, digest)
