@@ -134,3 +134,26 @@ def test_a_challenge_at_a_range_smaller_than_the_public_one_does_not_justify_an_
     np.savez(path, **z)  # "it did not answer" a challenge at a range that is not its own
     code, _, err = _audit(run_dir, capsys)
     assert code == 1 and "challenged with a range that is not its public one" in err
+
+
+def test_a_round_pruned_after_approval_keeps_its_exclusions_checkable(copy, capsys):
+    """--keep-updates until-approved: the accepted hospitals' answers go with their blobs."""
+    from fbh.protocol.guardian import sum_blobs
+    from fbh.protocol.messages import digest
+    from fbh.protocol.rundir import RunDir
+
+    run_dir, cheater = copy
+    rd = RunDir(run_dir)
+    blobs = {a: b for a, (b, _) in rd.load_updates(1).items()}
+    rd.save_aggregate(1, sum_blobs(list(blobs.items())).to_bytes())
+    rd.prune_updates(1, {a: digest(b) for a, b in blobs.items()})
+    answers = sorted(p.name.split(".")[0] for p in (run_dir / "rounds" / "1" / "range").glob("*.npz"))
+    assert answers == [cheater]  # the exclusion's evidence stays
+    code, out, err = _audit(run_dir, capsys)
+    assert code == 0, err
+    assert "verified: round 1: the range stage" in out
+    assert "not verified: round 1: the accepted hospitals' range proofs" in out
+    path, z = _answer(run_dir, cheater)
+    path.unlink()
+    code, _, err = _audit(run_dir, capsys)
+    assert code == 1 and f"{cheater} excluded for its range with no saved challenge" in err

@@ -9,11 +9,13 @@ there and passes here.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 
 import numpy as np
 import pytest
 
+from fbh import crypto as fc
 from fbh import data as fdata
 from fbh.chain import Ledger, RejectReason
 from fbh.crypto.quantize import Quantizer
@@ -321,3 +323,33 @@ def test_attack_and_sample_options_are_checked():
                 {"range_samples": -1}, {"attack": "wrong-key:1", "encrypt": False}):
         with pytest.raises(ValueError):
             RunConfig(**bad)
+
+
+@pytest.mark.parametrize(("clients", "z", "dimension"), [(3, 1.0, 2_000), (10, 1.275, 101_770), (100, 8.091, 101_770),
+                                                         (10, 4.045, 422_282)])
+def test_under_dp_the_ranges_add_up_to_the_decoder_bound_so_tail_room_cannot_overflow_the_sum(clients, z, dimension):
+    # before: each range carried its own noise tail and they added up to more than the bound, so
+    # hospitals spending their tail room as signal made a sum that no blame could attribute
+    counts = np.random.default_rng(clients).integers(100, 5000, clients)
+    weights = counts / counts.sum()
+    dp = DistributedDiscreteGaussian(l2_clip=1.0, clip=4.0, noise_multiplier=z, num_clients=clients,
+                                     max_weight=float(weights.max()), dimension=dimension, bound=BOUND, rounds=4)
+    plan = types.SimpleNamespace(weights={f"0x{i:040x}": w for i, w in enumerate(weights)}, bound=BOUND, dp=dp)
+    assert sum(rc.hospital_bound(plan, a) for a in plan.weights) <= dp.ranges_sum() <= BOUND
+    # the stated figures: an honest share exceeds its tail room with probability <= 2 exp(-tail^2/2)
+    # per coordinate (<= 2^-40, and <= 1e-9 over every coordinate of every round)
+    per_coordinate = 2 * math.exp(-dp.tail**2 / 2)
+    assert per_coordinate <= 2**-40 and per_coordinate * dimension * 4 <= 1e-9 * (1 + 1e-9)
+    assert dp.tail_room() >= dp.tail * math.sqrt(dp.variance_per_client)
+
+
+def test_every_hospital_at_the_edge_of_its_dp_range_still_decodes(cast):
+    dp = DistributedDiscreteGaussian(l2_clip=1.0, clip=4.0, noise_multiplier=1.0, num_clients=3, max_weight=0.5,
+                                     dimension=P, bound=BOUND, rounds=1)
+    plan = cast.server.open_round(1, np.zeros(P, np.float32), {h.address: h.num_samples for h in cast.hospitals})
+    plan = dataclasses.replace(plan, dp=dp)
+    edge = [rc.hospital_bound(plan, h.address) for h in cast.hospitals]
+    # every hospital spends its whole range, tail room included, with the same sign everywhere
+    blobs = [h.encrypt(plan, np.full(P, b, np.int64)).blob for h, b in zip(cast.hospitals, edge, strict=True)]
+    total = fc.decrypt_packed(cast.kgc._secret, fc.aggregate_packed(blobs), bound=BOUND, constant_time=False)
+    assert total.tolist() == [sum(edge)] * P

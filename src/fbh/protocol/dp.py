@@ -21,11 +21,22 @@ accountant the Gaussian mechanism with the same zCDP, noise multiplier ``1 / eps
 
 Why no random rotation. The paper rotates (randomized Hadamard) to flatten the vector so that
 a *modular* sum with few bits rarely wraps around. Our sum is not modular: the decoder accepts
-any ``|sum| <= B``, and we size the scale so that the worst-case signal (per-coordinate clip)
-plus the noise tail fits B for every coordinate of every round with probability
-``1 - overflow_probability`` (union bound; sums of discrete Gaussians are sigma-subgaussian,
-Canonne et al. 2020, Prop. 19 and 24). Rotation would pad 422,378 values to 2^19 (+24 %
-ciphertexts) and buy nothing the bound check does not already guarantee.
+any ``|sum| <= B``. Rotation would pad 422,378 values to 2^19 (+24 % ciphertexts) and buy
+nothing the bound check below does not already guarantee.
+
+Noise tail and the decoder bound. Each hospital's public range (:mod:`fbh.protocol.range_check`)
+is ``B_h = floor(w_h s signal) + 1 + ceil(tail sigma_h)`` with ``sigma_h = sigma / sqrt(C)``, its own
+share's standard deviation, and ``tail = sqrt(2 ln(2 d R / p))``: a discrete Gaussian is
+sigma-subgaussian (Canonne et al. 2020, Prop. 19 and 24), so ``Pr[|noise| > tail sigma_h] <=
+2 exp(-tail^2 / 2) = p / (d R)`` per coordinate (p = 1e-9, d = 422,282, R = 3: 8.4 sigma_h, below
+2^-51 per coordinate) and an honest hospital leaves its range anywhere in the run with probability
+at most p. The scale is chosen so that the ranges of all C hospitals *add up* to at most B:
+``s signal + C + C (tail sigma_h + 1) <= B``, i.e. the noise term is ``sqrt(C) tail sigma``, not
+the ``tail sigma`` the honest sum alone would need. Then a sum that fails to decode proves that
+some hospital left its range (the blame path always finds a culprit), and hospitals that spend
+their whole tail room as signal (colluding or not) can never make the sum overflow. What they can
+do is stated, not hidden: each may shift every coordinate of its contribution by up to
+``tail sigma_h / s`` model units beyond the honest ``w_h * clip``, undetected.
 
 References:
   P. Kairouz, Z. Liu, T. Steinke, "The Distributed Discrete Gaussian Mechanism for Federated
@@ -97,16 +108,23 @@ class DistributedDiscreteGaussian:
         self.sensitivity = _rounded_sensitivity(self.scale * self.max_weight * self.l2_clip, self.dimension)
         t, m = dgauss.exact_variance((self.noise_multiplier * self.sensitivity) ** 2 / self.num_clients)
         self.variance_per_client = t * m
-        worst = self.scale * self.signal + self.num_clients + self.tail * math.sqrt(
-            self.num_clients * self.variance_per_client)
-        assert worst <= self.bound, (worst, self.bound)
+        assert self.ranges_sum() <= self.bound, (self.ranges_sum(), self.bound)
+
+    def tail_room(self) -> int:
+        """``ceil(tail sigma_h)``: what each hospital's range allows its noise share (module docstring)."""
+        return math.ceil(self.tail * math.sqrt(self.variance_per_client))
+
+    def ranges_sum(self) -> float:
+        """The most all C hospitals' public ranges add up to: ``s signal + C + C tail_room`` (weights sum to 1)."""
+        return self.scale * self.signal * (1 + 1e-12) + self.num_clients * (1 + self.tail_room())
 
     def _scale_for(self, bound: float) -> float:
-        """Largest s with s*signal + C + tail * z * (s*Delta + sqrt d) <= bound (Eq. 2, second form)."""
-        z, delta = self.noise_multiplier, self.max_weight * self.l2_clip
-        room = bound - self.num_clients - self.tail * z * math.sqrt(self.dimension)
+        """Largest s with s*signal + 2C + sqrt(C) * tail * z * (s*Delta + sqrt d) <= bound (Eq. 2, second form):
+        C ranges of ``tail sigma_h + 1`` each (sigma = z * sensitivity <= z (s Delta + sqrt d))."""
+        z, delta, c = self.noise_multiplier, self.max_weight * self.l2_clip, self.num_clients
+        room = bound - 2 * c - math.sqrt(c) * self.tail * z * math.sqrt(self.dimension)
         # 0.999: room for exact_variance rounding sigma_c^2 up (relative change < 1/sigma_c).
-        return 0.999 * room / (self.signal + self.tail * z * delta)
+        return 0.999 * room / (self.signal + math.sqrt(c) * self.tail * z * delta)
 
     def _inflation(self, s: float) -> float:
         norm = s * self.max_weight * self.l2_clip

@@ -5,15 +5,16 @@ parameters and its own public FedAvg weight ``w_h = n_h / sum n`` (sample counts
 
 * without DP, the quantizer scales ``clip(x) * w_h * (bound - C) / clip``: ``B_h = floor(w_h (bound - C)) + 1``
   (stochastic rounding adds at most 1), and the B_h add up to at most the decoder bound;
-* with the distributed discrete Gaussian, ``B_h = ceil(w_h s signal) + 1 + ceil(tail * sigma_h)``: the
-  signal after the per-coordinate and L2 clips, plus the mechanism's own noise tail (the same
-  union-bound tail it uses to size the decoder, so an honest hospital leaves its range with
-  probability below the mechanism's overflow probability, 1e-9 by default).
+* with the distributed discrete Gaussian, ``B_h = floor(w_h s signal) + 1 + ceil(tail * sigma_h)``: the
+  signal after the per-coordinate and L2 clips, plus the noise tail of the hospital's own share
+  (an honest hospital leaves its range anywhere in the run with probability below the
+  mechanism's overflow probability, 1e-9 by default; :mod:`fbh.protocol.dp` gives the figures).
 
-Without DP the ranges add up to at most the decoder bound, so a sum that fails to decode proves
-that some hospital left its range at that coordinate. Under DP each range carries its own noise
-tail, so the ranges add up to more than the bound (by ``tail * sigma_h * (C - sqrt C)``): a
-cheater can spend its noise room as signal, undetectably, as in any distributed-noise scheme. A hospital that inflates its weight (scales its
+In both cases the ranges add up to at most the decoder bound (under DP the mechanism sizes its
+scale so, :meth:`~fbh.protocol.dp.DistributedDiscreteGaussian.ranges_sum`), so a sum that fails to
+decode proves that some hospital left its range at that coordinate. Under DP a cheater can spend
+its noise room ``tail * sigma_h`` as signal, undetectably, as in any distributed-noise scheme; the
+room is stated, and it can never make the sum overflow. A hospital that inflates its weight (scales its
 update) leaves its range wherever the inflated value exceeds ``B_h``; within it, its influence on
 any coordinate is capped at ``w_h * clip``, as an honest hospital's is.
 
@@ -58,8 +59,7 @@ def hospital_bound(plan, address: str) -> int:
     if dp is None:
         # + 1: stochastic rounding; 1e-12 covers the float product's error (the sum stays <= bound)
         return math.floor(w * (plan.bound - len(plan.weights)) * (1 + 1e-12)) + 1
-    signal = math.floor(w * dp.scale * dp.signal * (1 + 1e-12)) + 1
-    return signal + math.ceil(dp.tail * math.sqrt(dp.variance_per_client))
+    return math.floor(w * dp.scale * dp.signal * (1 + 1e-12)) + 1 + dp.tail_room()
 
 
 def sampling_seed(ledger, round_: int) -> bytes:
