@@ -28,6 +28,7 @@
 #include <cstring>
 #include <vector>
 
+#include "batch_ifma.h"
 #include "ecmult.h"
 #include "elgamal.h"
 #include "group.h"
@@ -75,7 +76,7 @@ u64 fixed_batch(ge* out, const FixedJob* jobs, std::size_t n, ge* q, fe* scratch
     for (std::size_t i = 0; i < n; ++i) {
       ge_table_select(&dst[i], jobs[i].tab->pos(p), entries, jobs[i].d[p]);
     }
-    if (p > 0) ok &= ge_batch_add(out, q, n, scratch);
+    if (p > 0) ok &= ge_batch_add_wide(out, q, n, scratch);
   }
   return ok;
 }
@@ -195,7 +196,7 @@ bool ProveWorkspace::attempt_chunk(SlotItem* items, std::size_t n, const unsigne
     acc_[m] = p[4 * L + 2];
     add_[m++] = p[4 * L + 3];
   }
-  if (!ge_batch_add(acc_.data(), add_.data(), m, scratch_.data())) return false;
+  if (!ge_batch_add_wide(acc_.data(), add_.data(), m, scratch_.data())) return false;
   for (std::size_t s = 0; s < n; ++s) finish_slot(items[s], s, ctx, ctx_len);
   return true;
 }
