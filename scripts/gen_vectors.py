@@ -29,41 +29,14 @@ from coincurve import PublicKey
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when loaded by the tests
 
-P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F
-N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-INF = "00"  # SEC1 encoding of the point at infinity
+import packed_vectors  # noqa: E402
+from coincurve_points import INF, N, P, add, hx, mul, mul_g  # noqa: E402
+
 SEED = 20260101
 
 FROM_SECRET = "coincurve PublicKey.from_secret(k).format()"
 COMBINE = "coincurve PublicKey.combine_keys([P, Q]).format()"
 MULTIPLY = "coincurve PublicKey(P).multiply(k).format()"
-
-
-def _b32(k: int) -> bytes:
-    return (k % N).to_bytes(32, "big")
-
-
-def mul_g(k: int) -> PublicKey | None:
-    """k*G via coincurve, None for infinity."""
-    return None if k % N == 0 else PublicKey.from_secret(_b32(k))
-
-
-def add(*points: PublicKey | None) -> PublicKey | None:
-    finite = [q for q in points if q is not None]
-    if not finite:
-        return None
-    try:
-        return PublicKey.combine_keys(finite) if len(finite) > 1 else finite[0]
-    except ValueError:  # libsecp256k1 refuses to return infinity
-        return None
-
-
-def mul(k: int, point: PublicKey | None) -> PublicKey | None:
-    return None if point is None or k % N == 0 else point.multiply(_b32(k))
-
-
-def hx(point: PublicKey | None) -> str:
-    return INF if point is None else point.format().hex()
 
 
 def elgamal(pk: PublicKey, m: int, r: int) -> tuple[PublicKey | None, PublicKey | None]:
@@ -342,8 +315,6 @@ def gen_wire(elgamal_doc: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import packed_vectors  # noqa: PLC0415  (imported late: it uses the helpers above)
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent.parent / "tests/data/vectors")
     args = parser.parse_args(argv)

@@ -3,7 +3,7 @@
 Points come from coincurve (libsecp256k1); the Fiat-Shamir transcript seed, the 128-bit
 coefficients e_i and the response ``z = a + sum_i e_i r_i mod n`` of the blob's one batched
 proof are computed here in plain Python with hashlib, following the format documented in
-src/fbh/crypto/packed.py. Imported by scripts/gen_vectors.py.
+src/fbh/crypto/packed.py. Called by scripts/gen_vectors.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import random
 import struct
 
 from coincurve import PublicKey
-from gen_vectors import add, mul_g  # coincurve k*G and P + Q (None for infinity)
+from coincurve_points import add, mul_g  # coincurve k*G and P + Q (None for infinity)
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 P = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEFFFFFC2F

@@ -31,7 +31,7 @@ import numpy as np
 
 from fbh.crypto.chaum_pedersen import DleqProof
 from fbh.crypto.threshold import DecryptionShare
-from fbh.flower import nodes
+from fbh.flower import site
 from fbh.flower import records as r
 from fbh.protocol.ceremony import GuardianUnavailable
 from fbh.protocol.guardian import Announcement, Backup, Complaint, DecryptionRequest, Guardian, Refusal
@@ -112,12 +112,12 @@ class GuardianNodes:
 
     Args:
       run: the :class:`~fbh.flower.driver.FlowerRun` (its ``ask``).
-      nodes_: guardian index (1..n) -> Flower node id.
+      node_ids: guardian index (1..n) -> Flower node id.
       deployment: what every guardian needs to reach the chain (``chain_url``, ``contract``).
     """
 
-    def __init__(self, run, nodes_: dict[int, int], deployment: dict[str, Any], *, threshold: int, k: int) -> None:
-        self.run, self.nodes, self.deployment = run, dict(nodes_), dict(deployment)
+    def __init__(self, run, node_ids: dict[int, int], deployment: dict[str, Any], *, threshold: int, k: int) -> None:
+        self.run, self.nodes, self.deployment = run, dict(node_ids), dict(deployment)
         self.threshold, self.k = threshold, k
         self.public_key = b""  # the joint key set, once the ceremony published it
         self._step: tuple | None = None
@@ -196,15 +196,15 @@ def _live(context, fields: dict[str, Any]) -> tuple[Guardian, Path]:
     """This node's guardian, from its own file (or new, at announce), bound to the chain it reads itself."""
     from fbh.protocol.messages import deployment_context, update_context
 
-    st = nodes.state(context)
+    st = site.state(context)
     if "chain_url" not in st:
-        nodes.save_state(context, chain_url=fields["chain_url"], contract=fields["contract"])
-        st = nodes.state(context)
-    folder, index = nodes.node_folder(context), int(st["index"])
+        site.save_state(context, chain_url=fields["chain_url"], contract=fields["contract"])
+        st = site.state(context)
+    folder, index = site.node_folder(context), int(st["index"])
     if int(fields["index"]) != index:
         msg = f"this node is guardian {index}, not guardian {fields['index']}"
         raise PermissionError(msg)
-    ledger = nodes.connect_as(st["chain_url"], st["contract"], NodeKeys(folder).account())
+    ledger = site.connect_as(st["chain_url"], st["contract"], NodeKeys(folder).account())
     kwargs = {"ledger": ledger, "context": deployment_context(ledger),
               "blob_context": lambda round_, hospital: update_context(ledger, round_, hospital)}
     path = key_path(folder, index)

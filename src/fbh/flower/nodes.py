@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from flwr.app import ConfigRecord, Context
 
+from fbh.flower.site import connect_as, node_folder, save_state, state
 from fbh.protocol.keyring import NodeKeys
 
 __all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle", "node_folder", "node_identity",
@@ -33,7 +34,6 @@ __all__ = ["AUDITOR", "GUARDIAN", "HOSPITAL", "REGISTRAR", "connect_as", "handle
 
 REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN = "registrar", "hospital", "auditor", "guardian"
 ROLES = (REGISTRAR, HOSPITAL, AUDITOR, GUARDIAN)
-_STATE = "fbh-node"
 _LIVE: dict[str, Any] = {}  # node folder -> that node's live party (per process)
 _SHARED: dict[tuple, tuple] = {}  # (config, data dir) -> (config, dataset, client data, trainer, template, trainable)
 
@@ -55,19 +55,6 @@ def node_identity(node_config: dict[str, Any], clients: int | None = None) -> tu
     return HOSPITAL, pid - 2
 
 
-def state(context: Context) -> dict[str, Any]:
-    record = context.state.config_records.get(_STATE)
-    return {} if record is None else dict(record)
-
-
-def save_state(context: Context, **values: Any) -> None:
-    context.state.config_records[_STATE] = ConfigRecord({**state(context), **values})
-
-
-def node_folder(context: Context) -> Path:
-    return Path(state(context)["dir"])
-
-
 def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     """Stage setup: pick the node's folder, create or load its key, say who it is."""
     role, index = node_identity(context.node_config, fields.get("clients"))
@@ -77,14 +64,6 @@ def setup(context: Context, fields: dict[str, Any]) -> dict[str, Any]:
     os.chmod(folder, 0o700)
     save_state(context, dir=str(folder), role=role, index=index)
     return {"role": role, "index": index, "address": NodeKeys(folder).account().address}
-
-
-def connect_as(url: str, contract: str | None, account):
-    from fbh import chain
-
-    ledger = chain.connect(url, contract=contract)
-    ledger.account("self", key=account.key)  # funded from FBH_KEY_FUNDER on dev chains, if it is set
-    return ledger
 
 
 def register(context: Context, fields: dict[str, Any]) -> dict[str, Any]:

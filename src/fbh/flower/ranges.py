@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from fbh.flower import records as r
+from fbh.flower import site
 
 __all__ = ["FLOWER_ATTACKS", "RemoteKgc", "answer", "ask_range", "cheat_of", "opening_path", "range_stage"]
 
@@ -48,10 +49,9 @@ def cheat_of(attack: str | None, party):
 def answer(context, fields: dict[str, Any], arrays: dict[str, np.ndarray], party) -> tuple[dict, dict]:
     """Stage range (hospital): signed range proofs at the named coordinates of its committed blob,
     or ``refused`` with why (no blob of that round, a value out of its range)."""
-    from fbh.flower import nodes
     from fbh.protocol import blame
 
-    party.role.load_opening(opening_path(nodes.node_folder(context)))
+    party.role.load_opening(opening_path(site.node_folder(context)))
     cheat = cheat_of(party.config.attack, party)
     respond = blame.honest_answer if cheat is None else cheat.answer
     try:
