@@ -122,3 +122,29 @@ def test_mod_keeps_the_apps_plaintext_update_on_the_node(monkeypatch):
     assert dict(reply.content.config_records["fbh"]) == {"num_samples": 42}
     assert not reply.content.array_records  # no plaintext arrays leave the node
     np.testing.assert_array_equal(context.state.array_records["fbh-delta"]["delta"].numpy(), [0.5, -0.5, 0.0])
+
+
+def test_the_auditor_node_is_sent_the_kept_blob_of_a_hospital_excluded_at_the_sample(tmp_path):
+    """A range exclusion at the sampled stage rests on the excluded hospital's committed blob, which
+    the server keeps in ``rounds/<r>/excluded/``; the auditor's node must get it with the round's other
+    evidence (it once did not, and rejected a correct round whenever the cheater was caught at the sample)."""
+    from fbh.flower.driver import FlowerRun
+    from fbh.protocol.config import RunConfig
+
+    run = FlowerRun(None, RunConfig(clients=3), tmp_path / "out", "http://127.0.0.1:1")
+    round_dir = run.run_dir.round_dir(1)
+    kept = {"excluded/0xC.0.bin": b"blob", "excluded/0xC.0.sig": b"sig", "range/0xC.sample0.npz": b"answer"}
+    for name, data in kept.items():
+        (round_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (round_dir / name).write_bytes(data)
+    asked = {}
+
+    def ask(stage, requests, group):
+        asked.update(requests)
+        return {node: ({"approved": True}, {}) for node in requests}
+
+    run.ask, run.auditor = ask, (9, "0xAuditor")
+    run.audit(RoundPlan(1, b"\x01" * 32, {"0xA": 1.0}, 4.0, 2**20), {"0xA": b"accepted"}, np.zeros(3))
+    fields, arrays = asked[9]
+    sent = {name: arrays[f"evidence_{j}"].tobytes() for j, name in enumerate(fields["evidence"])}
+    assert sent == kept

@@ -68,7 +68,8 @@ def test_flower_simulation_matches_in_process_run(tmp_path, data_dir, anvil_inst
         assert main(["audit", str(tmp_path / "flower")]) == 0
     cheater = NodeKeys(tmp_path / "flower" / "nodes" / "hospital_1").account().address
     expected = json.loads(RunDir(tmp_path / "in-process").metrics_path.read_text())
-    assert [row["approved"] for row in metrics["rounds"]] == [True, True]
+    problems = [(row.get("audit_problems"), row.get("validation_accuracy")) for row in metrics["rounds"]]
+    assert [row["approved"] for row in metrics["rounds"]] == [True, True], problems
     assert [row["accepted"] for row in metrics["rounds"]] == [2, 2]  # hospital 1 excluded in both rounds
     for row, want in zip(metrics["rounds"], expected["rounds"], strict=True):
         assert [(x["reason"], x["recorded"]) for x in row["rejected"]] == [("out-of-range", True)]

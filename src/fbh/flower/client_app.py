@@ -24,39 +24,17 @@ def _answer(stage: str, message: Message, context: Context) -> Message:
     return Message(r.content(fields, arrays), reply_to=message)
 
 
-@app.query("setup")
-def setup(message: Message, context: Context) -> Message:
-    return _answer(r.SETUP, message, context)
+def _handler(stage: str):
+    def handle(message: Message, context: Context) -> Message:
+        return _answer(stage, message, context)
+
+    handle.__name__ = handle.__qualname__ = stage
+    return handle
 
 
-@app.query("register")
-def register(message: Message, context: Context) -> Message:
-    return _answer(r.REGISTER, message, context)
-
-
-@app.query("join")
-def join(message: Message, context: Context) -> Message:
-    return _answer(r.JOIN, message, context)
-
-
-@app.query("decrypt")
-def decrypt(message: Message, context: Context) -> Message:
-    return _answer(r.DECRYPT, message, context)
-
-
-@app.query("publish")
-def publish(message: Message, context: Context) -> Message:
-    return _answer(r.PUBLISH, message, context)
-
-
-@app.query("range")
-def range_proof(message: Message, context: Context) -> Message:
-    return _answer(r.RANGE, message, context)
-
-
-@app.query("guardian")
-def guardian(message: Message, context: Context) -> Message:
-    return _answer(r.GUARDIAN, message, context)
+# every query stage is answered the same way: by the node's own role (fbh.flower.nodes.handle)
+for _stage in (r.SETUP, r.REGISTER, r.JOIN, r.DECRYPT, r.PUBLISH, r.RANGE, r.GUARDIAN):
+    app.query(_stage)(_handler(_stage))
 
 
 @app.train()

@@ -30,7 +30,7 @@ from flwr.app import Message
 from fbh.flower import nodes
 from fbh.flower import records as r
 from fbh.flower.ranges import FLOWER_ATTACKS, RemoteKgc, range_stage
-from fbh.protocol import guarded, range_audit, retention
+from fbh.protocol import exclusions, guarded, range_audit, retention
 from fbh.protocol import round as protocol_round
 from fbh.protocol.config import RunConfig
 from fbh.protocol.range_check import EVIDENCE_DIR as RANGE_DIR
@@ -282,9 +282,11 @@ class FlowerRun:
 
     def audit(self, plan, accepted: dict[str, bytes], new_flat: np.ndarray) -> dict[str, Any]:
         """Stage audit: the auditor's node gets the blobs, the new model and the round's public
-        evidence (guardians' shares and parameters, range answers) and gives its verdict."""
+        evidence (guardians' shares and parameters, range answers, the kept blobs of excluded
+        hospitals: a range exclusion at the sampled stage rests on one) and gives its verdict."""
         round_dir = self.run_dir.round_dir(plan.round)
-        evidence = sorted(p for d in (guarded.SHARES_DIR, RANGE_DIR) for p in (round_dir / d).rglob("*") if p.is_file())
+        evidence = sorted(p for d in (guarded.SHARES_DIR, RANGE_DIR, exclusions.EVIDENCE_DIR)
+                          for p in (round_dir / d).rglob("*") if p.is_file())
         plan_fields, plan_arrays = r.plan_to_record(plan)
         names = [str(p.relative_to(round_dir)) for p in evidence]
         ask = {**plan_fields, "hospitals": list(accepted), "evidence": names}
